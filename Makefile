@@ -1,0 +1,56 @@
+# Starling: `make demo` runs the product on SQLite with no servers; `make test` runs the test suite
+# against real PostgreSQL, Redis, a Celery worker and Debian's chromium (started/installed if missing).
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast test-slow lint format bench bench-mc-scoring bench-active-learning \
+        bench-serving bench-pool-scale services clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[ml,dev]'
+	@touch $(STAMP)
+
+services:
+	bash scripts/ensure-services.sh
+
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+test: $(STAMP) services
+	$(PY) -m pytest
+
+# Everything but the long fault tests (`-m slow`), for a quick loop while coding.
+test-fast: $(STAMP) services
+	$(PY) -m pytest -m "not slow"
+
+test-slow: $(STAMP) services
+	$(PY) -m pytest -m slow
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: bench-mc-scoring bench-active-learning bench-serving bench-pool-scale
+
+bench-mc-scoring: $(STAMP)
+	$(PY) benchmarks/mc_scoring.py
+
+bench-active-learning: $(STAMP)
+	$(PY) benchmarks/active_learning.py --preset standard
+
+bench-serving: $(STAMP) services
+	$(PY) benchmarks/serving.py
+
+bench-pool-scale: $(STAMP) services
+	$(PY) benchmarks/pool_scale.py
+
+clean:
+	rm -rf var/test test-artifacts .pytest_cache

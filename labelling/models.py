@@ -1,0 +1,275 @@
+"""Tables and small properties only. Writes live in services.py, reads in selectors.py."""
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+
+class AcquisitionStrategy(models.TextChoices):
+    BALD = "bald", "BALD, top-k by mutual information"
+    POWER_BALD = "power_bald", "Power BALD (sample the batch with probability ∝ score^β)"
+    DIVERSE_BALD = "diverse_bald", "BALD with a diversity penalty in feature space"
+    ENTROPY = "entropy", "Maximum predictive entropy"
+    RANDOM = "random", "Random"
+
+
+class RetrainState(models.TextChoices):
+    IDLE = "idle", "Idle"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+
+
+class Project(models.Model):
+    slug = models.SlugField(max_length=64, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    image_size = models.PositiveIntegerField(
+        default=64, validators=[MinValueValidator(8), MaxValueValidator(512)]
+    )
+    image_channels = models.PositiveSmallIntegerField(
+        default=1, choices=[(1, "Greyscale"), (3, "RGB")]
+    )
+    retirement_limit = models.PositiveIntegerField(
+        default=15, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
+    acquisition_batch_size = models.PositiveIntegerField(
+        default=50, validators=[MinValueValidator(1)]
+    )
+    exploration_share = models.FloatField(
+        default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+    acquisition_strategy = models.CharField(
+        max_length=32, choices=AcquisitionStrategy.choices, default=AcquisitionStrategy.POWER_BALD
+    )
+    mc_samples = models.PositiveIntegerField(
+        default=15, validators=[MinValueValidator(2), MaxValueValidator(200)]
+    )
+    # Augmentation: flips and 90-degree rotations are right only for images with no "up".
+    rotation_invariant = models.BooleanField(default=True)
+    # Retraining schedule, checked by beat: retrain when either threshold is passed (0 = never).
+    retrain_after_new_votes = models.PositiveIntegerField(default=200)
+    retrain_after_minutes = models.PositiveIntegerField(default=60 * 24)
+    # Compare-and-set claim: at most one retrain per project at a time.
+    retrain_state = models.CharField(
+        max_length=16, choices=RetrainState.choices, default=RetrainState.IDLE
+    )
+    retrain_claimed_at = models.DateTimeField(null=True, blank=True)
+    is_published = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Question(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="questions")
+    key = models.SlugField(max_length=64)
+    text = models.CharField(max_length=300)
+    position = models.PositiveIntegerField(default=0)
+    is_root = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["project", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "key"], name="question_key_unique"),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(is_root=True), name="one_root_question"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug}:{self.key}"
+
+
+class Answer(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers")
+    key = models.SlugField(max_length=64)
+    text = models.CharField(max_length=200)
+    shortcut = models.CharField(max_length=1)
+    position = models.PositiveIntegerField(default=0)
+    next_question = models.ForeignKey(
+        Question, null=True, blank=True, on_delete=models.SET_NULL, related_name="reached_from"
+    )
+
+    class Meta:
+        ordering = ["question", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "key"], name="answer_key_unique"),
+            models.UniqueConstraint(fields=["question", "shortcut"], name="answer_shortcut_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question.key}:{self.key}"
+
+
+class SubjectStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class Subject(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="subjects")
+    # Stored once under its content hash: media/subjects/<sha256>.<ext>
+    image = models.CharField(max_length=300)
+    content_hash = models.CharField(max_length=64)
+    original_name = models.CharField(max_length=300, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=16, choices=SubjectStatus.choices, default=SubjectStatus.ACTIVE
+    )
+    # {question_key: {answer_key: count}}, kept in step with Classification rows in one transaction.
+    vote_counts = models.JSONField(default=dict, blank=True)
+    classification_count = models.PositiveIntegerField(default=0)
+    priority = models.FloatField(default=0.0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "content_hash"], name="subject_image_unique_in_project"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["project", "status", "-priority"], name="subject_queue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"subject {self.pk} ({self.project_id})"
+
+    @property
+    def image_url(self) -> str:
+        return f"{settings.MEDIA_URL}{self.image}"
+
+
+class Volunteer(models.Model):
+    """Who voted: an account, or an anonymous browser session."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE
+    )
+    session_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.user.get_username() if self.user_id else f"anonymous {self.pk}"
+
+
+class Classification(models.Model):
+    """One volunteer's pass over one subject: the source of truth for vote counts."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="classifications")
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="classifications")
+    volunteer = models.ForeignKey(
+        Volunteer, on_delete=models.CASCADE, related_name="classifications"
+    )
+    # {question_key: answer_key}, following the decision tree from the root.
+    annotations = models.JSONField()
+    idempotency_key = models.CharField(max_length=64)
+    # The subject was already retired when this vote arrived: kept, and marked.
+    after_retirement = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "volunteer"], name="one_classification_per_volunteer"
+            ),
+            models.UniqueConstraint(
+                fields=["volunteer", "idempotency_key"], name="classification_idempotency"
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "created_at"], name="classification_time_idx")]
+
+
+class ModelVersionStatus(models.TextChoices):
+    TRAINING = "training", "Training"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class ModelVersion(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="model_versions")
+    number = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=ModelVersionStatus.choices, default=ModelVersionStatus.TRAINING
+    )
+    artefact_path = models.CharField(max_length=500, blank=True)
+    training_set_size = models.PositiveIntegerField(default=0)
+    # Classifications in the project when training started: the beat rule counts new votes from it.
+    classifications_at_start = models.PositiveIntegerField(default=0)
+    config = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    device = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    task_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "number"], name="model_version_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project.slug} v{self.number} ({self.status})"
+
+
+class Prediction(models.Model):
+    """The model's view of one subject: per question and answer, the posterior over votes."""
+
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.CASCADE, related_name="predictions"
+    )
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="predictions")
+    # {question_key: {"mutual_information": float, "expected_votes": float,
+    #                 "answers": {answer_key: {"mean": f, "low": f, "high": f}}}}
+    # mean = posterior mean vote fraction; low/high = 90% credible interval for k / N.
+    per_question = models.JSONField()
+    # {question_key: [[p_answer for answer] for sample]}: the MC samples, for the subject page.
+    samples = models.JSONField(default=dict, blank=True)
+    score = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model_version", "subject"], name="one_prediction"),
+        ]
+        indexes = [models.Index(fields=["model_version", "-score"], name="prediction_score_idx")]
+
+
+class AcquisitionRound(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rounds")
+    model_version = models.OneToOneField(
+        ModelVersion, on_delete=models.CASCADE, related_name="acquisition_round"
+    )
+    strategy = models.CharField(max_length=32, choices=AcquisitionStrategy.choices)
+    batch_size = models.PositiveIntegerField()
+    exploration_share = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class AcquisitionPick(models.Model):
+    acquisition_round = models.ForeignKey(
+        AcquisitionRound, on_delete=models.CASCADE, related_name="picks"
+    )
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="picks")
+    rank = models.PositiveIntegerField()
+    score = models.FloatField()
+    is_exploration = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["acquisition_round", "rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["acquisition_round", "subject"], name="one_pick_per_subject"
+            ),
+        ]

@@ -1,0 +1,114 @@
+"""Every read that is more than one `.get()`."""
+
+import random
+from collections import defaultdict
+
+from django.db.models import QuerySet
+
+from labelling.errors import NotFound
+from labelling.models import (
+    Answer,
+    Classification,
+    Project,
+    Question,
+    Subject,
+    SubjectStatus,
+    Volunteer,
+)
+from labelling.tree import AnswerNode, QuestionNode, Tree
+
+
+def project_list_published() -> QuerySet[Project]:
+    return Project.objects.filter(is_published=True).order_by("title")
+
+
+def project_get_by_slug(*, slug: str) -> Project:
+    try:
+        return Project.objects.get(slug=slug)
+    except Project.DoesNotExist:
+        raise NotFound(f"Unknown project {slug!r}") from None
+
+
+def project_tree(*, project: Project) -> Tree:
+    """The question tree as plain data (two queries)."""
+    answers_by_question: dict[int, list[AnswerNode]] = defaultdict(list)
+    for answer in (
+        Answer.objects.filter(question__project=project)
+        .select_related("next_question")
+        .order_by("position", "id")
+    ):
+        answers_by_question[answer.question_id].append(
+            AnswerNode(
+                key=answer.key,
+                text=answer.text,
+                shortcut=answer.shortcut,
+                next_question=answer.next_question.key if answer.next_question_id else None,
+            )
+        )
+    questions = {}
+    root = None
+    for question in Question.objects.filter(project=project).order_by("position", "id"):
+        questions[question.key] = QuestionNode(
+            key=question.key,
+            text=question.text,
+            answers=tuple(answers_by_question[question.id]),
+        )
+        if question.is_root:
+            root = question.key
+    if root is None and questions:
+        root = next(iter(questions))
+    return Tree(root=root, questions=questions)
+
+
+def subject_next_for_volunteer(
+    *,
+    project: Project,
+    volunteer: Volunteer | None,
+    exclude_ids: tuple[int, ...] = (),
+    top_few: int = 5,
+    rng: random.Random | None = None,
+) -> Subject | None:
+    """The highest-priority active subject this volunteer has not classified.
+
+    One of the `top_few` best is chosen at random, so that concurrent volunteers spread out.
+    `exclude_ids` leaves out subjects the client already holds (the one on screen, the prefetched one).
+    """
+    candidates = Subject.objects.filter(project=project, status=SubjectStatus.ACTIVE)
+    if volunteer is not None:
+        candidates = candidates.exclude(
+            id__in=Classification.objects.filter(volunteer=volunteer, project=project).values(
+                "subject_id"
+            )
+        )
+    if exclude_ids:
+        candidates = candidates.exclude(id__in=exclude_ids)
+    best = list(candidates.order_by("-priority", "id")[:top_few])
+    if not best:
+        return None
+    return (rng or random).choice(best)
+
+
+def subject_get_in_project(*, project: Project, subject_id: object) -> Subject:
+    if isinstance(subject_id, bool) or not isinstance(subject_id, int):
+        if isinstance(subject_id, str) and subject_id.isdigit():
+            subject_id = int(subject_id)
+        else:
+            raise NotFound(
+                f"Invalid value for subject: expected a subject id (integer), received {subject_id!r:.40}"
+            )
+    try:
+        return Subject.objects.get(project=project, pk=subject_id)
+    except Subject.DoesNotExist:
+        raise NotFound(f"Unknown subject {subject_id} in project {project.slug!r}") from None
+
+
+def subject_recount(*, subject: Subject) -> dict[str, dict[str, int]]:
+    """Vote counts rebuilt from the raw classifications (the source of truth)."""
+    counts: dict[str, dict[str, int]] = {}
+    for annotations in Classification.objects.filter(subject=subject).values_list(
+        "annotations", flat=True
+    ):
+        for question_key, answer_key in annotations.items():
+            per_question = counts.setdefault(question_key, {})
+            per_question[answer_key] = per_question.get(answer_key, 0) + 1
+    return counts

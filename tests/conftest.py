@@ -1,0 +1,84 @@
+"""Shared fixtures: volunteers, staff, a small demo-like project with images."""
+
+import io
+
+import pytest
+from django.contrib.auth import get_user_model
+from PIL import Image
+
+from labelling import services
+from labelling.services import AnswerSpec, QuestionSpec
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MODEL_ROOT = tmp_path / "models"
+
+
+def png_bytes(seed: int, size: int = 16) -> bytes:
+    """A small distinct PNG image."""
+    image = Image.new("L", (size, size), color=seed % 256)
+    image.putpixel((seed % size, (seed // size) % size), 255 - seed % 256)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+GALAXY_TREE = [
+    QuestionSpec(
+        key="smooth-or-featured",
+        text="Is the galaxy simply smooth and rounded, or does it have features?",
+        answers=(
+            AnswerSpec(key="smooth", text="Smooth", shortcut="s"),
+            AnswerSpec(key="featured", text="Featured or disk", shortcut="f", next_question="bar"),
+        ),
+    ),
+    QuestionSpec(
+        key="bar",
+        text="Is there a bar?",
+        answers=(
+            AnswerSpec(key="bar", text="Bar", shortcut="b"),
+            AnswerSpec(key="no-bar", text="No bar", shortcut="n"),
+        ),
+    ),
+]
+
+
+@pytest.fixture
+def make_project(db):
+    def make(slug="galaxies", subjects=0, **settings_values):
+        project = services.project_create(
+            slug=slug, title=slug.title(), questions=GALAXY_TREE, **settings_values
+        )
+        for index in range(subjects):
+            services.subject_import_image(
+                project=project, name=f"{slug}-{index}.png", data=png_bytes(index + 1)
+            )
+        return project
+
+    return make
+
+
+@pytest.fixture
+def project(make_project):
+    return make_project(subjects=5)
+
+
+@pytest.fixture
+def volunteer(db):
+    user = get_user_model().objects.create_user("volunteer", password="volunteer-password-1")
+    return services.volunteer_get_or_create(user=user)
+
+
+@pytest.fixture
+def other_volunteer(db):
+    user = get_user_model().objects.create_user("other", password="other-password-1")
+    return services.volunteer_get_or_create(user=user)
+
+
+@pytest.fixture
+def staff(db):
+    return get_user_model().objects.create_user(
+        "staff", password="staff-password-1", is_staff=True
+    )

@@ -1,0 +1,21 @@
+"""Test settings: the real PostgreSQL and Redis on 127.0.0.1 (the test command starts them).
+
+Override with TEST_DATABASE_URL / TEST_REDIS_URL. pytest-django creates `test_<name>`.
+"""
+
+import os
+
+os.environ.setdefault(
+    "DATABASE_URL", os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/starling")
+)
+os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+os.environ.setdefault("STARLING_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
+# pytest-django's live_server runs in a thread next to async Playwright machinery.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from labelling.settings import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tests exercise the limiter on purpose; other tests should not trip it.
+RATE_LIMIT_SUBMITS_PER_VOLUNTEER = 10_000
+RATE_LIMIT_SUBMITS_PER_ADDRESS = 100_000
