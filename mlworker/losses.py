@@ -1,0 +1,39 @@
+"""Negative log-likelihood of observed vote counts under the predicted answer probabilities.
+
+For one question with answers a = 1..A, observed counts k_a and N = sum_a k_a volunteers:
+
+    NLL = -log Multinomial(k; N, p)
+
+which is the binomial NLL when A = 2. N = 0 contributes exactly 0 (log Multinomial(0; 0, p) = 0).
+Summed over questions (Keras adds the per-output losses).
+"""
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+# Keeps log(p) finite when the softmax saturates; small enough not to bias well-fitted outputs.
+PROBABILITY_FLOOR = 1e-7
+
+
+def vote_count_nll(counts, probabilities, *, drop_constant: bool = True):
+    """Per-item multinomial NLL.
+
+    counts: [items, answers] (int or float), probabilities: [items, answers] rows summing to 1.
+    Returns [items] float32. With `drop_constant`, the combinatorial term log(N! / prod k_a!),
+    which does not depend on the model, is left out (as in the reference code).
+    """
+    counts = tf.cast(counts, tf.float32)
+    probabilities = tf.clip_by_value(tf.cast(probabilities, tf.float32), PROBABILITY_FLOOR, 1.0)
+    total_votes = tf.reduce_sum(counts, axis=-1)
+    distribution = tfp.distributions.Multinomial(total_count=total_votes, probs=probabilities)
+    log_likelihood = distribution.log_prob(counts)
+    if drop_constant:
+        log_likelihood -= tf.math.lgamma(total_votes + 1.0) - tf.reduce_sum(
+            tf.math.lgamma(counts + 1.0), axis=-1
+        )
+    return -log_likelihood
+
+
+def keras_vote_loss(y_true, y_pred):
+    """Keras loss for one question's output: y_true holds counts [batch, answers]."""
+    return vote_count_nll(y_true, y_pred)

@@ -1,0 +1,57 @@
+"""Held-out quality per question: vote NLL, RMSE of vote fractions, calibration of intervals."""
+
+import numpy as np
+
+from mlworker.acquisition import credible_interval, log_vote_likelihood, vote_posterior
+
+COVERAGE_MASSES = (0.5, 0.8, 0.95)
+
+
+def _coverage(samples: np.ndarray, counts: np.ndarray, mass: float) -> float:
+    """Share of (item, answer) pairs whose observed k lies in the central `mass` interval."""
+    totals = counts.sum(axis=-1)
+    inside, checked = 0, 0
+    answers = samples.shape[1] if samples.shape[1] > 2 else 1
+    for total in np.unique(totals[totals > 0]):
+        rows = totals == total
+        for answer in range(answers):
+            posterior = vote_posterior(samples[rows, answer, :], int(total))
+            low, high = credible_interval(posterior, mass)
+            observed = counts[rows, answer]
+            inside += int(np.sum((observed >= low) & (observed <= high)))
+            checked += int(rows.sum())
+    return inside / checked if checked else float("nan")
+
+
+def evaluate(samples_by_question: dict[str, np.ndarray], counts: dict[str, np.ndarray]) -> dict:
+    """Per question {"nll", "rmse", "coverage": {"50", "80", "95"}, "items"} over items with N > 0.
+
+    nll: mean -log p(k | x) of the observed counts under the MC predictive (combinatorial term
+    included, so it is comparable with the vote-noise floor). rmse: between the posterior mean
+    vote fraction and the observed fraction k / N, over all answers.
+    """
+    report = {}
+    for key, samples in samples_by_question.items():
+        question_counts = np.asarray(counts[key])
+        totals = question_counts.sum(axis=-1)
+        seen = totals > 0
+        if not np.any(seen):
+            report[key] = {"nll": None, "rmse": None, "coverage": {}, "items": 0}
+            continue
+        observed_fraction = question_counts[seen] / totals[seen, None]
+        predicted_fraction = samples[seen].mean(axis=-1)
+        report[key] = {
+            "nll": float(-log_vote_likelihood(samples[seen], question_counts[seen]).mean()),
+            "rmse": float(np.sqrt(np.mean((predicted_fraction - observed_fraction) ** 2))),
+            "coverage": {
+                str(int(mass * 100)): _coverage(samples[seen], question_counts[seen], mass)
+                for mass in COVERAGE_MASSES
+            },
+            "items": int(seen.sum()),
+        }
+    return report
+
+
+def total_nll(report: dict) -> float:
+    """Sum of per-question mean NLLs (questions with no votes count 0)."""
+    return float(sum(entry["nll"] or 0.0 for entry in report.values()))

@@ -1,0 +1,150 @@
+"""The Bayesian CNN: a deterministic convolutional trunk and a dropout head, one softmax per question.
+
+The trunk carries no dropout, so Monte Carlo scoring computes it once per image and runs only the
+head T times (scoring.py).
+"""
+
+from dataclasses import asdict, dataclass, field
+
+import keras
+import numpy as np
+
+from mlworker.layers import AlwaysOnDropout
+
+
+@dataclass(frozen=True)
+class QuestionConfig:
+    """One question of the decision tree.
+
+    `reached_from` lists (parent_question_key, parent_answer_key) edges; empty for the root.
+    """
+
+    key: str
+    answers: tuple[str, ...]
+    reached_from: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self):
+        if len(self.answers) < 2:
+            raise ValueError(
+                f"Invalid question {self.key!r}: expected at least 2 answers, received {self.answers}"
+            )
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    image_size: int = 64
+    channels: int = 1
+    questions: tuple[QuestionConfig, ...] = ()
+    conv_filters: tuple[int, ...] = (32, 32, 64, 64, 128, 128)
+    # After which convolution (0-based) a 2x2 max-pool follows: the paper's conv32x2, pool,
+    # conv64x2, pool, conv128, pool, conv128, pool.
+    pool_after: tuple[int, ...] = (1, 3, 4, 5)
+    dense_units: int = 128
+    dropout_rate: float = 0.5
+    # Pixel standardisation, fitted on the training images (training.py) and reused when scoring.
+    pixel_mean: float = 0.0
+    pixel_std: float = 1.0
+    # Output bias per question: log of the mean vote fraction per answer (None = zeros).
+    initial_log_fractions: dict | None = field(default=None, compare=False)
+
+    def __post_init__(self):
+        if not self.questions:
+            raise ValueError("Invalid model config: expected at least one question, received none")
+        if not 0.0 <= self.dropout_rate < 1.0:
+            raise ValueError(
+                f"Invalid value for dropout_rate: expected 0 <= rate < 1, received {self.dropout_rate}"
+            )
+        if self.image_size < 8:
+            raise ValueError(
+                f"Invalid value for image_size: expected >= 8, received {self.image_size}"
+            )
+
+    @property
+    def question_keys(self) -> list[str]:
+        return [question.key for question in self.questions]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["questions"] = [
+            {
+                "key": q.key,
+                "answers": list(q.answers),
+                "reached_from": [list(e) for e in q.reached_from],
+            }
+            for q in self.questions
+        ]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ModelConfig":
+        data = dict(data)
+        data["questions"] = tuple(
+            QuestionConfig(
+                key=q["key"],
+                answers=tuple(q["answers"]),
+                reached_from=tuple(tuple(edge) for edge in q.get("reached_from", ())),
+            )
+            for q in data["questions"]
+        )
+        for name in ("conv_filters", "pool_after"):
+            if name in data:
+                data[name] = tuple(data[name])
+        return cls(**data)
+
+    def replace(self, **changes) -> "ModelConfig":
+        return ModelConfig.from_dict({**self.to_dict(), **changes})
+
+
+@dataclass
+class BayesianCNN:
+    """`full`: image -> {question: probabilities}; `trunk`: image -> features; `head`: features -> outputs."""
+
+    config: ModelConfig
+    full: keras.Model
+    trunk: keras.Model
+    head: keras.Model
+
+
+def build_trunk(config: ModelConfig) -> keras.Model:
+    inputs = keras.Input((config.image_size, config.image_size, config.channels), name="image")
+    # Pixels arrive in [0, 1]; standardise with the training set's statistics, kept in the config.
+    x = keras.layers.Rescaling(
+        1.0 / config.pixel_std, offset=-config.pixel_mean / config.pixel_std, name="standardise"
+    )(inputs)
+    for index, filters in enumerate(config.conv_filters):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{index}")(
+            x
+        )
+        if index in config.pool_after:
+            x = keras.layers.MaxPooling2D(2, name=f"pool{index}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    features = keras.layers.Dense(config.dense_units, activation="relu", name="dense")(x)
+    return keras.Model(inputs, features, name="trunk")
+
+
+def build_head(config: ModelConfig) -> keras.Model:
+    features = keras.Input((config.dense_units,), name="features")
+    dropped = AlwaysOnDropout(config.dropout_rate, name="mc_dropout")(features)
+    outputs = {}
+    for question in config.questions:
+        bias = None
+        if config.initial_log_fractions and question.key in config.initial_log_fractions:
+            bias = keras.initializers.Constant(
+                np.asarray(config.initial_log_fractions[question.key], dtype="float32")
+            )
+        outputs[question.key] = keras.layers.Dense(
+            len(question.answers),
+            activation="softmax",
+            bias_initializer=bias or "zeros",
+            name=f"answers_{question.key}",
+        )(dropped)
+    return keras.Model(features, outputs, name="head")
+
+
+def build_model(config: ModelConfig) -> BayesianCNN:
+    """The paper-shaped network: conv trunk, dense 128, always-on dropout, a softmax per question."""
+    trunk = build_trunk(config)
+    head = build_head(config)
+    inputs = keras.Input((config.image_size, config.image_size, config.channels), name="image")
+    full = keras.Model(inputs, head(trunk(inputs)), name="bayesian_cnn")
+    return BayesianCNN(config=config, full=full, trunk=trunk, head=head)

@@ -1,0 +1,84 @@
+"""Monte Carlo dropout samples, shaped [items, answers, samples] per question.
+
+Fast path: the convolutional trunk is deterministic, so it runs once per image; only the dropout
+head runs T times, on the features tiled T times in one call. Generic path: T full forward passes,
+for models whose dropout is not only in the head.
+"""
+
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from mlworker.data import as_image_batch
+from mlworker.model import BayesianCNN
+
+_compiled: dict[int, tuple] = {}
+
+
+def _functions(model: BayesianCNN):
+    """tf.functions for trunk and head, compiled once per model."""
+    key = id(model.full)
+    if key not in _compiled:
+        trunk = tf.function(lambda x: model.trunk(x, training=False), reduce_retracing=True)
+        head = tf.function(lambda x: model.head(x, training=False), reduce_retracing=True)
+        _compiled.clear()  # keep only the latest model's graphs
+        _compiled[key] = (trunk, head)
+    return _compiled[key]
+
+
+def features(model: BayesianCNN, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Trunk features (before dropout): float32 [items, dense_units]."""
+    trunk, _ = _functions(model)
+    images = as_image_batch(images)
+    parts = [
+        trunk(tf.constant(images[start : start + batch_size])).numpy()
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, model.config.dense_units), np.float32)
+
+
+def head_samples(
+    model: BayesianCNN, trunk_features: np.ndarray, samples: int, batch_size: int = 256
+) -> dict[str, np.ndarray]:
+    """Run only the dropout head `samples` times per item: {question: [items, answers, samples]}."""
+    _, head = _functions(model)
+    keys = model.config.question_keys
+    parts: dict[str, list[np.ndarray]] = {key: [] for key in keys}
+    for start in range(0, len(trunk_features), batch_size):
+        chunk = trunk_features[start : start + batch_size]
+        tiled = tf.repeat(tf.constant(chunk), repeats=samples, axis=0)  # [items*T, d]
+        outputs = head(tiled)
+        for key in keys:
+            probabilities = outputs[key].numpy().reshape(len(chunk), samples, -1)
+            parts[key].append(probabilities.transpose(0, 2, 1))
+    return {
+        key: (np.concatenate(parts[key]) if parts[key] else np.zeros((0, len(q.answers), samples)))
+        for key, q in zip(keys, model.config.questions, strict=True)
+    }
+
+
+def mc_samples(
+    model: BayesianCNN, images: np.ndarray, samples: int = 15, batch_size: int = 256
+) -> dict[str, np.ndarray]:
+    """MC dropout samples {question: float32 [items, answers, samples]}, trunk once per image."""
+    if samples < 1:
+        raise ValueError(f"Invalid value for samples: expected >= 1, received {samples}")
+    return head_samples(model, features(model, images, batch_size), samples, batch_size)
+
+
+def iter_mc_samples(
+    model: BayesianCNN, image_chunks: Iterable[np.ndarray], samples: int = 15, batch_size: int = 256
+) -> Iterator[dict[str, np.ndarray]]:
+    """mc_samples chunk by chunk, for pools larger than memory."""
+    for chunk in image_chunks:
+        yield mc_samples(model, chunk, samples=samples, batch_size=batch_size)
+
+
+def mc_samples_generic(
+    model: BayesianCNN, images: np.ndarray, samples: int = 15, batch_size: int = 256
+) -> dict[str, np.ndarray]:
+    """T full forward passes (any model whose dropout stays on): {question: [items, answers, samples]}."""
+    images = as_image_batch(images)
+    passes = [model.full.predict(images, batch_size=batch_size, verbose=0) for _ in range(samples)]
+    return {key: np.stack([p[key] for p in passes], axis=-1) for key in model.config.question_keys}
