@@ -23,7 +23,11 @@ def vote_count_nll(counts, probabilities, *, drop_constant: bool = True):
     which does not depend on the model, is left out (as in the reference code).
     """
     counts = tf.cast(counts, tf.float32)
-    probabilities = tf.clip_by_value(tf.cast(probabilities, tf.float32), PROBABILITY_FLOOR, 1.0)
+    # An affine squeeze rather than clipping: it keeps log(p) finite and lets a NaN through, so a
+    # diverged model shows up as a NaN loss instead of hiding behind a clipped value.
+    probabilities = (
+        tf.cast(probabilities, tf.float32) * (1.0 - 2 * PROBABILITY_FLOOR) + PROBABILITY_FLOOR
+    )
     total_votes = tf.reduce_sum(counts, axis=-1)
     distribution = tfp.distributions.Multinomial(total_count=total_votes, probs=probabilities)
     log_likelihood = distribution.log_prob(counts)

@@ -124,7 +124,9 @@ def _render(params: dict, index: int, size: int, rng: np.random.Generator) -> np
     light = np.exp(-1.7 * radius)  # exponential profile
     if value["arm"] > 0:
         theta = np.arctan2(minor, major)
-        spiral = np.cos(2 * (theta - np.log(radius + 1e-3) / np.tan(value["pitch"]) - value["phase"]))
+        spiral = np.cos(
+            2 * (theta - np.log(radius + 1e-3) / np.tan(value["pitch"]) - value["phase"])
+        )
         ring = np.exp(-((radius - 1.2) ** 2) / 0.8)
         light = light * (1 - 0.35 * value["arm"]) + value["arm"] * 0.55 * ring * (1 + spiral) / 2
     if value["bar"] > 0:
@@ -141,12 +143,18 @@ def _render(params: dict, index: int, size: int, rng: np.random.Generator) -> np
 def make_galaxies(n: int, size: int = 64, seed: int = 0) -> GalaxySet:
     """`n` synthetic galaxies of `size` x `size` pixels, deterministic for a seed."""
     if n < 0 or size < 8:
-        raise ValueError(f"Invalid galaxy request: expected n >= 0 and size >= 8, received n={n}, size={size}")
+        raise ValueError(
+            f"Invalid galaxy request: expected n >= 0 and size >= 8, received n={n}, size={size}"
+        )
     rng = np.random.default_rng(seed)
     names = list(KIND_SHARES)
     kinds = rng.choice(names, size=n, p=[KIND_SHARES[name] for name in names])
     params = _draw_parameters(kinds, rng)
-    images = np.stack([_render(params, i, size, rng) for i in range(n)]) if n else np.zeros((0, size, size), np.float32)
+    images = (
+        np.stack([_render(params, i, size, rng) for i in range(n)])
+        if n
+        else np.zeros((0, size, size), np.float32)
+    )
     p = truth_from_visible(params["arm"], params["axis_ratio"], params["bar"])
     return GalaxySet(images=images, p=p, kinds=kinds)
 
@@ -202,7 +210,9 @@ def load_npz_dataset(path: str | Path) -> GalaxySet:
     with np.load(path) as archive:
         missing = [name for name in ("images", "p") if name not in archive]
         if missing:
-            raise ValueError(f"Invalid dataset {path}: expected arrays 'images' and 'p', missing {missing}")
+            raise ValueError(
+                f"Invalid dataset {path}: expected arrays 'images' and 'p', missing {missing}"
+            )
         images = archive["images"].astype(np.float32)
         p = archive["p"].astype(np.float64)
         kinds = archive["kinds"] if "kinds" in archive else np.full(len(p), "unknown")

@@ -27,6 +27,24 @@ class TrainingResult:
         self.config = self.model.config
 
 
+class NanGuard(keras.callbacks.Callback):
+    """Stop at the first non-finite batch loss and remember where (TerminateOnNaN does not tell)."""
+
+    def __init__(self):
+        super().__init__()
+        self.failed_at: tuple[int, int] | None = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self.failed_at = (self.epoch + 1, batch + 1)
+            self.model.stop_training = True
+
+
 def split_indices(items: int, validation_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A seeded split; no validation set when fewer than 10 items."""
     if not 0.0 <= validation_share < 1.0:
@@ -92,6 +110,11 @@ def train(
     Early stopping on validation loss restores the best weights; a NaN loss raises FloatingPointError.
     """
     images = data.as_image_batch(images)
+    non_finite = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
+    if non_finite:
+        raise ValueError(
+            f"Invalid images: expected finite pixel values, received {non_finite} NaN/inf pixels"
+        )
     missing = [q.key for q in config.questions if q.key not in counts]
     if missing:
         raise ValueError(f"Invalid counts: expected one array per question, missing {missing}")
@@ -114,8 +137,9 @@ def train(
         jit_compile=False,
     )
     monitor = "val_loss" if len(validation_indices) else "loss"
+    nan_guard = NanGuard()
     fit_callbacks = [
-        keras.callbacks.TerminateOnNaN(),
+        nan_guard,
         keras.callbacks.EarlyStopping(
             monitor=monitor, patience=patience, restore_best_weights=True
         ),
@@ -146,8 +170,11 @@ def train(
     ).history
     seconds = time.perf_counter() - started
     losses = history.get("loss", [])
-    if any(not math.isfinite(value) for value in losses):
-        raise FloatingPointError(f"Training diverged: the loss became NaN at epoch {len(losses)}")
+    if nan_guard.failed_at is not None:
+        epoch, batch = nan_guard.failed_at
+        raise FloatingPointError(
+            f"Training diverged: the loss became NaN at epoch {epoch}, batch {batch}"
+        )
     history = {name: [float(v) for v in values] for name, values in history.items()}
     return TrainingResult(
         model=model,

@@ -1,0 +1,53 @@
+import numpy as np
+
+from mlworker import scoring
+from mlworker.model import ModelConfig, build_model
+
+
+def tiny_model(galaxy_questions, dropout_rate=0.5):
+    config = ModelConfig(
+        image_size=16,
+        questions=galaxy_questions,
+        conv_filters=(8, 8, 16),
+        pool_after=(1, 2),
+        dense_units=32,
+        dropout_rate=dropout_rate,
+    )
+    return build_model(config)
+
+
+def test_two_predictions_of_the_same_image_differ(galaxy_questions):
+    model = tiny_model(galaxy_questions)
+    images = np.random.default_rng(0).random((4, 16, 16, 1)).astype("float32")
+    first = model.full.predict(images, verbose=0)["smooth-or-featured"]
+    second = model.full.predict(images, verbose=0)["smooth-or-featured"]
+    assert not np.allclose(first, second)
+    direct = model.full(images)["bar"].numpy()
+    assert not np.allclose(direct, model.full(images)["bar"].numpy())
+
+
+def test_trunk_is_deterministic_and_outputs_are_distributions(galaxy_questions):
+    model = tiny_model(galaxy_questions)
+    images = np.random.default_rng(1).random((3, 16, 16, 1)).astype("float32")
+    np.testing.assert_allclose(
+        model.trunk.predict(images, verbose=0), model.trunk.predict(images, verbose=0)
+    )
+    samples = scoring.mc_samples(model, images, samples=7)
+    assert samples["edge-on"].shape == (3, 2, 7)
+    np.testing.assert_allclose(samples["bar"].sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_trunk_once_path_and_generic_path_give_the_same_distribution(galaxy_questions):
+    model = tiny_model(galaxy_questions)
+    images = np.random.default_rng(2).random((6, 16, 16, 1)).astype("float32")
+    fast = scoring.mc_samples(model, images, samples=400)["smooth-or-featured"][:, 0, :]
+    generic = scoring.mc_samples_generic(model, images, samples=400)["smooth-or-featured"][:, 0, :]
+    # Same mean and spread per image within Monte Carlo tolerance, and truly random (spread > 0).
+    np.testing.assert_allclose(fast.mean(axis=1), generic.mean(axis=1), atol=0.02)
+    np.testing.assert_allclose(fast.std(axis=1), generic.std(axis=1), atol=0.02)
+    assert np.all(fast.std(axis=1) > 1e-4)
+
+
+def test_config_round_trips_through_a_dict(galaxy_questions):
+    config = ModelConfig(image_size=32, questions=galaxy_questions, pixel_mean=0.2, pixel_std=0.3)
+    assert ModelConfig.from_dict(config.to_dict()) == config

@@ -1,0 +1,100 @@
+import keras
+import numpy as np
+import pytest
+
+from mlworker import metrics, registry, scoring, training
+from mlworker.model import ModelConfig
+
+SMALL = dict(conv_filters=(16, 16, 32, 32), pool_after=(1, 3), dense_units=64)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_galaxies, galaxy_questions):
+    images, counts = tiny_galaxies
+    config = ModelConfig(image_size=24, questions=galaxy_questions, **SMALL)
+    return training.train(images, counts, config, epochs=12, batch_size=32, seed=0, patience=12)
+
+
+def test_a_few_epochs_on_synthetic_galaxies_lower_the_validation_loss(trained):
+    validation_loss = trained.history["val_loss"]
+    assert min(validation_loss[-3:]) < validation_loss[0] * 0.97
+
+
+def test_model_beats_predicting_the_mean_on_held_out_subjects(trained, tiny_galaxies):
+    images, counts = tiny_galaxies
+    held_out = trained.validation_indices
+    samples = scoring.mc_samples(trained.model, images[held_out], samples=15)
+    report = metrics.evaluate(samples, {key: value[held_out] for key, value in counts.items()})
+    fractions = counts["smooth-or-featured"][held_out] / 15.0
+    constant_rmse = np.sqrt(np.mean((fractions - fractions.mean(axis=0)) ** 2))
+    assert report["smooth-or-featured"]["rmse"] < constant_rmse
+    assert 0.0 <= report["smooth-or-featured"]["coverage"]["95"] <= 1.0
+
+
+def test_warm_start_begins_where_the_previous_model_ended(trained, tiny_galaxies, galaxy_questions):
+    images, counts = tiny_galaxies
+    config = ModelConfig(image_size=24, questions=galaxy_questions, **SMALL)
+    warm = training.train(
+        images, counts, config, epochs=1, batch_size=32, seed=0, warm_start=trained.model
+    )
+    cold = training.train(images, counts, config, epochs=1, batch_size=32, seed=0)
+    assert warm.history["val_loss"][0] < cold.history["val_loss"][0]
+
+
+def test_registry_round_trip_gives_identical_predictions(trained, tmp_path, tiny_galaxies):
+    images, _ = tiny_galaxies
+    folder = registry.save_model_version(
+        tmp_path / "v1", trained.model, trained.config, {"nll": 1.0}
+    )
+    loaded, config, saved_metrics = registry.load_model_version(folder)
+    assert saved_metrics == {"nll": 1.0} and config == trained.config
+    np.testing.assert_allclose(
+        loaded.trunk.predict(images[:5], verbose=0),
+        trained.model.trunk.predict(images[:5], verbose=0),
+        rtol=1e-5,
+    )
+
+
+def test_a_crash_mid_save_leaves_the_previous_version_loadable(trained, tmp_path, monkeypatch):
+    registry.save_model_version(tmp_path / "v1", trained.model, trained.config, {"version": 1})
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(trained.model.full, "save_weights", crash)
+    with pytest.raises(OSError, match="simulated"):
+        registry.save_model_version(tmp_path / "v2", trained.model, trained.config, {"version": 2})
+    assert not (tmp_path / "v2").exists()
+    assert [path.name for path in tmp_path.iterdir()] == ["v1"]
+    _, _, saved = registry.load_model_version(tmp_path / "v1")
+    assert saved == {"version": 1}
+
+
+def test_a_diverging_run_stops_with_an_error_instead_of_a_nan_model(
+    tiny_galaxies, galaxy_questions
+):
+    images, counts = tiny_galaxies
+    config = ModelConfig(image_size=24, questions=galaxy_questions, **SMALL)
+
+    class PoisonWeights(keras.callbacks.Callback):
+        """Simulates divergence: an output layer's weights turn NaN after the third batch."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                weights = self.model.get_weights()
+                weights[-1] = weights[-1] * np.nan  # an output bias: nothing downstream masks it
+                self.model.set_weights(weights)
+
+    with pytest.raises(FloatingPointError, match="NaN at epoch 1, batch 4"):
+        training.train(
+            images, counts, config, epochs=3, batch_size=32, callbacks=(PoisonWeights(),)
+        )
+
+
+def test_images_with_nan_pixels_are_refused_before_training(tiny_galaxies, galaxy_questions):
+    images, counts = tiny_galaxies
+    config = ModelConfig(image_size=24, questions=galaxy_questions, **SMALL)
+    broken = images.copy()
+    broken[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="1 NaN/inf pixels"):
+        training.train(broken, counts, config, epochs=1)
