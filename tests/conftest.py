@@ -79,6 +79,4 @@ def other_volunteer(db):
 
 @pytest.fixture
 def staff(db):
-    return get_user_model().objects.create_user(
-        "staff", password="staff-password-1", is_staff=True
-    )
+    return get_user_model().objects.create_user("staff", password="staff-password-1", is_staff=True)

@@ -6,10 +6,13 @@ Override with TEST_DATABASE_URL / TEST_REDIS_URL. pytest-django creates `test_<n
 import os
 
 os.environ.setdefault(
-    "DATABASE_URL", os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/starling")
+    "DATABASE_URL",
+    os.environ.get("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/starling"),
 )
 os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
-os.environ.setdefault("STARLING_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
+os.environ.setdefault(
+    "STARLING_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test")
+)
 # pytest-django's live_server runs in a thread next to async Playwright machinery.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
