@@ -113,7 +113,9 @@ def classifications(request: HttpRequest, slug: str) -> JsonResponse:
         )
     unknown = sorted(set(body) - {"subject", "answers", "idempotency_key"})
     if unknown:
-        raise InvalidInput(f"Unknown field(s) {unknown}: expected subject, answers, idempotency_key")
+        raise InvalidInput(
+            f"Unknown field(s) {unknown}: expected subject, answers, idempotency_key"
+        )
     volunteer = request_volunteer(request)
     classification, created = services.classification_submit(
         project=project,

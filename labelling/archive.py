@@ -39,7 +39,9 @@ def open_members(path: Path) -> Iterator[list[Member]]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        raise InvalidInput(f"{path.name}: not a valid zip file (expected a folder or a .zip)") from None
+        raise InvalidInput(
+            f"{path.name}: not a valid zip file (expected a folder or a .zip)"
+        ) from None
     with archive:
         yield list(_archive_members(archive))
 

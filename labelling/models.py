@@ -185,6 +185,9 @@ class Classification(models.Model):
         ]
         indexes = [models.Index(fields=["project", "created_at"], name="classification_time_idx")]
 
+    def __str__(self) -> str:
+        return f"classification {self.pk} of subject {self.subject_id}"
+
 
 class ModelVersionStatus(models.TextChoices):
     TRAINING = "training", "Training"
@@ -242,6 +245,9 @@ class Prediction(models.Model):
         ]
         indexes = [models.Index(fields=["model_version", "-score"], name="prediction_score_idx")]
 
+    def __str__(self) -> str:
+        return f"prediction of subject {self.subject_id} by version {self.model_version_id}"
+
 
 class AcquisitionRound(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="rounds")
@@ -255,6 +261,9 @@ class AcquisitionRound(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"round of model version {self.model_version_id}"
 
 
 class AcquisitionPick(models.Model):
@@ -273,3 +282,6 @@ class AcquisitionPick(models.Model):
                 fields=["acquisition_round", "subject"], name="one_pick_per_subject"
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"pick {self.rank} of round {self.acquisition_round_id}"

@@ -63,6 +63,26 @@ class QuestionSpec:
     answers: tuple[AnswerSpec, ...]
 
 
+def question_specs_from_dicts(questions: list[dict]) -> list[QuestionSpec]:
+    """[{key, text, answers: [{key, text, shortcut, next}]}] (the synthetic tree's shape) -> specs."""
+    return [
+        QuestionSpec(
+            key=question["key"],
+            text=question["text"],
+            answers=tuple(
+                AnswerSpec(
+                    key=a["key"],
+                    text=a["text"],
+                    shortcut=a["shortcut"],
+                    next_question=a.get("next"),
+                )
+                for a in question["answers"]
+            ),
+        )
+        for question in questions
+    ]
+
+
 @transaction.atomic
 def project_create(
     *, slug: str, title: str, questions: list[QuestionSpec], **settings_values
@@ -241,7 +261,14 @@ def subject_counts_rebuild(*, subject: Subject) -> Subject:
 # --- importing images ----------------------------------------------------------------------------
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp"}
-PILLOW_FORMATS = {"PNG": "png", "JPEG": "jpg", "GIF": "gif", "BMP": "bmp", "TIFF": "tif", "WEBP": "webp"}
+PILLOW_FORMATS = {
+    "PNG": "png",
+    "JPEG": "jpg",
+    "GIF": "gif",
+    "BMP": "bmp",
+    "TIFF": "tif",
+    "WEBP": "webp",
+}
 
 
 def _check_image(name: str, data: bytes) -> str:

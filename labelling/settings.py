@@ -129,7 +129,9 @@ LOGIN_REDIRECT_URL = "/"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -187,3 +189,15 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
+
+# The active-learning loop (mlworker.tasks, labelling.loop).
+# A retrain claim not refreshed for this long is taken over (the worker holding it died).
+STARLING_RETRAIN_LEASE_SECONDS = env_int("STARLING_RETRAIN_LEASE_SECONDS", 15 * 60)
+STARLING_TRAIN_EPOCHS = env_int("STARLING_TRAIN_EPOCHS", 30)
+STARLING_TRAIN_BATCH_SIZE = env_int("STARLING_TRAIN_BATCH_SIZE", 64)
+STARLING_VALIDATION_SHARE = float(env_str("STARLING_VALIDATION_SHARE", "0.2"))
+STARLING_SCORE_CHUNK = env_int("STARLING_SCORE_CHUNK", 500)
+STARLING_POWER_BALD_BETA = float(env_str("STARLING_POWER_BALD_BETA", "1.0"))
+# Soft / hard time limits of the ML tasks, in seconds.
+STARLING_RETRAIN_TIME_LIMIT = env_int("STARLING_RETRAIN_TIME_LIMIT", 3 * 3600)
+STARLING_SCORE_TIME_LIMIT = env_int("STARLING_SCORE_TIME_LIMIT", 1800)

@@ -10,7 +10,9 @@ urlpatterns = [
     path("", views.project_list, name="project_list"),
     path("projects/<slug:slug>/classify/", views.classify, name="classify"),
     path("api/projects/<slug:slug>/next", api.next_subject, name="api_next"),
-    path("api/projects/<slug:slug>/classifications", api.classifications, name="api_classifications"),
+    path(
+        "api/projects/<slug:slug>/classifications", api.classifications, name="api_classifications"
+    ),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

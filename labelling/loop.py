@@ -1,0 +1,288 @@
+"""The active-learning loop's reads and writes: claim, model versions, predictions, rounds, schedule.
+
+No TensorFlow here: mlworker.tasks calls these around the ML; web calls `retrain_request`.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from labelling.models import (
+    AcquisitionPick,
+    AcquisitionRound,
+    Classification,
+    ModelVersion,
+    ModelVersionStatus,
+    Prediction,
+    Project,
+    RetrainState,
+    Subject,
+    SubjectStatus,
+)
+from labelling.selectors import project_tree
+
+logger = logging.getLogger(__name__)
+RETRAIN_TASK = "mlworker.tasks.retrain"
+# Priorities: a round's picks get ROUND_PRIORITY_BASE + (batch - rank); everyone else their score
+# (mutual information, far below the base); before any model, priorities are random in [0, 1).
+ROUND_PRIORITY_BASE = 1_000_000.0
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.STARLING_RETRAIN_LEASE_SECONDS)
+
+
+def retrain_request(*, project: Project) -> bool:
+    """Claim the project's retrain slot (compare-and-set) and queue the retrain task.
+
+    Returns False when a retrain is already queued or running and its lease is fresh. A stale claim
+    (its worker died) is taken over, and the orphaned 'training' version is marked failed.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claimed = (
+            Project.objects.filter(pk=project.pk)
+            .filter(Q(retrain_state=RetrainState.IDLE) | Q(retrain_claimed_at__lt=now - _lease()))
+            .update(retrain_state=RetrainState.QUEUED, retrain_claimed_at=now)
+        )
+        if not claimed:
+            return False
+        ModelVersion.objects.filter(project=project, status=ModelVersionStatus.TRAINING).update(
+            status=ModelVersionStatus.FAILED,
+            error="worker lost: the retrain's lease expired before it finished",
+            finished_at=now,
+        )
+        transaction.on_commit(lambda: _send_retrain(project.pk))
+    return True
+
+
+def _send_retrain(project_id: int) -> None:
+    from labelling.celery import app
+
+    app.send_task(RETRAIN_TASK, args=[project_id], queue="ml")
+
+
+def retrain_heartbeat(*, project_id: int) -> None:
+    """Refresh the lease while a retrain makes progress."""
+    Project.objects.filter(pk=project_id).exclude(retrain_state=RetrainState.IDLE).update(
+        retrain_claimed_at=timezone.now()
+    )
+
+
+def retrain_release(*, project_id: int) -> None:
+    Project.objects.filter(pk=project_id).update(
+        retrain_state=RetrainState.IDLE, retrain_claimed_at=None
+    )
+
+
+@transaction.atomic
+def model_version_start(*, project_id: int, task_id: str) -> ModelVersion:
+    """Register the version this retrain run builds (status training).
+
+    A redelivered task (its worker died) finds its earlier version: if still 'training', that one is
+    marked failed and a new version starts; if it already finished, it is returned unchanged.
+    """
+    project = Project.objects.select_for_update().get(pk=project_id)
+    earlier = (
+        ModelVersion.objects.filter(project=project, task_id=task_id).order_by("-number").first()
+    )
+    if earlier is not None and earlier.status != ModelVersionStatus.TRAINING:
+        return earlier
+    if earlier is not None:
+        earlier.status = ModelVersionStatus.FAILED
+        earlier.error = "worker lost mid-training; the task was redelivered and retried"
+        earlier.finished_at = timezone.now()
+        earlier.save(update_fields=["status", "error", "finished_at"])
+    number = (
+        ModelVersion.objects.filter(project=project).aggregate(Max("number"))["number__max"] or 0
+    ) + 1
+    Project.objects.filter(pk=project.pk).update(
+        retrain_state=RetrainState.RUNNING, retrain_claimed_at=timezone.now()
+    )
+    return ModelVersion.objects.create(
+        project=project,
+        number=number,
+        task_id=task_id,
+        classifications_at_start=Classification.objects.filter(project=project).count(),
+    )
+
+
+def model_version_ready(
+    *,
+    version: ModelVersion,
+    artefact_path: Path,
+    metrics: dict,
+    timings: dict,
+    training_set_size: int,
+    config: dict,
+    device: str,
+) -> None:
+    """Mark a version ready — only after its artefact is completely saved."""
+    ModelVersion.objects.filter(pk=version.pk, status=ModelVersionStatus.TRAINING).update(
+        status=ModelVersionStatus.READY,
+        artefact_path=str(artefact_path),
+        metrics=metrics,
+        timings=timings,
+        training_set_size=training_set_size,
+        config=config,
+        device=device,
+        finished_at=timezone.now(),
+    )
+
+
+def model_version_fail(*, version_id: int | None, project_id: int, error: str) -> None:
+    with transaction.atomic():
+        if version_id is not None:
+            ModelVersion.objects.filter(pk=version_id).exclude(
+                status=ModelVersionStatus.FAILED
+            ).update(
+                status=ModelVersionStatus.FAILED, error=error[:5000], finished_at=timezone.now()
+            )
+        retrain_release(project_id=project_id)
+
+
+def model_version_add_timings(*, version_id: int, timings: dict) -> None:
+    with transaction.atomic():
+        version = ModelVersion.objects.select_for_update().get(pk=version_id)
+        version.timings = {**version.timings, **timings}
+        version.save(update_fields=["timings"])
+
+
+@dataclass
+class TrainingSet:
+    subject_ids: list[int]
+    image_paths: list[Path]
+    counts: dict[str, np.ndarray]  # {question: int [items, answers]}
+
+
+def training_set_for_project(*, project: Project) -> TrainingSet:
+    """Every subject with votes: its image and its counts per answer (N per question = row sum)."""
+    tree = project_tree(project=project)
+    rows = list(
+        Subject.objects.filter(project=project, classification_count__gt=0)
+        .order_by("pk")
+        .values_list("pk", "image", "vote_counts")
+    )
+    counts = {
+        key: np.array(
+            [
+                [(votes.get(key) or {}).get(answer.key, 0) for answer in question.answers]
+                for _, _, votes in rows
+            ],
+            dtype=np.int64,
+        ).reshape(len(rows), len(question.answers))
+        for key, question in tree.questions.items()
+    }
+    media = Path(settings.MEDIA_ROOT)
+    return TrainingSet([pk for pk, _, _ in rows], [media / image for _, image, _ in rows], counts)
+
+
+def active_pool(*, project: Project) -> list[tuple[int, Path]]:
+    media = Path(settings.MEDIA_ROOT)
+    return [
+        (pk, media / image)
+        for pk, image in Subject.objects.filter(project=project, status=SubjectStatus.ACTIVE)
+        .order_by("pk")
+        .values_list("pk", "image")
+    ]
+
+
+def predictions_write(*, version_id: int, rows: list[dict]) -> int:
+    """Bulk upsert Prediction rows ({subject_id, per_question, samples, score}); idempotent."""
+    Prediction.objects.bulk_create(
+        [Prediction(model_version_id=version_id, **row) for row in rows],
+        batch_size=500,
+        update_conflicts=True,
+        unique_fields=["model_version", "subject"],
+        update_fields=["per_question", "samples", "score"],
+    )
+    return len(rows)
+
+
+def round_picks(
+    *,
+    scored_ids: np.ndarray,
+    picked: np.ndarray,
+    batch_size: int,
+    exploration_share: float,
+    rng: np.random.Generator,
+) -> list[tuple[int, bool]]:
+    """The round's ordered picks [(subject_id, is_exploration)]: strategy picks with random
+    exploration picks from the rest mixed in at evenly spaced ranks."""
+    batch_size = min(batch_size, len(scored_ids))
+    explore = int(round(exploration_share * batch_size))
+    chosen = [int(scored_ids[i]) for i in picked[: batch_size - explore]]
+    rest = np.setdiff1d(scored_ids, chosen)
+    exploration = [int(x) for x in rng.permutation(rest)[:explore]]
+    ordered: list[tuple[int, bool]] = [(subject_id, False) for subject_id in chosen]
+    for position, subject_id in enumerate(exploration):
+        rank = int((position + 1) * len(ordered) / (len(exploration) + 1)) + position
+        ordered.insert(min(rank, len(ordered)), (subject_id, True))
+    return ordered
+
+
+@transaction.atomic
+def round_record(
+    *, version: ModelVersion, picks: list[tuple[int, bool]], scores: dict[int, float]
+) -> AcquisitionRound:
+    """Record the round and reorder the queue: picks first, then everyone else by score."""
+    project = version.project
+    existing = AcquisitionRound.objects.filter(model_version=version).first()
+    if existing is not None:  # a redelivered select_round: the round stands
+        return existing
+    acquisition_round = AcquisitionRound.objects.create(
+        project=project,
+        model_version=version,
+        strategy=project.acquisition_strategy,
+        batch_size=project.acquisition_batch_size,
+        exploration_share=project.exploration_share,
+    )
+    AcquisitionPick.objects.bulk_create(
+        [
+            AcquisitionPick(
+                acquisition_round=acquisition_round,
+                subject_id=subject_id,
+                rank=rank,
+                score=scores.get(subject_id, 0.0),
+                is_exploration=is_exploration,
+            )
+            for rank, (subject_id, is_exploration) in enumerate(picks, start=1)
+        ]
+    )
+    priorities = dict(scores)
+    for rank, (subject_id, _) in enumerate(picks, start=1):
+        priorities[subject_id] = ROUND_PRIORITY_BASE + len(picks) - rank
+    subjects_set_priorities(priorities=priorities)
+    retrain_release(project_id=project.pk)
+    return acquisition_round
+
+
+def subjects_set_priorities(*, priorities: dict[int, float]) -> None:
+    """Write many priorities at once (bulk_update in batches)."""
+    Subject.objects.bulk_update(
+        [Subject(pk=pk, priority=value) for pk, value in priorities.items()],
+        ["priority"],
+        batch_size=1000,
+    )
+
+
+def retraining_due(*, project: Project, now=None) -> bool:
+    """Beat's rule: enough new votes since the last version, or enough time with some new votes."""
+    now = now or timezone.now()
+    latest = ModelVersion.objects.filter(project=project).order_by("-number").first()
+    total = Classification.objects.filter(project=project).count()
+    new_votes = total - (latest.classifications_at_start if latest else 0)
+    if new_votes <= 0:
+        return False
+    if project.retrain_after_new_votes and new_votes >= project.retrain_after_new_votes:
+        return True
+    if latest is not None and project.retrain_after_minutes:
+        return now - latest.created_at >= timedelta(minutes=project.retrain_after_minutes)
+    return False

@@ -1,0 +1,76 @@
+import numpy as np
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from labelling import services
+from labelling.errors import StarlingError
+from labelling.models import Project
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a Galaxy-Zoo-like project filled with synthetic galaxies (truth kept in metadata)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--subjects", type=int, default=300)
+        parser.add_argument("--size", type=int, default=64, help="image size in pixels")
+        parser.add_argument("--slug", default="galaxy-zoo")
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--retirement-limit", type=int, default=15)
+        parser.add_argument("--retrain-after-new-votes", type=int, default=200)
+        parser.add_argument(
+            "--replace", action="store_true", help="delete an existing project with this slug"
+        )
+
+    def handle(self, *args, **options):
+        from mlworker import synthetic  # NumPy only: no TensorFlow
+
+        if options["subjects"] < 1 or options["subjects"] > 100_000:
+            raise CommandError(
+                f"Invalid value for --subjects: expected 1 to 100000, received {options['subjects']}"
+            )
+        if options["size"] < 8 or options["size"] > 512:
+            raise CommandError(
+                f"Invalid value for --size: expected 8 to 512, received {options['size']}"
+            )
+        slug = options["slug"]
+        if Project.objects.filter(slug=slug).exists():
+            if not options["replace"]:
+                raise CommandError(
+                    f"A project with slug {slug!r} already exists (use --replace to recreate it)"
+                )
+            Project.objects.filter(slug=slug).delete()
+        try:
+            project = services.project_create(
+                slug=slug,
+                title="Galaxy Zoo (synthetic)",
+                description="Synthetic galaxies: is each one smooth or featured, edge-on, barred?",
+                questions=services.question_specs_from_dicts(synthetic.GALAXY_QUESTIONS),
+                image_size=options["size"],
+                retirement_limit=options["retirement_limit"],
+                retrain_after_new_votes=options["retrain_after_new_votes"],
+            )
+        except StarlingError as error:
+            raise CommandError(error.message) from None
+        galaxies = synthetic.make_galaxies(
+            options["subjects"], size=options["size"], seed=options["seed"]
+        )
+        keys = [question["key"] for question in synthetic.GALAXY_QUESTIONS]
+        for index in tqdm(
+            range(len(galaxies.p)), desc="galaxies", disable=options["verbosity"] == 0
+        ):
+            truth = {
+                key: round(float(value), 4)
+                for key, value in zip(keys, galaxies.p[index], strict=True)
+            }
+            services.subject_import_image(
+                project=project,
+                name=f"galaxy-{options['seed']}-{index:06d}.png",
+                data=synthetic.image_to_png_bytes(galaxies.images[index]),
+                metadata={"truth": truth, "kind": str(galaxies.kinds[index])},
+            )
+        counts = {
+            str(kind): int(np.sum(galaxies.kinds == kind)) for kind in np.unique(galaxies.kinds)
+        }
+        self.stdout.write(f"created project {slug!r} with {len(galaxies.p)} galaxies {counts}")

@@ -1,0 +1,90 @@
+import time
+
+import numpy as np
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from labelling import selectors, services
+from labelling.errors import StarlingError
+from labelling.models import Volunteer
+
+
+class Command(BaseCommand):
+    help = (
+        "Submit classifications from simulated volunteers, through the same service the web uses. "
+        "Answers follow each subject's metadata truth (50/50 when it has none)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("project", help="project slug")
+        parser.add_argument("--classifications", type=int, default=100)
+        parser.add_argument("--volunteers", type=int, default=20)
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--forever", action="store_true", help="keep going until interrupted")
+        parser.add_argument(
+            "--rate",
+            type=float,
+            default=0.0,
+            help="classifications per second (0 = as fast as possible)",
+        )
+
+    def handle(self, *args, **options):
+        if options["classifications"] < 0 or options["volunteers"] < 1 or options["rate"] < 0:
+            raise CommandError(
+                "Invalid options: expected --classifications >= 0, --volunteers >= 1, --rate >= 0"
+            )
+        try:
+            project = selectors.project_get_by_slug(slug=options["project"])
+        except StarlingError as error:
+            raise CommandError(error.message) from None
+        tree = selectors.project_tree(project=project)
+        if tree.root is None:
+            raise CommandError(f"Project {project.slug!r} has no questions to answer")
+        rng = np.random.default_rng(options["seed"])
+        volunteers = [
+            Volunteer.objects.get_or_create(
+                session_key=f"simulated-{project.slug}-{options['seed']}-{i}"
+            )[0]
+            for i in range(options["volunteers"])
+        ]
+        total = None if options["forever"] else options["classifications"]
+        submitted = 0
+        with tqdm(total=total, desc="classifications", disable=options["verbosity"] == 0) as bar:
+            while options["forever"] or submitted < options["classifications"]:
+                volunteer = volunteers[int(rng.integers(len(volunteers)))]
+                subject = selectors.subject_next_for_volunteer(project=project, volunteer=volunteer)
+                if subject is None:
+                    if all(
+                        selectors.subject_next_for_volunteer(project=project, volunteer=v) is None
+                        for v in volunteers
+                    ):
+                        self.stdout.write("every simulated volunteer has seen every active subject")
+                        break
+                    continue
+                services.classification_submit(
+                    project=project,
+                    volunteer=volunteer,
+                    subject_id=subject.pk,
+                    annotations=simulated_answers(tree, subject.metadata.get("truth", {}), rng),
+                    idempotency_key=f"sim-{subject.pk}-{volunteer.pk}",
+                )
+                submitted += 1
+                bar.update(1)
+                if options["rate"]:
+                    time.sleep(1.0 / options["rate"])
+        self.stdout.write(f"submitted {submitted} classifications to {project.slug!r}")
+
+
+def simulated_answers(tree, truth: dict, rng: np.random.Generator) -> dict[str, str]:
+    """Walk the tree; at each question pick the first answer with the true probability (else uniform)."""
+    answers: dict[str, str] = {}
+    key = tree.root
+    while key is not None:
+        question = tree.questions[key]
+        if key in truth and len(question.answers) == 2:
+            answer = question.answers[0] if rng.random() < truth[key] else question.answers[1]
+        else:
+            answer = question.answers[int(rng.integers(len(question.answers)))]
+        answers[key] = answer.key
+        key = answer.next_question
+    return answers

@@ -1,0 +1,365 @@
+"""Celery tasks: the only module where Django meets TensorFlow.
+
+retrain(project_id) -> chord(score_pool(version_id, subject_ids) per chunk) -> select_round(version_id)
+
+Tasks take ids and are idempotent; TensorFlow is imported inside task bodies, so importing this
+module (as Celery's autodiscovery does in any process) loads no TensorFlow.
+"""
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from celery import chord, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+
+from labelling import loop
+from labelling.models import ModelVersion, ModelVersionStatus, Prediction, Project, Subject
+
+logger = logging.getLogger(__name__)
+_model_cache: dict[int, object] = {}
+
+
+def question_configs(project: Project):
+    """The project's question tree as mlworker QuestionConfigs (parents before children)."""
+    from labelling.selectors import project_tree
+    from mlworker.model import QuestionConfig
+
+    tree = project_tree(project=project)
+    edges: dict[str, list[tuple[str, str]]] = {key: [] for key in tree.questions}
+    for key, question in tree.questions.items():
+        for answer in question.answers:
+            if answer.next_question:
+                edges[answer.next_question].append((key, answer.key))
+    return tuple(
+        QuestionConfig(key, tuple(a.key for a in tree.questions[key].answers), tuple(edges[key]))
+        for key in tree.ordered_keys()
+    )
+
+
+def configure_device() -> str:
+    """Use a GPU when there is one (memory growth on); return what the run uses."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    for gpu in gpus:
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialised in this process
+            pass
+    return f"GPU: {gpus[0].name}" if gpus else "CPU"
+
+
+def model_config_for(project: Project):
+    from mlworker.model import ModelConfig
+
+    size = project.image_size
+    # The paper's four poolings need >= 16 px; smaller images pool less.
+    pool_after = (1, 3, 4, 5) if size >= 16 else (1, 3)
+    return ModelConfig(
+        image_size=size,
+        channels=project.image_channels,
+        questions=question_configs(project),
+        pool_after=pool_after,
+    )
+
+
+def _previous_ready(project: Project, config) -> Path | None:
+    previous = (
+        ModelVersion.objects.filter(project=project, status=ModelVersionStatus.READY)
+        .order_by("-number")
+        .first()
+    )
+    if previous is None or not previous.artefact_path:
+        return None
+    same_shape = (
+        previous.config.get("image_size") == config.image_size
+        and [q["key"] for q in previous.config.get("questions", [])] == config.question_keys
+    )
+    return (
+        Path(previous.artefact_path)
+        if same_shape and Path(previous.artefact_path).exists()
+        else None
+    )
+
+
+@shared_task(
+    bind=True,
+    name="mlworker.tasks.retrain",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.STARLING_RETRAIN_TIME_LIMIT,
+    time_limit=settings.STARLING_RETRAIN_TIME_LIMIT + 120,
+)
+def retrain(self, project_id: int) -> int | None:
+    """Train a new model version on every subject with votes, then fan out scoring."""
+    version = None
+    try:
+        project = Project.objects.get(pk=project_id)
+        version = loop.model_version_start(project_id=project_id, task_id=self.request.id or "")
+        if version.status != ModelVersionStatus.TRAINING:
+            return version.pk  # redelivered after it finished: nothing to do
+        _train_and_register(project, version)
+        _launch_scoring(project, version)
+        return version.pk
+    except (Exception, SoftTimeLimitExceeded) as error:
+        logger.exception("retrain of project %s failed", project_id)
+        loop.model_version_fail(
+            version_id=version.pk if version else None,
+            project_id=project_id,
+            error=f"{type(error).__name__}: {error}",
+        )
+        return None
+
+
+def _train_and_register(project: Project, version: ModelVersion) -> None:
+    import keras
+
+    from mlworker import data, metrics, registry, scoring, training
+
+    device = configure_device()
+    started = time.perf_counter()
+    training_set = loop.training_set_for_project(project=project)
+    if len(training_set.subject_ids) < 2:
+        raise ValueError(
+            f"Not enough labelled subjects to train: expected at least 2 with votes, found {len(training_set.subject_ids)}"
+        )
+    images = data.load_image_files(
+        training_set.image_paths, project.image_size, project.image_channels
+    )
+    load_seconds = time.perf_counter() - started
+    config = model_config_for(project)
+    warm_start = _previous_ready(project, config)
+
+    class Heartbeat(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            loop.retrain_heartbeat(project_id=project.pk)
+
+    result = training.train(
+        images,
+        training_set.counts,
+        config,
+        epochs=settings.STARLING_TRAIN_EPOCHS,
+        batch_size=settings.STARLING_TRAIN_BATCH_SIZE,
+        validation_share=settings.STARLING_VALIDATION_SHARE,
+        seed=version.number,
+        rotation_invariant=project.rotation_invariant,
+        warm_start=warm_start,
+        callbacks=(Heartbeat(),),
+    )
+    held_out = (
+        result.validation_indices if len(result.validation_indices) else result.training_indices
+    )
+    samples = scoring.mc_samples(result.model, images[held_out], samples=project.mc_samples)
+    report = metrics.evaluate(
+        samples, {key: value[held_out] for key, value in training_set.counts.items()}
+    )
+    report["_split"] = {
+        "validation": int(len(result.validation_indices)),
+        "training": int(len(result.training_indices)),
+    }
+    folder = Path(settings.MODEL_ROOT) / project.slug / f"v{version.number}-{version.pk}"
+    registry.save_model_version(folder, result.model, result.config, report)
+    loop.model_version_ready(
+        version=version,
+        artefact_path=folder,
+        metrics=report,
+        timings={
+            "load_seconds": round(load_seconds, 3),
+            "train_seconds": round(result.seconds, 3),
+            "epochs": result.epochs_run,
+            "warm_start": bool(warm_start),
+        },
+        training_set_size=len(training_set.subject_ids),
+        config=result.config.to_dict(),
+        device=device,
+    )
+    loop.retrain_heartbeat(project_id=project.pk)
+
+
+def _launch_scoring(project: Project, version: ModelVersion) -> None:
+    pool = [pk for pk, _ in loop.active_pool(project=project)]
+    size = settings.STARLING_SCORE_CHUNK
+    chunks = [pool[start : start + size] for start in range(0, len(pool), size)]
+    if not chunks:
+        select_round.apply_async(args=[[], version.pk], queue="ml")
+        return
+    chord([score_pool.s(version.pk, chunk).set(queue="ml") for chunk in chunks])(
+        select_round.s(version.pk).set(queue="ml")
+    )
+
+
+def _load_model(version: ModelVersion):
+    from mlworker import registry
+
+    if version.pk not in _model_cache:
+        _model_cache.clear()
+        _model_cache[version.pk] = registry.load_model_version(Path(version.artefact_path))[0]
+    return _model_cache[version.pk]
+
+
+@shared_task(
+    bind=True,
+    name="mlworker.tasks.score_pool",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.STARLING_SCORE_TIME_LIMIT,
+    time_limit=settings.STARLING_SCORE_TIME_LIMIT + 60,
+)
+def score_pool(self, version_id: int, subject_ids: list[int]) -> float:
+    """MC samples for a chunk of subjects -> Prediction rows (upserted). Returns seconds spent."""
+    from mlworker import data, scoring
+
+    started = time.perf_counter()
+    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    project = version.project
+    model = _load_model(version)
+    rows = list(
+        Subject.objects.filter(pk__in=subject_ids).order_by("pk").values_list("pk", "image")
+    )
+    paths = [Path(settings.MEDIA_ROOT) / image for _, image in rows]
+    images = data.load_image_files(paths, project.image_size, project.image_channels)
+    samples = scoring.mc_samples(model, images, samples=project.mc_samples)
+    predictions = prediction_rows(
+        samples, model.config.questions, project.retirement_limit, project.acquisition_strategy
+    )
+    loop.predictions_write(
+        version_id=version_id,
+        rows=[
+            {"subject_id": pk, **prediction}
+            for (pk, _), prediction in zip(rows, predictions, strict=True)
+        ],
+    )
+    return time.perf_counter() - started
+
+
+def prediction_rows(samples: dict, questions, retirement_limit: int, strategy: str) -> list[dict]:
+    """Per item: per question mean vote fraction, 90% interval of k/N, MI; the samples; the score."""
+    from mlworker import acquisition
+
+    mean = {key: value.mean(axis=-1) for key, value in samples.items()}
+    share = acquisition.reach_share(mean, questions)
+    mutual_information = acquisition.question_scores(samples, questions, retirement_limit, "bald")
+    scores = acquisition.subject_scores(samples, questions, retirement_limit, strategy)
+    intervals = {}
+    for question in questions:
+        expected = np.maximum(1, np.rint(retirement_limit * share[question.key])).astype(int)
+        low = np.zeros((len(expected), len(question.answers)))
+        high = np.zeros_like(low)
+        for votes in np.unique(expected):
+            rows = expected == votes
+            for answer in range(len(question.answers)):
+                posterior = acquisition.vote_posterior(
+                    samples[question.key][rows, answer, :], int(votes)
+                )
+                low_k, high_k = acquisition.credible_interval(posterior, 0.9)
+                low[rows, answer], high[rows, answer] = low_k / votes, high_k / votes
+        intervals[question.key] = (low, high)
+    output = []
+    for item in range(len(scores)):
+        per_question = {}
+        for question in questions:
+            low, high = intervals[question.key]
+            per_question[question.key] = {
+                "mutual_information": round(float(mutual_information[question.key][item]), 6),
+                "expected_votes": round(float(retirement_limit * share[question.key][item]), 3),
+                "answers": {
+                    answer: {
+                        "mean": round(float(mean[question.key][item, a]), 4),
+                        "low": round(float(low[item, a]), 4),
+                        "high": round(float(high[item, a]), 4),
+                    }
+                    for a, answer in enumerate(question.answers)
+                },
+            }
+        output.append(
+            {
+                "per_question": per_question,
+                "samples": {key: np.round(samples[key][item].T, 3).tolist() for key in samples},
+                "score": float(scores[item]),
+            }
+        )
+    return output
+
+
+@shared_task(
+    bind=True,
+    name="mlworker.tasks.select_round",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=settings.STARLING_SCORE_TIME_LIMIT,
+    time_limit=settings.STARLING_SCORE_TIME_LIMIT + 60,
+)
+def select_round(self, chunk_seconds: list[float], version_id: int) -> int | None:
+    """Pick the round by the project's strategy, reorder the queue, record it, release the claim."""
+    from mlworker import acquisition
+
+    started = time.perf_counter()
+    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    project = version.project
+    try:
+        scored = list(
+            Prediction.objects.filter(model_version=version).values_list("subject_id", "score")
+        )
+        scored_ids = np.array([pk for pk, _ in scored], dtype=np.int64)
+        scores = np.array([score for _, score in scored], dtype=np.float64)
+        rng = np.random.default_rng(version.number)
+        features = None
+        if project.acquisition_strategy == "diverse_bald" and len(scored_ids):
+            features = _features_for(version, scored_ids)
+        picked = (
+            acquisition.select(
+                project.acquisition_strategy,
+                scores,
+                project.acquisition_batch_size,
+                rng,
+                features=features,
+                beta=settings.STARLING_POWER_BALD_BETA,
+            )
+            if len(scored_ids)
+            else np.zeros(0, dtype=np.int64)
+        )
+        picks = loop.round_picks(
+            scored_ids=scored_ids,
+            picked=picked,
+            batch_size=project.acquisition_batch_size,
+            exploration_share=project.exploration_share,
+            rng=rng,
+        )
+        acquisition_round = loop.round_record(
+            version=version,
+            picks=picks,
+            scores=dict(zip(scored_ids.tolist(), scores.tolist(), strict=True)),
+        )
+        loop.model_version_add_timings(
+            version_id=version_id,
+            timings={
+                "score_seconds": round(float(sum(chunk_seconds or [])), 3),
+                "score_chunks": len(chunk_seconds or []),
+                "select_seconds": round(time.perf_counter() - started, 3),
+            },
+        )
+        return acquisition_round.pk
+    except (Exception, SoftTimeLimitExceeded) as error:
+        logger.exception("round selection for version %s failed", version_id)
+        loop.model_version_add_timings(
+            version_id=version_id, timings={"select_error": f"{type(error).__name__}: {error}"}
+        )
+        loop.retrain_release(project_id=project.pk)
+        return None
+
+
+def _features_for(version: ModelVersion, subject_ids: np.ndarray) -> np.ndarray:
+    from mlworker import data, scoring
+
+    project = version.project
+    model = _load_model(version)
+    paths = dict(Subject.objects.filter(pk__in=subject_ids.tolist()).values_list("pk", "image"))
+    images = data.load_image_files(
+        [Path(settings.MEDIA_ROOT) / paths[int(pk)] for pk in subject_ids],
+        project.image_size,
+        project.image_channels,
+    )
+    return scoring.features(model, images)
