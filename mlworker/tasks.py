@@ -277,7 +277,7 @@ def prediction_rows(samples: dict, questions, retirement_limit: int, strategy: s
         output.append(
             {
                 "per_question": per_question,
-                "samples": {key: np.round(samples[key][item].T, 3).tolist() for key in samples},
+                "samples": {key: np.round(samples[key][item].T, 5).tolist() for key in samples},
                 "score": float(scores[item]),
             }
         )

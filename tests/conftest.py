@@ -9,6 +9,8 @@ from PIL import Image
 from labelling import services
 from labelling.services import AnswerSpec, QuestionSpec
 
+pytest_plugins = ["tests.worker"]
+
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):

@@ -1,0 +1,136 @@
+"""A real Celery worker process for the tests, against the test database and the test Redis.
+
+`celery_worker` (session-scoped) starts `celery -A labelling worker -Q celery,ml` once; tests that
+need their own (to SIGKILL it, or with other settings) call `start_worker(**env)` and `.kill()`.
+Tests using a worker need committed data: mark them `django_db(transaction=True)`.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKER_LEASE_SECONDS = 8
+
+
+class WorkerProcess:
+    def __init__(self, environment: dict, log_path: Path):
+        self.log_path = log_path
+        self.log = open(log_path, "ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "labelling",
+                "worker",
+                "-Q",
+                "celery,ml",
+                "--concurrency",
+                "1",
+                "--pool",
+                "prefork",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            ],
+            cwd=ROOT,
+            env=environment,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"celery worker exited with {self.process.returncode}: see {self.log_path}"
+                )
+            if b"ready." in self.log_path.read_bytes():
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"celery worker not ready after {timeout} s: see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool children, as a machine dying would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def worker_environment(django_db_setup, tmp_path_factory):
+    """Environment for worker processes: the test database, the test Redis, shared media/model folders."""
+    shared = tmp_path_factory.mktemp("worker")
+    database = connection.settings_dict
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "labelling.settings",
+        "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        "STARLING_DATA_DIR": str(shared),
+        "MEDIA_ROOT": str(shared / "media"),
+        "MODEL_ROOT": str(shared / "models"),
+        "STARLING_TRAIN_EPOCHS": "3",
+        "STARLING_RETRAIN_LEASE_SECONDS": str(WORKER_LEASE_SECONDS),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # the tests' own Redis database
+    return environment
+
+
+@pytest.fixture(scope="session")
+def start_worker(worker_environment, tmp_path_factory):
+    started: list[WorkerProcess] = []
+    logs = tmp_path_factory.mktemp("worker-logs")
+
+    def start(**overrides) -> WorkerProcess:
+        environment = {
+            **worker_environment,
+            **{key: str(value) for key, value in overrides.items()},
+        }
+        worker = WorkerProcess(environment, logs / f"worker-{len(started)}.log")
+        started.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def celery_worker(start_worker):
+    return start_worker()
+
+
+@pytest.fixture
+def worker_settings(settings, worker_environment):
+    """Point this test process at the worker's folders and lease."""
+    settings.MEDIA_ROOT = Path(worker_environment["MEDIA_ROOT"])
+    settings.MODEL_ROOT = Path(worker_environment["MODEL_ROOT"])
+    settings.STARLING_RETRAIN_LEASE_SECONDS = WORKER_LEASE_SECONDS
+    return settings
