@@ -82,3 +82,20 @@ def other_volunteer(db):
 @pytest.fixture
 def staff(db):
     return get_user_model().objects.create_user("staff", password="staff-password-1", is_staff=True)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Debian's chromium (Playwright downloads nothing here), with the network chatter switched off."""
+    return {
+        **browser_type_launch_args,
+        "executable_path": "/usr/bin/chromium",
+        "args": [
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }

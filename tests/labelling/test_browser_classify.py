@@ -1,0 +1,45 @@
+"""A volunteer in headless Debian chromium classifies three images with the keyboard."""
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from labelling import services
+from labelling.models import Classification
+from mlworker import synthetic
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_volunteer_classifies_three_images_with_the_keyboard(live_server, page, make_project):
+    project = make_project(slug="browser-galaxies", subjects=0)
+    for index, image in enumerate(synthetic.make_galaxies(5, size=64, seed=3).images):
+        services.subject_import_image(
+            project=project, name=f"{index}.png", data=synthetic.image_to_png_bytes(image)
+        )
+    page.goto(f"{live_server.url}/projects/{project.slug}/classify/")
+    question = page.locator("#question")
+    caption = page.locator("#subject-caption")
+
+    expect(question).to_contain_text("smooth")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "classify.png"))
+    seen = []
+    for keys in (["s"], ["f", "b"], ["f", "n"]):
+        expect(caption).to_contain_text("Subject")
+        seen.append(caption.inner_text())
+        for key in keys:
+            page.keyboard.press(key)
+        expect(page.locator("#done-count")).to_have_text(str(len(seen)))
+
+    assert len(set(seen)) == 3  # three different images
+    stored = sorted(Classification.objects.filter(project=project), key=lambda c: c.created_at)
+    assert [c.annotations for c in stored] == [
+        {"smooth-or-featured": "smooth"},
+        {"smooth-or-featured": "featured", "bar": "bar"},
+        {"smooth-or-featured": "featured", "bar": "no-bar"},
+    ]
+    assert [f"Subject {c.subject_id}" for c in stored] == seen
+    assert len({c.volunteer_id for c in stored}) == 1
