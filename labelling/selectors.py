@@ -112,3 +112,64 @@ def subject_recount(*, subject: Subject) -> dict[str, dict[str, int]]:
             per_question = counts.setdefault(question_key, {})
             per_question[answer_key] = per_question.get(answer_key, 0) + 1
     return counts
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+def project_dashboard_stats(*, project: Project) -> dict:
+    """Totals for the dashboard in a handful of aggregate queries, whatever the project's size."""
+    from django.db.models import Count, Q, Sum
+
+    subjects = Subject.objects.filter(project=project).aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(status=SubjectStatus.ACTIVE)),
+        retired=Count("id", filter=Q(status=SubjectStatus.RETIRED)),
+        votes=Sum("classification_count"),
+    )
+    volunteers = Classification.objects.filter(project=project).aggregate(
+        n=Count("volunteer", distinct=True)
+    )["n"]
+    votes = subjects["votes"] or 0
+    wanted = subjects["total"] * project.retirement_limit
+    return {
+        **subjects,
+        "votes": votes,
+        "volunteers": volunteers,
+        "retired_share": subjects["retired"] / subjects["total"] if subjects["total"] else 0.0,
+        "vote_share": min(1.0, votes / wanted) if wanted else 0.0,
+    }
+
+
+def votes_per_hour(*, project: Project, hours: int = 72) -> list[tuple]:
+    from datetime import timedelta
+
+    from django.db.models import Count
+    from django.db.models.functions import TruncHour
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(hours=hours)
+    return list(
+        Classification.objects.filter(project=project, created_at__gte=since)
+        .annotate(hour=TruncHour("created_at"))
+        .values_list("hour")
+        .annotate(n=Count("id"))
+        .order_by("hour")
+    )
+
+
+def subjects_for_staff(*, project: Project, status: str | None = None):
+    queryset = Subject.objects.filter(project=project).order_by("-priority", "pk")
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.only(
+        "pk", "image", "status", "classification_count", "priority", "original_name", "project_id"
+    )
+
+
+def subjects_next_in_queue(*, project: Project, count: int = 12):
+    return list(
+        Subject.objects.filter(project=project, status=SubjectStatus.ACTIVE).order_by(
+            "-priority", "pk"
+        )[:count]
+    )

@@ -382,3 +382,40 @@ def subjects_import_path(*, project: Project, path: Path, progress=None) -> list
             if progress is not None:
                 progress(done, len(members))
     return lines
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def project_update(
+    *, project: Project, questions: list[QuestionSpec] | None = None, **settings_values
+) -> Project:
+    """Change a project's settings (and its tree while it has no votes)."""
+    for name, value in settings_values.items():
+        setattr(project, name, value)
+    project.full_clean()
+    project.save()
+    if questions is not None:
+        from labelling.selectors import project_tree
+
+        current = project_tree(project=project)
+        if _specs_differ(current, questions):
+            project_tree_replace(project=project, questions=questions)
+    return project
+
+
+def _specs_differ(tree, questions: list[QuestionSpec]) -> bool:
+    current = [
+        (
+            key,
+            tree.questions[key].text,
+            [(a.key, a.text, a.shortcut, a.next_question) for a in tree.questions[key].answers],
+        )
+        for key in tree.ordered_keys()
+    ]
+    wanted = [
+        (q.key, q.text, [(a.key, a.text, a.shortcut, a.next_question) for a in q.answers])
+        for q in questions
+    ]
+    return sorted(current) != sorted(wanted) or (questions and tree.root != questions[0].key)

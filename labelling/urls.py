@@ -16,13 +16,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("staff/", include("labelling.dashboard_urls")),
     # Uploaded images. In production put a web server or object store in front of MEDIA_ROOT.
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
-
-try:  # the staff dashboard (labelling/dashboard_urls.py) is optional until it exists
-    from labelling import dashboard_urls  # noqa: F401
-
-    urlpatterns.append(path("staff/", include("labelling.dashboard_urls")))
-except ImportError:
-    pass

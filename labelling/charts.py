@@ -1,0 +1,99 @@
+"""Charts drawn server-side with matplotlib (Agg) as PNG bytes. NumPy/SciPy only, no TensorFlow."""
+
+import io
+
+import numpy as np
+from scipy import stats
+
+
+def _figure(width=6.4, height=3.2):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(width, height))
+    return plt, figure, axes
+
+
+def _png(plt, figure) -> bytes:
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def votes_per_hour(hours: list, counts: list[int]) -> bytes:
+    plt, figure, axes = _figure()
+    if hours:
+        axes.bar(hours, counts, width=1 / 24, align="edge", color="tab:blue")
+        figure.autofmt_xdate()
+    else:
+        axes.text(0.5, 0.5, "no votes yet", ha="center", va="center", transform=axes.transAxes)
+    axes.set_ylabel("classifications / hour")
+    return _png(plt, figure)
+
+
+def learning_curve(versions: list[dict]) -> bytes:
+    """versions: [{"training_set_size", "nll": {question: value}}] -> validation NLL per question."""
+    plt, figure, axes = _figure()
+    questions = sorted({key for version in versions for key in version["nll"]})
+    for key in questions:
+        points = [
+            (v["training_set_size"], v["nll"][key])
+            for v in versions
+            if v["nll"].get(key) is not None
+        ]
+        if points:
+            axes.plot(*zip(*sorted(points), strict=True), marker="o", label=key)
+    axes.set_xlabel("labelled subjects in training")
+    axes.set_ylabel("validation vote NLL")
+    if questions:
+        axes.legend(fontsize=8)
+    return _png(plt, figure)
+
+
+def calibration(coverage: dict[str, dict[str, float]]) -> bytes:
+    """coverage {question: {"50": observed share, ...}} against the nominal interval mass."""
+    plt, figure, axes = _figure(4.2, 3.2)
+    axes.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect")
+    for key, values in coverage.items():
+        masses = sorted(values, key=float)
+        axes.plot(
+            [float(m) / 100 for m in masses], [values[m] for m in masses], marker="o", label=key
+        )
+    axes.set_xlabel("credible interval mass")
+    axes.set_ylabel("observed coverage")
+    axes.legend(fontsize=8)
+    return _png(plt, figure)
+
+
+def vote_posterior(
+    samples: list[list[float]], total_votes: int, observed_k: int | None, title: str
+) -> bytes:
+    """Each dropout mask's binomial curve over k faint, their mean bold, the observed k marked.
+
+    samples: [masks][answers] probabilities; the curve is for the first answer.
+    """
+    plt, figure, axes = _figure(4.6, 3.0)
+    k = np.arange(total_votes + 1)
+    curves = np.array([stats.binom.pmf(k, total_votes, mask[0]) for mask in samples])
+    for curve in curves:
+        axes.plot(k, curve, color="grey", alpha=0.25, linewidth=1)
+    axes.plot(
+        k,
+        curves.mean(axis=0),
+        color="tab:green",
+        linewidth=2.5,
+        label="posterior (mean over masks)",
+    )
+    if observed_k is not None:
+        axes.axvline(
+            observed_k, color="tab:red", linestyle="--", label=f"observed k = {observed_k}"
+        )
+    axes.set_xlabel(f"volunteers (of {total_votes}) giving the first answer")
+    axes.set_ylabel("probability")
+    axes.set_title(title, fontsize=10)
+    axes.legend(fontsize=7)
+    return _png(plt, figure)

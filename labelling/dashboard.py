@@ -1,0 +1,358 @@
+"""Staff pages: set up a project, watch it, judge the model, take the catalogue away.
+
+Every view goes through `staff_only` (anonymous -> login, volunteers -> 403) and fetches the
+project through `staff_project`. Logic lives in services/selectors/loop/exports/charts.
+"""
+
+import tempfile
+from functools import wraps
+from pathlib import Path
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from labelling import charts, exports, loop, selectors, services
+from labelling.errors import StarlingError
+from labelling.forms import SETTINGS_FIELDS, ProjectForm, UploadForm, tree_as_text
+from labelling.models import (
+    AcquisitionRound,
+    ModelVersion,
+    ModelVersionStatus,
+    Prediction,
+    Project,
+    Subject,
+)
+
+DEFAULT_TREE = """smooth-or-featured: Is the galaxy simply smooth and rounded, or does it have features?
+  smooth [s] Smooth
+  featured [f] Featured or disk -> bar
+bar: Is there a bar through the centre?
+  bar [b] Bar
+  no-bar [n] No bar"""
+
+
+def staff_only(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            raise PermissionDenied("Staff only")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def staff_project(slug: str) -> Project:
+    return get_object_or_404(Project, slug=slug)
+
+
+def png(data: bytes) -> HttpResponse:
+    response = HttpResponse(data, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=60"
+    return response
+
+
+@staff_only
+def home(request):
+    return render(
+        request, "labelling/dashboard/home.html", {"projects": Project.objects.order_by("title")}
+    )
+
+
+@staff_only
+def project_new(request):
+    form = ProjectForm(request.POST or None, initial={"questions": DEFAULT_TREE})
+    if request.method == "POST" and form.is_valid():
+        values = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS if name != "title"}
+        try:
+            project = services.project_create(
+                slug=form.cleaned_data["slug"],
+                title=form.cleaned_data["title"],
+                questions=form.cleaned_data["questions"],
+                **values,
+            )
+        except StarlingError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, f"Project {project.title} created. Now upload its images.")
+            return redirect("staff_upload", slug=project.slug)
+    return render(
+        request,
+        "labelling/dashboard/project_form.html",
+        {"form": form, "creating": True},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_only
+def project_edit(request, slug):
+    project = staff_project(slug)
+    initial = {"questions": tree_as_text(selectors.project_tree(project=project))}
+    form = ProjectForm(request.POST or None, instance=project, initial=initial)
+    form.fields["slug"].disabled = True
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.project_update(
+                project=project,
+                questions=form.cleaned_data["questions"],
+                **{name: form.cleaned_data[name] for name in SETTINGS_FIELDS},
+            )
+        except StarlingError as error:
+            form.add_error("questions", error.message)
+        else:
+            messages.success(request, "Project saved.")
+            return redirect("staff_dashboard", slug=project.slug)
+    return render(
+        request,
+        "labelling/dashboard/project_form.html",
+        {"form": form, "project": project},
+        status=400 if form.errors else 200,
+    )
+
+
+@staff_only
+def project_upload(request, slug):
+    project = staff_project(slug)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "upload.zip"
+            with open(path, "wb") as handle:
+                for chunk in form.cleaned_data["archive"].chunks():
+                    handle.write(chunk)
+            try:
+                report = services.subjects_import_path(project=project, path=path)
+            except StarlingError as error:
+                form.add_error("archive", error.message)
+    context = {
+        "project": project,
+        "form": form,
+        "report": report,
+        "imported": sum(line.ok for line in report or []),
+    }
+    return render(
+        request, "labelling/dashboard/upload.html", context, status=400 if form.errors else 200
+    )
+
+
+@staff_only
+def project_dashboard(request, slug):
+    project = staff_project(slug)
+    versions = list(ModelVersion.objects.filter(project=project).order_by("-number")[:50])
+    latest_round = (
+        AcquisitionRound.objects.filter(project=project).select_related("model_version").first()
+    )
+    return render(
+        request,
+        "labelling/dashboard/project.html",
+        {
+            "project": project,
+            "stats": selectors.project_dashboard_stats(project=project),
+            "versions": versions,
+            "questions": selectors.project_tree(project=project).ordered_keys(),
+            "jobs": [v for v in versions if v.status == ModelVersionStatus.TRAINING],
+            "latest_round": latest_round,
+            "ready_versions": [v for v in versions if v.status == ModelVersionStatus.READY],
+        },
+    )
+
+
+@staff_only
+@require_POST
+def project_retrain(request, slug):
+    project = staff_project(slug)
+    if loop.retrain_request(project=project):
+        messages.success(
+            request, "Retrain queued: a worker will train, score the pool and pick the next round."
+        )
+    else:
+        messages.warning(request, "A retrain of this project is already queued or running.")
+    return redirect("staff_dashboard", slug=project.slug)
+
+
+@staff_only
+def round_view(request, slug):
+    project = staff_project(slug)
+    latest_round = (
+        AcquisitionRound.objects.filter(project=project).select_related("model_version").first()
+    )
+    picks = latest_round.picks.select_related("subject").order_by("rank") if latest_round else []
+    return render(
+        request,
+        "labelling/dashboard/round.html",
+        {
+            "project": project,
+            "round": latest_round,
+            "picks": picks,
+            "next_subjects": selectors.subjects_next_in_queue(project=project),
+        },
+    )
+
+
+@staff_only
+def subject_list(request, slug):
+    project = staff_project(slug)
+    status = request.GET.get("status") or None
+    if status not in (None, "active", "retired"):
+        return HttpResponse(
+            f"Invalid value for status: expected active or retired, received {status!r}", status=400
+        )
+    page = Paginator(selectors.subjects_for_staff(project=project, status=status), 60).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request,
+        "labelling/dashboard/subjects.html",
+        {"project": project, "page": page, "status": status or ""},
+    )
+
+
+@staff_only
+def subject_detail(request, slug, subject_id):
+    project = staff_project(slug)
+    subject = get_object_or_404(Subject, project=project, pk=subject_id)
+    tree = selectors.project_tree(project=project)
+    history = list(
+        Prediction.objects.filter(subject=subject)
+        .select_related("model_version")
+        .order_by("-model_version__number")
+    )
+    questions = []
+    for key in tree.ordered_keys():
+        votes = (subject.vote_counts or {}).get(key, {})
+        answers = tree.questions[key].answers
+        questions.append(
+            {
+                "key": key,
+                "text": tree.questions[key].text,
+                "votes": [(answer.text, votes.get(answer.key, 0)) for answer in answers],
+                "total": sum(votes.values()),
+                "history": [(p.model_version.number, p.per_question.get(key, {})) for p in history],
+            }
+        )
+    return render(
+        request,
+        "labelling/dashboard/subject.html",
+        {
+            "project": project,
+            "subject": subject,
+            "questions": questions,
+            "latest": history[0] if history else None,
+        },
+    )
+
+
+@staff_only
+def chart_votes(request, slug):
+    rows = selectors.votes_per_hour(project=staff_project(slug))
+    return png(charts.votes_per_hour([hour for hour, _ in rows], [n for _, n in rows]))
+
+
+@staff_only
+def chart_learning(request, slug):
+    versions = ModelVersion.objects.filter(
+        project=staff_project(slug), status=ModelVersionStatus.READY
+    ).order_by("number")
+    return png(
+        charts.learning_curve(
+            [
+                {
+                    "training_set_size": v.training_set_size,
+                    "nll": {
+                        k: m.get("nll")
+                        for k, m in v.metrics.items()
+                        if isinstance(m, dict) and "nll" in m
+                    },
+                }
+                for v in versions
+            ]
+        )
+    )
+
+
+@staff_only
+def chart_calibration(request, slug, number):
+    version = get_object_or_404(ModelVersion, project=staff_project(slug), number=number)
+    coverage = {
+        k: m["coverage"]
+        for k, m in version.metrics.items()
+        if isinstance(m, dict) and m.get("coverage")
+    }
+    return png(charts.calibration(coverage))
+
+
+@staff_only
+def chart_posterior(request, slug, subject_id, number, question):
+    project = staff_project(slug)
+    prediction = get_object_or_404(
+        Prediction, subject_id=subject_id, subject__project=project, model_version__number=number
+    )
+    samples = prediction.samples.get(question)
+    if not samples:
+        raise Http404(f"No samples for question {question!r}")
+    counts = prediction.subject.vote_counts.get(question, {})
+    total = sum(counts.values())
+    first_answer = selectors.project_tree(project=project).questions[question].answers[0]
+    expected = prediction.per_question.get(question, {}).get(
+        "expected_votes", project.retirement_limit
+    )
+    votes = total if total else max(1, round(expected))
+    title = f"{question}: '{first_answer.text}', model v{number}"
+    return png(
+        charts.vote_posterior(
+            samples, votes, counts.get(first_answer.key, 0) if total else None, title
+        )
+    )
+
+
+def _csv_response(lines, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@staff_only
+def export_classifications(request, slug):
+    project = staff_project(slug)
+    return _csv_response(
+        exports.classifications_csv(project=project), f"{project.slug}-classifications.csv"
+    )
+
+
+@staff_only
+def export_counts(request, slug):
+    project = staff_project(slug)
+    return _csv_response(
+        exports.vote_counts_csv(project=project), f"{project.slug}-vote-counts.csv"
+    )
+
+
+@staff_only
+def export_predictions(request, slug):
+    project = staff_project(slug)
+    number = request.GET.get("version", "")
+    versions = ModelVersion.objects.filter(project=project, status=ModelVersionStatus.READY)
+    if number:
+        if not number.isdigit():
+            return HttpResponse(
+                f"Invalid value for version: expected a version number, received {number!r}",
+                status=400,
+            )
+        version = versions.filter(number=int(number)).first()
+    else:
+        version = versions.order_by("-number").first()
+    if version is None:
+        return HttpResponse(
+            f"No ready model version {number or ''} in project {project.slug!r}", status=404
+        )
+    return _csv_response(
+        exports.predictions_csv(version=version),
+        f"{project.slug}-predictions-v{version.number}.csv",
+    )

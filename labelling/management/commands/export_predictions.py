@@ -1,0 +1,50 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from labelling import exports, selectors
+from labelling.errors import StarlingError
+from labelling.management.commands._write import write_lines
+from labelling.models import ModelVersion, ModelVersionStatus
+
+
+class Command(BaseCommand):
+    help = "Export a model version's catalogue: posterior mean vote fraction, 90% interval and MI per question."
+
+    def add_arguments(self, parser):
+        parser.add_argument("project", help="project slug")
+        parser.add_argument("file", help="the CSV file to write ('-' for standard output)")
+        parser.add_argument(
+            "--model-version",
+            type=int,
+            dest="model_version",
+            help="model version number (default: the latest ready one)",
+        )
+
+    def handle(self, *args, project: str, file: str, model_version: int | None, **options):
+        version = model_version
+        try:
+            target = selectors.project_get_by_slug(slug=project)
+        except StarlingError as error:
+            raise CommandError(error.message) from None
+        versions = ModelVersion.objects.filter(project=target, status=ModelVersionStatus.READY)
+        chosen = (
+            versions.filter(number=version).first()
+            if version is not None
+            else versions.order_by("-number").first()
+        )
+        if chosen is None:
+            raise CommandError(
+                f"No ready model version {version or ''} in project {target.slug!r}".replace(
+                    "  ", " "
+                )
+            )
+        written = write_lines(
+            exports.predictions_csv(version=chosen),
+            file,
+            chosen.predictions.count(),
+            self.stdout,
+            options["verbosity"],
+        )
+        if file != "-":
+            self.stdout.write(f"wrote {written} rows of model v{chosen.number} to {Path(file)}")
