@@ -10,7 +10,7 @@ from functools import wraps
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from labelling import selectors, services
+from labelling import ratelimit, selectors, services
 from labelling.errors import InvalidInput, StarlingError
 from labelling.models import Project, Subject
 
@@ -117,6 +117,13 @@ def classifications(request: HttpRequest, slug: str) -> JsonResponse:
             f"Unknown field(s) {unknown}: expected subject, answers, idempotency_key"
         )
     volunteer = request_volunteer(request)
+    refusal = ratelimit.check_submit(
+        volunteer_id=volunteer.pk, address=ratelimit.client_address(request)
+    )
+    if refusal is not None:
+        response = JsonResponse({"error": refusal.message}, status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
     classification, created = services.classification_submit(
         project=project,
         volunteer=volunteer,

@@ -172,6 +172,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 # Per-volunteer and per-address submit limits (requests per minute); 0 switches a limit off.
 RATE_LIMIT_SUBMITS_PER_VOLUNTEER = env_int("RATE_LIMIT_SUBMITS_PER_VOLUNTEER", 120)
 RATE_LIMIT_SUBMITS_PER_ADDRESS = env_int("RATE_LIMIT_SUBMITS_PER_ADDRESS", 600)
+# Number of reverse proxies in front of the web process (0: use REMOTE_ADDR as the client address).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -18,6 +18,13 @@ def _media_root(settings, tmp_path):
     settings.MODEL_ROOT = tmp_path / "models"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 def png_bytes(seed: int, size: int = 16) -> bytes:
     """A small distinct PNG image."""
     image = Image.new("L", (size, size), color=seed % 256)
