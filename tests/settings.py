@@ -25,4 +25,6 @@ RATE_LIMIT_SUBMITS_PER_ADDRESS = 100_000
 
 # The cache (rate-limit counters) on its own Redis database, cleared before every test; the
 # broker keeps REDIS_URL's database.
-CACHES["default"]["LOCATION"] = os.environ.get("TEST_CACHE_REDIS_URL", "redis://127.0.0.1:6379/14")
+CACHES["default"]["LOCATION"] = os.environ.get(  # noqa: F405
+    "TEST_CACHE_REDIS_URL", "redis://127.0.0.1:6379/14"
+)
