@@ -1,0 +1,210 @@
+"""Faults under load: every acknowledged vote is stored exactly once, and everything recovers alone.
+
+Each test runs ~32 simulated volunteers against gunicorn + PostgreSQL on loopback for a bounded
+time while a piece is broken, then checks the books. Run alone with `make test-slow`.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.db.models import Count
+
+from labelling import loop, selectors, services
+from labelling.models import (
+    AcquisitionRound,
+    Classification,
+    ModelVersion,
+    ModelVersionStatus,
+    Prediction,
+    Subject,
+)
+from mlworker import synthetic
+from tests.faults.conftest import WEB_APPLICATION_NAME, free_port
+from tests.faults.load import run_load
+from tests.labelling.test_loop import demo_project, wait_for
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+CLIENTS = 32
+SECONDS = 12
+
+
+def check_books(project, result):
+    """Acknowledged <=> stored once; counts == recount; the site still answers."""
+    stored = {c.pk: c for c in Classification.objects.filter(project=project)}
+    assert result.acknowledged, "the load acknowledged nothing"
+    by_key: dict[str, int] = {}
+    for ack in result.acknowledged:
+        classification = stored.get(ack["classification"])
+        assert classification is not None, f"acknowledged {ack} but not stored"
+        assert (
+            classification.subject_id == ack["subject"]
+            and classification.idempotency_key == ack["key"]
+        )
+        assert by_key.setdefault(ack["key"], ack["classification"]) == ack["classification"]
+    duplicates = (
+        Classification.objects.filter(project=project)
+        .values("volunteer", "subject")
+        .annotate(n=Count("id"))
+    )
+    assert not duplicates.filter(n__gt=1).exists()
+    for subject in Subject.objects.filter(project=project):
+        assert subject.vote_counts == selectors.subject_recount(subject=subject)
+        assert subject.classification_count == subject.classifications.count()
+    assert not [refusal for refusal in result.refused if refusal[0] != 409], result.refused[:5]
+    print(
+        f"[books] {project.slug}: {len(result.acknowledged)} acknowledged and stored once, "
+        f"{result.failures} failed requests retried, {len(stored)} stored"
+    )
+
+
+def galaxy_project(slug: str, subjects: int = 400):
+    project = services.project_create(
+        slug=slug,
+        title=slug,
+        questions=services.question_specs_from_dicts(synthetic.GALAXY_QUESTIONS),
+        retirement_limit=40,
+    )
+    Subject.objects.bulk_create(
+        [
+            Subject(
+                project=project,
+                image=f"subjects/none/{i}.png",
+                content_hash=f"{slug}-{i}",
+                priority=np.random.rand(),
+            )
+            for i in range(subjects)
+        ]
+    )
+    return project
+
+
+def recovered(server, project) -> bool:
+    result = run_load(server.port, project.slug, clients=2, seconds=1)
+    return bool(result.acknowledged)
+
+
+def test_a_gunicorn_worker_killed_mid_load(start_gunicorn):
+    project = galaxy_project("fault-gunicorn")
+    server = start_gunicorn()
+    kills = []
+
+    def kill_workers(result):
+        for _ in range(2):
+            time.sleep(4)
+            victim = server.worker_pids()[0]
+            os.kill(victim, signal.SIGKILL)
+            kills.append((victim, time.monotonic()))
+
+    result = run_load(server.port, project.slug, CLIENTS, SECONDS, during=kill_workers)
+    check_books(project, result)
+    assert result.acknowledged_between(kills[-1][1], kills[-1][1] + 30) > 0  # served after the kill
+    assert len(server.worker_pids()) == 2 and all(
+        pid not in server.worker_pids() for pid, _ in kills
+    )
+    assert recovered(server, project)
+
+
+def test_redis_stopped_and_restarted_mid_load(start_gunicorn, tmp_path):
+    port = free_port()
+    command = [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
+    redis_process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    server = start_gunicorn(REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    project = galaxy_project("fault-redis")
+    outage = {}
+
+    def stop_and_restart(result):
+        nonlocal redis_process
+        time.sleep(3)
+        redis_process.kill()
+        redis_process.wait()
+        outage["start"] = time.monotonic()
+        time.sleep(4)
+        outage["end"] = time.monotonic()
+        redis_process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+
+    try:
+        result = run_load(server.port, project.slug, CLIENTS, SECONDS, during=stop_and_restart)
+    finally:
+        redis_process.kill()
+    check_books(project, result)
+    assert (
+        result.acknowledged_between(outage["start"], outage["end"]) > 0
+    )  # votes never needed Redis
+    assert recovered(server, project)
+
+
+def test_database_connections_terminated_mid_request(start_gunicorn):
+    server = start_gunicorn()
+    project = galaxy_project("fault-database")
+    terminated = []
+
+    def terminate_backends(result):
+        with connection.cursor() as cursor:
+            for _ in range(8):
+                time.sleep(1)
+                cursor.execute(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                    [WEB_APPLICATION_NAME],
+                )
+                terminated.append(cursor.fetchone()[0])
+
+    result = run_load(server.port, project.slug, CLIENTS, SECONDS, during=terminate_backends)
+    assert sum(terminated) > 0, "no web backend was terminated: the fault did not happen"
+    check_books(project, result)
+    assert recovered(server, project)
+
+
+def test_celery_worker_killed_mid_scoring_leaves_the_loop_recoverable(
+    start_worker, worker_settings
+):
+    project = demo_project("fault-scoring", subjects=500, votes_per_subject_share=0.2)
+    doomed = start_worker(STARLING_SCORE_CHUNK=10)
+    assert loop.retrain_request(project=project)
+    wait_for(
+        lambda: Prediction.objects.filter(model_version__project=project).count() >= 20,
+        240,
+        "scoring to start",
+    )
+    doomed.kill()
+    version = ModelVersion.objects.get(project=project)
+    assert (
+        version.status == ModelVersionStatus.READY
+    )  # training had finished: its artefact is complete
+    assert not AcquisitionRound.objects.filter(project=project).exists()
+    assert Prediction.objects.filter(model_version=version).count() < project.subjects.count()
+    time.sleep(worker_settings.STARLING_RETRAIN_LEASE_SECONDS + 1)
+    start_worker()
+    assert loop.retrain_request(project=project)
+    acquisition_round = wait_for(
+        lambda: AcquisitionRound.objects.filter(project=project).first(), 240, "a round"
+    )
+    assert acquisition_round.model_version.number == 2
+    active = project.subjects.filter(status="active").count()
+    assert (
+        Prediction.objects.filter(model_version=acquisition_round.model_version).count() == active
+    )
+
+
+def test_the_fault_harness_really_listens_on_loopback_only(start_gunicorn):
+    server = start_gunicorn()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=1):
+        pass
