@@ -47,7 +47,7 @@ PRESETS = {
         samples=15,
         seeds=5,
         image_size=32,
-        epochs=20,
+        epochs=15,
         strategies="random,bald,power_bald,diverse_bald,entropy",
     ),
 }
@@ -75,6 +75,7 @@ def parse_arguments(argv=None):
         "--strategies", help="comma-separated: random,bald,power_bald,diverse_bald,entropy"
     )
     parser.add_argument("--beta", type=float, default=1.0, help="power BALD exponent")
+    parser.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
     parser.add_argument(
         "--dataset", type=Path, help=".npz with images (n, h, w[, c]) and p (n, questions)"
     )
@@ -161,7 +162,8 @@ def run_strategy(strategy, data, seed, arguments, questions, config):
             seed=seed * 100 + round_number,
             rotation_invariant=arguments.rotation_invariant,
             warm_start=model,
-            patience=4,
+            patience=arguments.patience,
+            continue_in_place=True,
         )
         model = result.model
         nll, rmse = evaluate(model, data["test_images"], data["test_counts"], arguments.samples)

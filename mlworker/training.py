@@ -103,11 +103,15 @@ def train(
     learning_rate: float = 1e-3,
     callbacks: tuple = (),
     verbose: int = 0,
+    continue_in_place: bool = False,
 ) -> TrainingResult:
     """Fit a model to vote counts.
 
     images: [items, h, w] or [items, h, w, c] floats in [0, 1]; counts: {question: int [items, answers]}.
     Early stopping on validation loss restores the best weights; a NaN loss raises FloatingPointError.
+    `warm_start` copies an earlier model's weights into a new one; with `continue_in_place` a
+    compiled BayesianCNN is trained further as it is (its optimizer state kept), which spares the
+    rebuild and recompile in loops that retrain every round (the benchmarks).
     """
     images = data.as_image_batch(images)
     non_finite = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
@@ -127,15 +131,20 @@ def train(
         }
 
     train_images, train_counts = subset(training_indices)
-    if warm_start is not None:
-        model = _warm_started(config, warm_start)
+    if continue_in_place and isinstance(warm_start, BayesianCNN) and warm_start.full.compiled:
+        # Keep training the same model object: no rebuild, no recompile (a few seconds a round).
+        model = warm_start
+        model.full.optimizer.learning_rate.assign(learning_rate)
     else:
-        model = build_model(fitted_config(config, train_images, train_counts))
-    model.full.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss={q.key: keras_vote_loss for q in config.questions},
-        jit_compile=False,
-    )
+        if warm_start is not None:
+            model = _warm_started(config, warm_start)
+        else:
+            model = build_model(fitted_config(config, train_images, train_counts))
+        model.full.compile(
+            optimizer=keras.optimizers.Adam(learning_rate),
+            loss={q.key: keras_vote_loss for q in config.questions},
+            jit_compile=False,
+        )
     monitor = "val_loss" if len(validation_indices) else "loss"
     nan_guard = NanGuard()
     fit_callbacks = [

@@ -128,15 +128,28 @@ def test_scores_in_the_database_agree_with_acquisition_on_the_same_samples(
     np.testing.assert_allclose(stored_mi, expected_mi, rtol=1e-3, atol=1e-5)
 
 
-def test_two_triggers_at_once_make_one_retrain(make_project):
+def one_failed_run(project):
+    """The claimed run reaches the worker and fails (nobody voted): exactly one version results."""
+    wait_for(
+        lambda: Project.objects.get(pk=project.pk).retrain_state == RetrainState.IDLE,
+        120,
+        "the run to end",
+    )
+    assert list(ModelVersion.objects.filter(project=project).values_list("status", flat=True)) == [
+        "failed"
+    ]
+
+
+def test_two_triggers_at_once_make_one_retrain(celery_worker, worker_settings, make_project):
     project = make_project(slug="two-triggers", subjects=3)
     results = [loop.retrain_request(project=project), loop.retrain_request(project=project)]
     assert sorted(results) == [False, True]
     project.refresh_from_db()
-    assert project.retrain_state == RetrainState.QUEUED
+    assert project.retrain_state in (RetrainState.QUEUED, RetrainState.RUNNING)
+    one_failed_run(project)
 
 
-def test_concurrent_triggers_from_threads_claim_once(make_project):
+def test_concurrent_triggers_from_threads_claim_once(celery_worker, worker_settings, make_project):
     import threading
 
     from django.db import connection
@@ -155,6 +168,7 @@ def test_concurrent_triggers_from_threads_claim_once(make_project):
     for thread in threads:
         thread.join()
     assert results.count(True) == 1 and results.count(False) == 7
+    one_failed_run(project)
 
 
 @pytest.mark.slow

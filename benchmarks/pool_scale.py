@@ -1,0 +1,165 @@
+"""Score, rank and write back priorities for a pool of 1,000,000 subjects: seconds per 100,000 per stage.
+
+- score: MC dropout samples (trunk once, T = 15) for every image, small images (default 16 px);
+- rank: the acquisition score over the decision tree (mutual information per question) + top-k;
+- write_back: the new priorities into PostgreSQL, through the loop's own bulk write.
+
+Distinct images are tiled to the pool size (scoring cost does not depend on content). All stages
+run on the full pool unless --pool says otherwise; nothing is extrapolated silently.
+
+    .venv/bin/python benchmarks/pool_scale.py [--pool 1000000] [--size 16]
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+DATABASE = "starling_pool_bench"
+sys.path.insert(0, str(ROOT))
+
+
+def prepare_database(pool: int):
+    import psycopg
+
+    with psycopg.connect(
+        "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
+    ) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {DATABASE}")
+    os.environ.update(
+        {
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+            "DJANGO_SETTINGS_MODULE": "labelling.settings",
+            "STARLING_DATA_DIR": str(
+                Path(os.environ.get("TMPDIR", "/tmp")) / "starling-pool-bench"
+            ),
+        }
+    )
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from labelling import services
+    from mlworker import synthetic
+
+    call_command("migrate", verbosity=0)
+    project = services.project_create(
+        slug="pool",
+        title="pool",
+        questions=services.question_specs_from_dicts(synthetic.GALAXY_QUESTIONS),
+    )
+    with (
+        connection.cursor() as cursor,
+        cursor.connection.cursor().copy(
+            "COPY labelling_subject (project_id, image, content_hash, original_name, metadata, status, vote_counts,"
+            " classification_count, priority, created_at) FROM STDIN"
+        ) as copy,
+    ):
+        for index in range(pool):
+            copy.write_row(
+                (
+                    project.pk,
+                    "subjects/x.png",
+                    f"h{index}",
+                    "",
+                    "{}",
+                    "active",
+                    "{}",
+                    0,
+                    0.0,
+                    "2026-01-01",
+                )
+            )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM labelling_subject WHERE project_id = %s ORDER BY id", [project.pk]
+        )
+        return project, np.array([row[0] for row in cursor.fetchall()])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pool", type=int, default=1_000_000)
+    parser.add_argument("--size", type=int, default=16)
+    parser.add_argument("--samples", type=int, default=15)
+    parser.add_argument("--chunk", type=int, default=50_000)
+    arguments = parser.parse_args()
+
+    project, subject_ids = prepare_database(arguments.pool)
+    from labelling import loop
+    from mlworker import acquisition, scoring, synthetic
+    from mlworker.model import ModelConfig, build_model
+    from mlworker.tasks import question_configs
+
+    questions = question_configs(project)
+    model = build_model(
+        ModelConfig(image_size=arguments.size, questions=questions, pool_after=(1, 3))
+    )
+    distinct = synthetic.make_galaxies(5000, size=arguments.size, seed=0).images[..., None]
+
+    timings = {"score": 0.0, "rank": 0.0, "write_back": 0.0}
+    scores = np.empty(arguments.pool)
+    for start in range(0, arguments.pool, arguments.chunk):
+        count = min(arguments.chunk, arguments.pool - start)
+        images = distinct[np.arange(start, start + count) % len(distinct)]
+        began = time.perf_counter()
+        samples = scoring.mc_samples(model, images, samples=arguments.samples, batch_size=1024)
+        timings["score"] += time.perf_counter() - began
+        began = time.perf_counter()
+        scores[start : start + count] = acquisition.subject_scores(samples, questions, 15, "bald")
+        timings["rank"] += time.perf_counter() - began
+        print(f"{start + count:,} scored", flush=True)
+    began = time.perf_counter()
+    picked = acquisition.select("power_bald", scores, 1000, np.random.default_rng(0))
+    timings["rank"] += time.perf_counter() - began
+
+    priorities = dict(zip(subject_ids.tolist(), scores.tolist(), strict=True))
+    for rank, index in enumerate(picked):
+        priorities[int(subject_ids[index])] = loop.ROUND_PRIORITY_BASE + len(picked) - rank
+    began = time.perf_counter()
+    loop.subjects_set_priorities(priorities=priorities)
+    timings["write_back"] = time.perf_counter() - began
+
+    per_100k = {
+        stage: round(seconds * 100_000 / arguments.pool, 2) for stage, seconds in timings.items()
+    }
+    result = {
+        "headline": {"seconds_per_100k": per_100k},
+        "seconds_total": {stage: round(seconds, 1) for stage, seconds in timings.items()},
+        "pool": arguments.pool,
+        "measured_on_full_pool": True,
+        "settings": vars(arguments),
+        "command": "make bench-pool-scale",
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "pool_scale.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(per_100k, RESULTS / "pool_scale.png")
+    print(json.dumps(result["headline"], indent=2))
+
+
+def plot(per_100k, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 3))
+    axes.bar(list(per_100k), list(per_100k.values()), color=["tab:blue", "tab:orange", "tab:green"])
+    axes.set_ylabel("seconds per 100,000 subjects")
+    axes.set_title("Pool of 1,000,000: score, rank, write back")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+if __name__ == "__main__":
+    main()
