@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-slow lint format bench bench-mc-scoring bench-active-learning \
-        bench-serving bench-pool-scale services clean
+        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke services clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,13 +38,19 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-mc-scoring bench-active-learning bench-serving bench-pool-scale
+bench: bench-mc-scoring bench-round-time bench-serving bench-pool-scale bench-active-learning
 
 bench-mc-scoring: $(STAMP)
 	$(PY) benchmarks/mc_scoring.py
 
 bench-active-learning: $(STAMP)
 	$(PY) benchmarks/active_learning.py --preset standard
+
+bench-active-learning-smoke: $(STAMP)
+	$(PY) benchmarks/active_learning.py --preset smoke --output active_learning_smoke
+
+bench-round-time: $(STAMP)
+	$(PY) benchmarks/round_time.py
 
 bench-serving: $(STAMP) services
 	$(PY) benchmarks/serving.py

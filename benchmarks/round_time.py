@@ -1,0 +1,119 @@
+"""Wall time of one full round (retrain + score + select) on the embedded default, with a real worker.
+
+Creates a throwaway SQLite project of N synthetic galaxies at SIZE px, simulates votes, starts a
+Celery worker on the filesystem broker, runs `manage.py retrain --wait`, and reads the stage timings
+the tasks record in the model version.
+
+    .venv/bin/python benchmarks/round_time.py [--subjects 1000] [--size 64] [--classifications 3000]
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subjects", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--classifications", type=int, default=3000)
+    parser.add_argument("--epochs", type=int, default=30)
+    arguments = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="starling-round-"))
+    env = {
+        key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")
+    }
+    env.update(
+        {
+            "STARLING_DATA_DIR": str(workdir),
+            "DJANGO_SETTINGS_MODULE": "labelling.settings",
+            "STARLING_TRAIN_EPOCHS": str(arguments.epochs),
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+    )
+
+    def manage(*args):
+        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
+
+    manage("migrate", "-v0")
+    manage(
+        "create_demo_project",
+        "--subjects",
+        str(arguments.subjects),
+        "--size",
+        str(arguments.size),
+        "-v0",
+    )
+    manage(
+        "simulate_volunteers",
+        "galaxy-zoo",
+        "--classifications",
+        str(arguments.classifications),
+        "-v0",
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "labelling",
+            "worker",
+            "-Q",
+            "celery,ml",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        started = time.perf_counter()
+        manage("retrain", "galaxy-zoo", "--wait", "--timeout", "3600")
+        wall = time.perf_counter() - started
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    import sqlite3
+
+    row = (
+        sqlite3.connect(workdir / "starling.sqlite3")
+        .execute(
+            "SELECT timings, training_set_size, device FROM labelling_modelversion ORDER BY number DESC LIMIT 1"
+        )
+        .fetchone()
+    )
+    timings = json.loads(row[0])
+    stages = {name: timings.get(f"{name}_seconds") for name in ("load", "train", "score", "select")}
+    result = {
+        "headline": {
+            "round_seconds": round(wall, 1),
+            "dominant_stage": max(stages, key=lambda s: stages[s] or 0),
+        },
+        "stages_seconds": stages,
+        "epochs": timings.get("epochs"),
+        "training_set_size": row[1],
+        "device": row[2],
+        "settings": vars(arguments),
+        "command": "make bench-round-time",
+        "note": "wall time from `retrain --wait` to the recorded round, including queueing and TensorFlow import",
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "round_time.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
