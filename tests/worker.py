@@ -1,7 +1,9 @@
 """A real Celery worker process for the tests, against the test database and the test Redis.
 
-`celery_worker` (session-scoped) starts `celery -A labelling worker -Q celery,ml` once; tests that
-need their own (to SIGKILL it, or with other settings) call `start_worker(**env)` and `.kill()`.
+`celery_worker` gives a test the shared `celery -A labelling worker -Q celery,ml` (started once,
+restarted if a test stopped it). Tests that need a worker of their own (to SIGKILL it, or with
+other settings) ask for `only_own_workers` — which stops the shared one, so that no other worker
+takes their tasks — then call `start_worker(**env)` and `.kill()`.
 Tests using a worker need committed data: mark them `django_db(transaction=True)`.
 """
 
@@ -65,6 +67,9 @@ class WorkerProcess:
             time.sleep(0.2)
         raise RuntimeError(f"celery worker not ready after {timeout} s: see {self.log_path}")
 
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
     def kill(self) -> None:
         """SIGKILL the worker and its pool children, as a machine dying would."""
         if self.process.poll() is None:
@@ -72,6 +77,8 @@ class WorkerProcess:
             self.process.wait(timeout=10)
 
     def stop(self) -> None:
+        if self.log.closed:
+            return
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -123,8 +130,24 @@ def start_worker(worker_environment, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def celery_worker(start_worker):
-    return start_worker()
+def _shared_worker():
+    return {"worker": None}
+
+
+@pytest.fixture
+def celery_worker(start_worker, _shared_worker):
+    worker = _shared_worker["worker"]
+    if worker is None or not worker.alive():
+        _shared_worker["worker"] = worker = start_worker()
+    return worker
+
+
+@pytest.fixture
+def only_own_workers(_shared_worker):
+    """Stop the shared worker (if any) for a test that starts, and kills, its own."""
+    if _shared_worker["worker"] is not None:
+        _shared_worker["worker"].stop()
+        _shared_worker["worker"] = None
 
 
 @pytest.fixture

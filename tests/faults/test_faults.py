@@ -174,7 +174,7 @@ def test_database_connections_terminated_mid_request(start_gunicorn):
 
 
 def test_celery_worker_killed_mid_scoring_leaves_the_loop_recoverable(
-    start_worker, worker_settings
+    only_own_workers, start_worker, worker_settings
 ):
     project = demo_project("fault-scoring", subjects=500, votes_per_subject_share=0.2)
     doomed = start_worker(STARLING_SCORE_CHUNK=10)

@@ -29,10 +29,12 @@ def test_volunteer_classifies_three_images_with_the_keyboard(live_server, page, 
     seen = []
     for keys in (["s"], ["f", "b"], ["f", "n"]):
         expect(caption).to_contain_text("Subject")
+        if seen:  # wait until the next (prefetched) image is on screen
+            expect(caption).not_to_have_text(seen[-1], timeout=15_000)
         seen.append(caption.inner_text())
         for key in keys:
             page.keyboard.press(key)
-        expect(page.locator("#done-count")).to_have_text(str(len(seen)))
+        expect(page.locator("#done-count")).to_have_text(str(len(seen)), timeout=15_000)
 
     assert len(set(seen)) == 3  # three different images
     stored = sorted(Classification.objects.filter(project=project), key=lambda c: c.created_at)

@@ -173,7 +173,7 @@ def test_concurrent_triggers_from_threads_claim_once(celery_worker, worker_setti
 
 @pytest.mark.slow
 def test_worker_killed_mid_training_leaves_no_ready_version_and_the_next_retrain_succeeds(
-    start_worker, worker_settings
+    only_own_workers, start_worker, worker_settings
 ):
     project = demo_project("loop-killed", subjects=120)
     doomed = start_worker(STARLING_TRAIN_EPOCHS=200)  # long enough to be killed mid-training
