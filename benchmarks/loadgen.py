@@ -14,10 +14,10 @@ import time
 import uuid
 
 
-async def one_client(index, arguments, cookies, subjects, latencies, counters, deadline):
+async def one_client(index, arguments, cookies, subjects, latencies, counters, deadline, offset=0):
     reader, writer = await asyncio.open_connection("127.0.0.1", arguments.port)
     session, csrf = cookies[index % len(cookies)] if cookies else ("", "")
-    position = index
+    position = index + offset  # warm-up and measurement submit disjoint subjects
     try:
         while time.perf_counter() < deadline:
             if arguments.post_json:

@@ -98,3 +98,19 @@ def test_images_with_nan_pixels_are_refused_before_training(tiny_galaxies, galax
     broken[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="1 NaN/inf pixels"):
         training.train(broken, counts, config, epochs=1)
+
+
+def test_augmentation_keeps_orientation_unless_images_are_rotation_invariant():
+    import tensorflow as tf
+
+    from mlworker.data import augment
+
+    image = np.zeros((16, 16, 1), np.float32)
+    image[2:14, 7:9] = 1.0  # a vertical bar
+    turned = 0
+    for seed in range(20):
+        fixed = augment(tf.constant(image), rotation_invariant=False, seed=tf.constant([seed, 1])).numpy()
+        assert fixed[:, 7:9].sum() > 4 * fixed[7:9, :].sum() - 1e-6  # still vertical
+        free = augment(tf.constant(image), rotation_invariant=True, seed=tf.constant([seed, 1])).numpy()
+        turned += free[7:9, :].sum() > free[:, 7:9].sum()
+    assert turned > 0  # with rotations allowed, some come out horizontal
