@@ -77,7 +77,16 @@ async def run(arguments):
     warm_deadline = time.perf_counter() + arguments.warmup
     await asyncio.gather(
         *[
-            one_client(i, arguments, cookies, subjects, [], {"ok": 0, "errors": 0}, warm_deadline)
+            one_client(
+                i,
+                arguments,
+                cookies,
+                subjects,
+                [],
+                {"ok": 0, "errors": 0},
+                warm_deadline,
+                offset=arguments.offset,
+            )
             for i in range(arguments.clients)
         ]
     )
@@ -85,7 +94,16 @@ async def run(arguments):
     deadline = started + arguments.seconds
     await asyncio.gather(
         *[
-            one_client(i + 1000, arguments, cookies, subjects, latencies, counters, deadline)
+            one_client(
+                i,
+                arguments,
+                cookies,
+                subjects,
+                latencies,
+                counters,
+                deadline,
+                offset=arguments.offset + 2500,
+            )
             for i in range(arguments.clients)
         ]
     )
@@ -118,6 +136,9 @@ def main():
     parser.add_argument("--post-json")
     parser.add_argument("--cookies-file")
     parser.add_argument("--subjects")
+    parser.add_argument(
+        "--offset", type=int, default=0, help="first position in --subjects (one range per run)"
+    )
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 
 

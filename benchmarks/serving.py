@@ -175,7 +175,7 @@ def start_gunicorn(env: dict, port: int, workers: int, log: Path) -> subprocess.
     raise RuntimeError("gunicorn did not start")
 
 
-def load(port, path, clients, seconds, workdir, slug, post=False) -> dict:
+def load(port, path, clients, seconds, workdir, slug, post=False, offset=0) -> dict:
     command = [
         sys.executable,
         str(ROOT / "benchmarks" / "loadgen.py"),
@@ -197,6 +197,8 @@ def load(port, path, clients, seconds, workdir, slug, post=False) -> dict:
             '"idempotency_key": "{key}"}',
             "--subjects",
             str(workdir / f"{slug}.subjects"),
+            "--offset",
+            str(offset),
         ]
     output = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 120, check=True
@@ -252,11 +254,13 @@ def main() -> None:
                     ("next", f"/api/projects/{slug}/next", False),
                     ("submit", f"/api/projects/{slug}/classifications", True),
                 ]:
+                    # Each submit run gets its own range of subjects: no volunteer repeats one.
+                    offset = 6000 * client_counts.index(clients)
                     cell = {
                         "subjects": size,
                         "clients": clients,
                         "endpoint": endpoint,
-                        **load(port, path, clients, arguments.seconds, workdir, slug, post),
+                        **load(port, path, clients, arguments.seconds, workdir, slug, post, offset),
                     }
                     cells.append(cell)
                     print(json.dumps(cell), flush=True)
