@@ -110,8 +110,13 @@ def worker_environment(django_db_setup, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def start_worker(worker_environment, tmp_path_factory):
-    started: list[WorkerProcess] = []
+def _started_workers():
+    return []
+
+
+@pytest.fixture(scope="session")
+def start_worker(worker_environment, tmp_path_factory, _started_workers):
+    started: list[WorkerProcess] = _started_workers
     logs = tmp_path_factory.mktemp("worker-logs")
 
     def start(**overrides) -> WorkerProcess:
@@ -143,11 +148,16 @@ def celery_worker(start_worker, _shared_worker):
 
 
 @pytest.fixture
-def only_own_workers(_shared_worker):
-    """Stop the shared worker (if any) for a test that starts, and kills, its own."""
-    if _shared_worker["worker"] is not None:
-        _shared_worker["worker"].stop()
-        _shared_worker["worker"] = None
+def only_own_workers(_shared_worker, _started_workers):
+    """Stop every running worker (the shared one, and any an earlier test started) before a test
+    that starts, and kills, its own: no other worker may take its tasks. Its own stop after it."""
+    for worker in _started_workers:
+        worker.stop()
+    _shared_worker["worker"] = None
+    already = len(_started_workers)
+    yield
+    for worker in _started_workers[already:]:
+        worker.stop()
 
 
 @pytest.fixture

@@ -109,8 +109,12 @@ def test_augmentation_keeps_orientation_unless_images_are_rotation_invariant():
     image[2:14, 7:9] = 1.0  # a vertical bar
     turned = 0
     for seed in range(20):
-        fixed = augment(tf.constant(image), rotation_invariant=False, seed=tf.constant([seed, 1])).numpy()
+        fixed = augment(
+            tf.constant(image), rotation_invariant=False, seed=tf.constant([seed, 1])
+        ).numpy()
         assert fixed[:, 7:9].sum() > 4 * fixed[7:9, :].sum() - 1e-6  # still vertical
-        free = augment(tf.constant(image), rotation_invariant=True, seed=tf.constant([seed, 1])).numpy()
+        free = augment(
+            tf.constant(image), rotation_invariant=True, seed=tf.constant([seed, 1])
+        ).numpy()
         turned += free[7:9, :].sum() > free[:, 7:9].sum()
     assert turned > 0  # with rotations allowed, some come out horizontal
