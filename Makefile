@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-slow lint format bench bench-mc-scoring bench-active-learning \
-        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke services clean
+        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke services clean \
+        reliability-doc
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +30,11 @@ test-fast: $(STAMP) services
 
 test-slow: $(STAMP) services
 	$(PY) -m pytest -m slow
+	$(PY) scripts/reliability_doc.py
+
+# docs/reliability.md's table of measured counts, from docs/reliability.json (the fault tests write it).
+reliability-doc: $(STAMP)
+	$(PY) scripts/reliability_doc.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -44,7 +50,8 @@ bench-mc-scoring: $(STAMP)
 	$(PY) benchmarks/mc_scoring.py
 
 bench-active-learning: $(STAMP)
-	$(PY) benchmarks/active_learning.py --preset standard
+	$(PY) benchmarks/active_learning.py --preset standard --jobs 2
+	$(PY) benchmarks/readme_figures.py
 
 bench-active-learning-smoke: $(STAMP)
 	$(PY) benchmarks/active_learning.py --preset smoke --output active_learning_smoke
@@ -53,7 +60,7 @@ bench-round-time: $(STAMP)
 	$(PY) benchmarks/round_time.py
 
 bench-serving: $(STAMP) services
-	$(PY) benchmarks/serving.py
+	$(PY) benchmarks/serving.py --readme
 
 bench-pool-scale: $(STAMP) services
 	$(PY) benchmarks/pool_scale.py

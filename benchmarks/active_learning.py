@@ -1,14 +1,19 @@
 """Does active learning save votes? The paper's experiment on synthetic galaxies (or any .npz).
 
-Per seed: a pool, a held-out test set with simulated votes, and an initial random labelled set —
-the same for every strategy. Each round: warm-start retrain on every labelled subject, score the
-pool with T dropout masks, acquire `batch` subjects by the strategy, and "ask volunteers" for them
-(Binomial(N, true p) votes following the tree). Report test vote NLL and RMSE against labelled
-count, per strategy, mean and 95% bootstrap interval over seeds; the vote-noise floor; and the
-labelled subjects each strategy needs to reach random's final test NLL.
+Per seed: a pool, a test set and an initial random labelled set — the same for every strategy —
+drawn from independent random streams (galaxies, votes and choices never share one). Each round
+runs production's own functions (`mlworker.pipeline`): fit and evaluate on every labelled subject
+(warm start, the fixed validation/held-out split), score the pool with T dropout masks (joint MI
+of the tree's vote outcome), select by the strategy, and "ask volunteers" (Binomial(N, true p)
+votes following the tree). On the test set: the expected vote NLL under the true p (exact, no
+test-vote noise), RMSE of the predicted vote fractions against the true p, the calibration of the
+vote intervals, and the image-free baseline fitted on the same labels. Savings: labels each
+strategy needs to reach random's mean NLL at a quarter, half and all of the budget, with paired
+BCa bootstrap intervals over seeds (`scipy.stats.bootstrap`).
 
-    .venv/bin/python benchmarks/active_learning.py --preset smoke      # ~3 minutes
+    .venv/bin/python benchmarks/active_learning.py --preset smoke      # a few minutes
     .venv/bin/python benchmarks/active_learning.py --preset standard   # the README's figures
+    .venv/bin/python benchmarks/active_learning.py --preset every-strategy
     .venv/bin/python benchmarks/active_learning.py --dataset data.npz --no-rotation-invariant
 """
 
@@ -20,37 +25,37 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 RESULTS = Path(__file__).resolve().parent / "results"
+STANDARD = dict(
+    pool=2000,
+    test=2000,
+    initial=100,
+    batch=100,
+    rounds=7,
+    samples=50,
+    seeds=10,
+    image_size=32,
+    strategies="random,bald,entropy",
+)
 PRESETS = {
     "smoke": dict(
-        pool=600,
-        test=300,
+        pool=400,
+        test=400,
         initial=60,
         batch=60,
         rounds=2,
-        samples=10,
+        samples=20,
         seeds=2,
         image_size=24,
-        epochs=8,
-        strategies="random,bald,power_bald",
+        strategies="random,bald",
     ),
-    "standard": dict(
-        pool=2500,
-        test=800,
-        initial=100,
-        batch=100,
-        rounds=6,
-        samples=15,
-        seeds=5,
-        image_size=32,
-        epochs=15,
-        strategies="random,bald,power_bald,diverse_bald,entropy",
-    ),
+    "standard": STANDARD,
+    "every-strategy": {**STANDARD, "strategies": "random,bald,entropy,power_bald,diverse_bald"},
 }
+TARGETS = {"quarter": 0.25, "half": 0.5, "full": 1.0}
 
 
 def parse_arguments(argv=None):
@@ -58,37 +63,35 @@ def parse_arguments(argv=None):
         description="Active learning vs random on simulated volunteers"
     )
     parser.add_argument("--preset", choices=sorted(PRESETS), default="smoke")
-    for name, kind in [
-        ("pool", int),
-        ("test", int),
-        ("initial", int),
-        ("batch", int),
-        ("rounds", int),
-        ("samples", int),
-        ("seeds", int),
-        ("image-size", int),
-        ("epochs", int),
-        ("volunteers", int),
-    ]:
-        parser.add_argument(f"--{name}", type=kind)
+    for name in ("pool", "test", "initial", "batch", "rounds", "samples", "seeds", "image-size"):
+        parser.add_argument(f"--{name}", type=int)
+    parser.add_argument("--volunteers", type=int, default=15, help="votes per labelled subject")
+    parser.add_argument("--epochs", type=int, help="maximum epochs a round (default: production's)")
     parser.add_argument(
-        "--strategies", help="comma-separated: random,bald,power_bald,diverse_bald,entropy"
+        "--patience", type=int, help="early-stopping patience (default: production's)"
+    )
+    parser.add_argument(
+        "--strategies", help="comma-separated: random,bald,entropy,power_bald,diverse_bald"
     )
     parser.add_argument("--beta", type=float, default=1.0, help="power BALD exponent")
-    parser.add_argument("--patience", type=int, default=3, help="early-stopping patience (epochs)")
     parser.add_argument(
         "--dataset", type=Path, help=".npz with images (n, h, w[, c]) and p (n, questions)"
     )
     parser.add_argument("--rotation-invariant", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
-        "--output", default="active_learning", help="result name in the results folder"
+        "--jobs", type=int, default=1, help="seeds run side by side, each in its own process"
     )
+    parser.add_argument(
+        "--from-partial",
+        type=Path,
+        help="summarise the seeds a cut-short run finished (its .partial.json) instead of running",
+    )
+    parser.add_argument("--output", default="active_learning", help="result name")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     arguments = parser.parse_args(argv)
     for key, value in PRESETS[arguments.preset].items():
         if getattr(arguments, key) is None:
             setattr(arguments, key, value)
-    arguments.volunteers = arguments.volunteers or 15
     arguments.strategies = [s.strip() for s in arguments.strategies.split(",") if s.strip()]
     if "random" not in arguments.strategies:
         parser.error("--strategies must include random: savings are measured against it")
@@ -96,19 +99,26 @@ def parse_arguments(argv=None):
 
 
 def questions_for(p_columns: int, dataset: bool):
-    """The galaxy tree for synthetic data; independent binary questions for any other dataset."""
+    """The galaxy tree (synthetic.GALAXY_QUESTIONS) or independent yes/no questions (a dataset)."""
     from mlworker import synthetic
     from mlworker.model import QuestionConfig
 
-    if not dataset:
-        parents = {"edge-on": (("smooth-or-featured", "featured"),), "bar": (("edge-on", "no"),)}
-        return tuple(
-            QuestionConfig(
-                q["key"], tuple(a["key"] for a in q["answers"]), parents.get(q["key"], ())
-            )
-            for q in synthetic.GALAXY_QUESTIONS
+    if dataset:
+        return tuple(QuestionConfig(f"q{i}", ("yes", "no")) for i in range(p_columns))
+    parents = {
+        answer["next"]: ((question["key"], answer["key"]),)
+        for question in synthetic.GALAXY_QUESTIONS
+        for answer in question["answers"]
+        if answer["next"]
+    }
+    return tuple(
+        QuestionConfig(
+            question["key"],
+            tuple(answer["key"] for answer in question["answers"]),
+            parents.get(question["key"], ()),
         )
-    return tuple(QuestionConfig(f"q{i}", ("yes", "no")) for i in range(p_columns))
+        for question in synthetic.GALAXY_QUESTIONS
+    )
 
 
 def vote_counts(p: np.ndarray, volunteers: int, rng, dataset: bool) -> np.ndarray:
@@ -121,104 +131,147 @@ def vote_counts(p: np.ndarray, volunteers: int, rng, dataset: bool) -> np.ndarra
     return np.stack([first, volunteers - first], axis=-1)
 
 
-def noise_floor(p: np.ndarray, counts: np.ndarray) -> float:
-    """Mean test NLL of the votes under the TRUE probabilities (summed over questions): the best any model can do."""
-    total = 0.0
-    for question in range(p.shape[1]):
-        n = counts[:, question].sum(-1)
-        seen = n > 0
-        total += -stats.binom.logpmf(counts[seen, question, 0], n[seen], p[seen, question]).mean()
-    return float(total)
+def make_data(seed: int, arguments) -> dict:
+    """Pool, test set and initial labelled set of one seed, from independent streams."""
+    from mlworker import synthetic
 
-
-def evaluate(model, images, counts_by_question, samples):
-    from mlworker import metrics, scoring
-
-    report = metrics.evaluate(
-        scoring.mc_samples(model, images, samples=samples), counts_by_question
+    streams = synthetic.streams(seed)
+    choices = np.random.default_rng(streams["choices"])
+    needed = arguments.pool + arguments.test
+    if arguments.dataset:
+        full = synthetic.load_npz_dataset(arguments.dataset)
+        if len(full.p) < needed:
+            raise SystemExit(
+                f"--dataset has {len(full.p)} items: expected at least pool + test = {needed}"
+            )
+        order = choices.permutation(len(full.p))[:needed]
+        images, p = full.images[order], full.p[order]
+    else:
+        galaxies = synthetic.make_galaxies(
+            needed, size=arguments.image_size, seed=streams["galaxies"]
+        )
+        images, p = galaxies.images, galaxies.p
+    counts = vote_counts(
+        p, arguments.volunteers, np.random.default_rng(streams["votes"]), bool(arguments.dataset)
     )
-    nll = sum(entry["nll"] or 0.0 for entry in report.values())
-    rmse = float(np.mean([entry["rmse"] for entry in report.values() if entry["rmse"] is not None]))
-    return nll, rmse
+    questions = questions_for(p.shape[1], bool(arguments.dataset))
+    pool, test = slice(0, arguments.pool), slice(arguments.pool, needed)
+    return {
+        "questions": questions,
+        "pool_images": images[pool],
+        "pool_p": p[pool],
+        "pool_counts": counts[pool],
+        "test_images": images[test],
+        "test_truth": {
+            q.key: np.stack([p[test, i], 1 - p[test, i]], axis=-1) for i, q in enumerate(questions)
+        },
+        "test_counts": {q.key: counts[test, i] for i, q in enumerate(questions)},
+        "initial": choices.choice(arguments.pool, arguments.initial, replace=False),
+    }
 
 
-def run_strategy(strategy, data, seed, arguments, questions, config):
-    """One learning curve: [(labelled, test_nll, test_rmse, featured_share_of_picks)]."""
-    from mlworker import acquisition, scoring, training
+def training_settings(arguments):
+    from dataclasses import replace
 
-    rng = np.random.default_rng(1000 + seed)
-    labelled = list(data["initial"])
-    pool = np.setdiff1d(np.arange(len(data["pool_images"])), labelled)
-    curve, model = [], None
-    for round_number in range(arguments.rounds + 1):
-        counts = {q.key: data["pool_counts"][labelled, i] for i, q in enumerate(questions)}
-        result = training.train(
-            data["pool_images"][labelled],
-            counts,
-            config,
-            epochs=arguments.epochs,
-            batch_size=32,
-            validation_share=0.2,
-            seed=seed * 100 + round_number,
-            rotation_invariant=arguments.rotation_invariant,
-            warm_start=model,
-            patience=arguments.patience,
-            continue_in_place=True,
+    from mlworker.pipeline import TrainingSettings
+
+    overrides = {"epochs": arguments.epochs, "patience": arguments.patience}
+    return replace(TrainingSettings(), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def test_point(fit, data, arguments) -> dict:
+    """The model of a round on the test set: expected NLL, baseline, RMSE, interval coverage."""
+    from mlworker import baseline, metrics, outcomes, scoring
+
+    questions = data["questions"]
+    probabilities = scoring.mc_samples(fit.model, data["test_images"], samples=arguments.samples)
+    expected, floor = outcomes.expected_log_likelihood(
+        probabilities, data["test_truth"], questions, arguments.volunteers
+    )
+    base = baseline.expected_log_likelihood(
+        fit.alphas, data["test_truth"], questions, arguments.volunteers
+    )
+    errors = [
+        probabilities[q.key][:, 0, :].mean(axis=-1) - data["test_truth"][q.key][:, 0]
+        for q in questions
+    ]
+    report = metrics.evaluate(probabilities, data["test_counts"])
+    weights = np.array([report[q.key]["items"] for q in questions], dtype=np.float64)
+    coverage = {
+        mass: float(
+            np.dot(weights, [report[q.key]["coverage"].get(mass, 0.0) for q in questions])
+            / weights.sum()
         )
-        model = result.model
-        nll, rmse = evaluate(model, data["test_images"], data["test_counts"], arguments.samples)
-        curve.append(
-            {"labelled": len(labelled), "nll": nll, "rmse": rmse, "epochs": result.epochs_run}
+        for mass in ("50", "80", "95")
+    }
+    return {
+        "nll": float(-expected.mean()),
+        "baseline_nll": float(-base.mean()),
+        "floor": float(-floor.mean()),
+        "rmse": float(np.sqrt(np.mean(np.square(errors)))),
+        "coverage": coverage,
+        "held_out_flagged_worse": bool(fit.worse_than_baseline),
+        "epochs": fit.training.epochs_run,
+        "train_seconds": round(fit.training.seconds, 2),
+    }
+
+
+def fit_round(data: dict, labelled: list[int], seed: int, round_number: int, arguments, model):
+    """Production's fit + held-out judgement on the labelled subjects, warm-started in place."""
+    from mlworker import pipeline
+
+    images = data["pool_images"]
+    config = pipeline.model_config(
+        data["questions"],
+        image_size=images.shape[1],
+        channels=1 if images.ndim == 3 else images.shape[-1],
+    )
+    counts = {q.key: data["pool_counts"][labelled, i] for i, q in enumerate(data["questions"])}
+    return pipeline.fit_and_evaluate(
+        images[labelled],
+        counts,
+        labelled,
+        config,
+        settings=training_settings(arguments),
+        samples=arguments.samples,
+        seed=seed * 100 + round_number,
+        rotation_invariant=arguments.rotation_invariant,
+        warm_start=model,
+        continue_in_place=True,
+    )
+
+
+def run_strategy(strategy: str, data: dict, seed: int, arguments, first) -> list[dict]:
+    """One learning curve from the shared first round `first` = (model copy, its test point)."""
+    from mlworker import pipeline, scoring
+
+    images = data["pool_images"]
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    labelled = [int(i) for i in data["initial"]]
+    model, point = first
+    curve = [dict(point)]
+    for round_number in range(1, arguments.rounds + 1):
+        pool = np.setdiff1d(np.arange(len(images)), labelled)
+        scored = pipeline.score(
+            model,
+            images[pool],
+            volunteers=arguments.volunteers,
+            samples=arguments.samples,
+            strategy=strategy,
+            rng=rng,
         )
-        if round_number == arguments.rounds:
-            break
-        samples = scoring.mc_samples(model, data["pool_images"][pool], samples=arguments.samples)
-        scores = acquisition.subject_scores(samples, questions, arguments.volunteers, strategy)
-        features = (
-            scoring.features(model, data["pool_images"][pool])
-            if strategy == "diverse_bald"
-            else None
-        )
+        features = scoring.features(model, images[pool]) if strategy == "diverse_bald" else None
         picked = pool[
-            acquisition.select(
-                strategy, scores, arguments.batch, rng, features=features, beta=arguments.beta
+            pipeline.select(
+                strategy, scored, arguments.batch, rng, features=features, beta=arguments.beta
             )
         ]
         curve[-1]["featured_share_of_picks"] = float(np.mean(data["pool_p"][picked, 0] < 0.5))
-        labelled.extend(picked.tolist())
-        pool = np.setdiff1d(pool, picked)
+        labelled.extend(int(i) for i in picked)
+        fit = fit_round(data, labelled, seed, round_number, arguments, model)
+        model = fit.model
+        curve.append({"labelled": len(labelled), **test_point(fit, data, arguments)})
     return curve
-
-
-def make_data(seed, arguments):
-    from mlworker import synthetic
-
-    rng = np.random.default_rng(seed)
-    if arguments.dataset:
-        full = synthetic.load_npz_dataset(arguments.dataset)
-        order = rng.permutation(len(full.p))
-        needed = arguments.pool + arguments.test
-        if len(order) < needed:
-            raise SystemExit(
-                f"--dataset has {len(order)} items: expected at least pool + test = {needed}"
-            )
-        images, p = full.images[order[:needed]], full.p[order[:needed]]
-    else:
-        galaxies = synthetic.make_galaxies(
-            arguments.pool + arguments.test, size=arguments.image_size, seed=seed
-        )
-        images, p = galaxies.images, galaxies.p
-    counts = vote_counts(p, arguments.volunteers, rng, bool(arguments.dataset))
-    test = slice(arguments.pool, None)
-    return {
-        "pool_images": images[: arguments.pool],
-        "pool_p": p[: arguments.pool],
-        "pool_counts": counts[: arguments.pool],
-        "test_images": images[test],
-        "test_p": p[test],
-        "test_raw_counts": counts[test],
-        "initial": rng.choice(arguments.pool, arguments.initial, replace=False),
-    }
 
 
 def labels_to_reach(curve_labelled, curve_nll, target) -> float:
@@ -235,56 +288,114 @@ def labels_to_reach(curve_labelled, curve_nll, target) -> float:
     return float("inf")
 
 
-def saving(nll_by_seed: np.ndarray, random_by_seed: np.ndarray, labelled: np.ndarray) -> float:
-    """Share of labels saved to reach random's final mean NLL, on the mean curves of these seeds."""
-    target = random_by_seed[:, -1].mean()
-    needed = labels_to_reach(labelled, nll_by_seed.mean(axis=0), target)
-    return 1.0 - needed / labelled[-1] if np.isfinite(needed) else -np.inf
+def target_index(labelled: np.ndarray, share: float) -> int:
+    """The round at `share` of the budget (labels beyond the initial set)."""
+    budget = labelled[-1] - labelled[0]
+    return int(np.argmin(np.abs(labelled - (labelled[0] + share * budget))))
 
 
-def summarise(curves, strategies, labelled, floor, resamples=2000):
-    rng = np.random.default_rng(0)
-    seeds = len(curves["random"])
-    random_nll = np.array([[point["nll"] for point in curve] for curve in curves["random"]])
-    summary, headline, intervals, verdicts = {}, {}, {}, {}
-    for strategy in strategies:
-        nll = np.array([[point["nll"] for point in curve] for curve in curves[strategy]])
-        rmse = np.array([[point["rmse"] for point in curve] for curve in curves[strategy]])
-        boot = rng.integers(0, seeds, size=(resamples, seeds))
-        nll_means, rmse_means = nll[boot].mean(axis=1), rmse[boot].mean(axis=1)
-        summary[strategy] = {
+def saving(strategy_nll: np.ndarray, random_nll: np.ndarray, labelled, share: float) -> float:
+    """1 - (labels the strategy's mean curve needs) / (labels random needed) to reach random's mean
+    NLL at `share` of the budget; strategy_nll and random_nll are [seeds, rounds], paired by seed.
+    Floored at -1 (a strategy that never gets there)."""
+    index = target_index(np.asarray(labelled), share)
+    target = random_nll[:, index].mean()
+    needed = labels_to_reach(labelled, strategy_nll.mean(axis=0), target)
+    return max(-1.0, 1.0 - needed / labelled[index]) if np.isfinite(needed) else -1.0
+
+
+def paired_interval(statistic, first: np.ndarray, second: np.ndarray) -> tuple[list, str]:
+    """95% BCa interval of statistic(first, second) over seeds: each resample draws seeds, and a
+    seed brings both of its curves (paired). first, second: [seeds, rounds]."""
+    from scipy import stats
+
+    if len(first) < 3:
+        return [float("nan"), float("nan")], "too few seeds"
+
+    def on_seeds(index):
+        index = np.asarray(index, dtype=int)
+        return statistic(first[index], second[index])
+
+    for method in ("BCa", "percentile"):
+        result = stats.bootstrap(
+            (np.arange(len(first)),),
+            on_seeds,
+            vectorized=False,
+            n_resamples=2000,
+            method=method,
+            random_state=np.random.default_rng(0),
+        )
+        low, high = result.confidence_interval
+        if np.isfinite(low) and np.isfinite(high):
+            return [round(float(low), 3), round(float(high), 3)], method
+    return [float("nan"), float("nan")], "degenerate"
+
+
+def curve_array(curves: list, name: str) -> np.ndarray:
+    return np.array([[point[name] for point in curve] for curve in curves])
+
+
+def summarise(curves: dict, labelled: np.ndarray) -> dict:
+    """Mean curves, savings at three targets with paired intervals, area between the curves."""
+    random_nll = curve_array(curves["random"], "nll")
+    summary = {}
+    for strategy, strategy_curves in curves.items():
+        nll, rmse = curve_array(strategy_curves, "nll"), curve_array(strategy_curves, "rmse")
+        entry = {
             "nll_mean": nll.mean(0).tolist(),
-            "nll_low": np.percentile(nll_means, 2.5, axis=0).tolist(),
-            "nll_high": np.percentile(nll_means, 97.5, axis=0).tolist(),
+            "nll_sem": (nll.std(0, ddof=1) / np.sqrt(len(nll))).tolist() if len(nll) > 1 else None,
             "rmse_mean": rmse.mean(0).tolist(),
-            "rmse_low": np.percentile(rmse_means, 2.5, axis=0).tolist(),
-            "rmse_high": np.percentile(rmse_means, 97.5, axis=0).tolist(),
+            "baseline_nll_mean": curve_array(strategy_curves, "baseline_nll").mean(0).tolist(),
         }
-        if strategy == "random":
-            continue
-        point = saving(nll, random_nll, labelled)
-        booted = np.array(
-            [saving(nll[b], random_nll[b], labelled) for b in boot]
-        )  # paired: same seeds
-        low, high = np.percentile(np.maximum(booted, -1.0), [2.5, 97.5])
-        headline[strategy] = round(float(max(point, -1.0)), 3)
-        intervals[strategy] = [round(float(low), 3), round(float(high), 3)]
-        if low > 0:
-            verdicts[strategy] = (
-                f"saves {point:.0%} of labels (95% interval {low:.0%} to {high:.0%})"
+        if strategy != "random":
+            entry["saving"], entry["saving_interval"] = {}, {}
+            for name, share in TARGETS.items():
+                entry["saving"][name] = round(saving(nll, random_nll, labelled, share), 3)
+                entry["saving_interval"][name], entry["interval_method"] = paired_interval(
+                    lambda s, r, share=share: saving(s, r, labelled, share), nll, random_nll
+                )
+            gap = (random_nll - nll).mean(0)
+            entry["area_between_curves_nats"] = round(
+                float(np.trapezoid(gap, labelled) / (labelled[-1] - labelled[0])), 4
             )
-        elif high < 0:
-            verdicts[strategy] = (
-                f"needs more labels than random (95% interval {low:.0%} to {high:.0%})"
-            )
-        else:
-            verdicts[strategy] = (
-                f"no measurable saving (95% interval {low:.0%} to {high:.0%} includes 0)"
-            )
-    return summary, headline, intervals, verdicts
+        summary[strategy] = entry
+    return summary
 
 
-def plot(summary, labelled, floor, path):
+def headline(curves: dict, summary: dict, labelled: np.ndarray) -> dict:
+    """The keys the issues read: default strategy, savings, intervals, baseline cells, coverage."""
+    rivals = [s for s in summary if s != "random"]
+    default = max(
+        rivals, key=lambda s: (summary[s]["saving"]["full"], summary[s]["saving"]["half"])
+    )
+    worse = sum(
+        int(point["nll"] > point["baseline_nll"])
+        for strategy_curves in curves.values()
+        for curve in strategy_curves
+        for point in curve
+    )
+    at_300 = int(np.argmin(np.abs(labelled - 300)))
+    random_coverage = [curve[at_300]["coverage"] for curve in curves["random"]]
+    random_mean = summary["random"]["nll_mean"]
+    return {
+        "default_strategy": default,
+        "saving": {s: summary[s]["saving"] for s in rivals},
+        "saving_interval": {
+            s: {k: summary[s]["saving_interval"][k] for k in ("half", "full")} for s in rivals
+        },
+        "rounds_worse_than_baseline": worse,
+        "coverage_random_300": {
+            mass: round(float(np.mean([c[mass] for c in random_coverage])), 3)
+            for mass in ("50", "80", "95")
+        },
+        "coverage_labelled": int(labelled[at_300]),
+        "random_final_slope_per_100": round(
+            float((random_mean[-1] - random_mean[-2]) / (labelled[-1] - labelled[-2]) * 100), 4
+        ),
+    }
+
+
+def plot(summary: dict, labelled, floor: float, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,76 +403,135 @@ def plot(summary, labelled, floor, path):
 
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for strategy, values in summary.items():
-        for axis, metric in zip(axes, ["nll", "rmse"], strict=True):
-            axis.plot(labelled, values[f"{metric}_mean"], marker="o", label=strategy)
-            axis.fill_between(
-                labelled, values[f"{metric}_low"], values[f"{metric}_high"], alpha=0.15
+        mean, sem = np.array(values["nll_mean"]), values["nll_sem"]
+        axes[0].plot(labelled, mean, marker="o", label=strategy)
+        if sem is not None:
+            axes[0].fill_between(
+                labelled, mean - 1.96 * np.array(sem), mean + 1.96 * np.array(sem), alpha=0.15
             )
+        axes[1].plot(labelled, values["rmse_mean"], marker="o", label=strategy)
+    axes[0].plot(
+        labelled,
+        summary["random"]["baseline_nll_mean"],
+        color="grey",
+        linestyle=":",
+        label="image-free baseline (random's labels)",
+    )
     axes[0].axhline(floor, color="black", linestyle="--", label="vote-noise floor")
-    axes[0].set_ylabel("test vote NLL (nats, summed over questions)")
-    axes[1].set_ylabel("test RMSE of vote fractions")
+    axes[0].set_ylabel("test vote NLL, expected under true p (nats)")
+    axes[1].set_ylabel("test RMSE of vote fractions vs true p")
     for axis in axes:
         axis.set_xlabel("labelled subjects")
         axis.legend(fontsize=8)
-    figure.suptitle("Active learning vs random: mean and 95% bootstrap interval over seeds")
+    figure.suptitle("Active learning vs random: mean over seeds, 95% band (±1.96 s.e.)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
 
 
+def run_seed(seed: int, arguments) -> dict[str, list[dict]]:
+    """Every strategy's curve on one seed's data."""
+    started = time.time()
+    from mlworker import training
+
+    data = make_data(seed, arguments)
+    labelled = [int(i) for i in data["initial"]]
+    fit = fit_round(data, labelled, seed, 0, arguments, None)
+    first_point = {"labelled": len(labelled), **test_point(fit, data, arguments)}
+    curves = {}
+    for strategy in arguments.strategies:
+        first = (training.copy_model(fit.model), first_point)  # every strategy starts alike
+        curves[strategy] = curve = run_strategy(strategy, data, seed, arguments, first)
+        print(
+            f"seed {seed} {strategy:>12}: "
+            + " ".join(f"{p['labelled']}:{p['nll']:.3f}/{p['baseline_nll']:.3f}" for p in curve)
+            + f"  ({time.time() - started:.0f} s)",
+            flush=True,
+        )
+    return curves
+
+
+def _limit_threads(threads: int) -> None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def run_seeds(arguments) -> list[dict[str, list[dict]]]:
+    """All seeds, `--jobs` at a time in separate processes (each with its share of the cores).
+
+    Each finished seed is appended to `<output>.partial.json` at once, so a run cut short can
+    still be summarised (`--from-partial`) from the seeds it finished.
+    """
+    partial = arguments.results_dir / f"{arguments.output}.partial.json"
+    arguments.results_dir.mkdir(parents=True, exist_ok=True)
+    finished: list[dict] = []
+    started = time.time()
+
+    def keep(seed_curves):
+        finished.append(seed_curves)
+        partial.write_text(
+            json.dumps(
+                {
+                    "settings": _settings(arguments),
+                    "seeds": finished,
+                    "seconds": round(time.time() - started, 1),
+                }
+            )
+        )
+
+    if arguments.jobs <= 1:
+        for seed in range(arguments.seeds):
+            keep(run_seed(seed, arguments))
+        return finished
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // arguments.jobs)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(arguments.jobs, initializer=_limit_threads, initargs=(threads,)) as pool:
+        jobs = [(seed, arguments) for seed in range(arguments.seeds)]
+        for seed_curves in pool.imap_unordered(_run_seed_job, jobs):
+            keep(seed_curves)
+    return finished
+
+
+def _run_seed_job(job):
+    return run_seed(*job)
+
+
+def _settings(arguments) -> dict:
+    return {
+        key: (str(value) if isinstance(value, Path) else value)
+        for key, value in vars(arguments).items()
+    }
+
+
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
-    from mlworker.model import ModelConfig
-
     started = time.time()
-    curves = {strategy: [] for strategy in arguments.strategies}
-    floors = []
-    for seed in range(arguments.seeds):
-        data = make_data(seed, arguments)
-        questions = questions_for(data["pool_p"].shape[1], bool(arguments.dataset))
-        data["test_counts"] = {
-            q.key: data["test_raw_counts"][:, i] for i, q in enumerate(questions)
-        }
-        floors.append(noise_floor(data["test_p"], data["test_raw_counts"]))
-        images = data["pool_images"]
-        config = ModelConfig(
-            image_size=images.shape[1],
-            channels=1 if images.ndim == 3 else images.shape[-1],
-            questions=questions,
-            pool_after=(1, 3, 4, 5) if images.shape[1] >= 32 else (1, 3),
-        )
-        for strategy in arguments.strategies:
-            curve = run_strategy(strategy, data, seed, arguments, questions, config)
-            curves[strategy].append(curve)
-            print(
-                f"seed {seed} {strategy:>12}: "
-                + " ".join(f"{p['labelled']}:{p['nll']:.3f}" for p in curve),
-                flush=True,
-            )
+    seconds = None
+    if arguments.from_partial:
+        partial = json.loads(arguments.from_partial.read_text())
+        by_seed, seconds = partial["seeds"], partial.get("seconds")
+        arguments.seeds = len(by_seed)
+    else:
+        by_seed = run_seeds(arguments)
+    curves = {s: [seed_curves[s] for seed_curves in by_seed] for s in arguments.strategies}
+    floors = [curve[0]["floor"] for curve in curves["random"]]
     labelled = np.array([point["labelled"] for point in curves["random"][0]])
+    summary = summarise(curves, labelled)
     floor = float(np.mean(floors))
-    summary, headline, intervals, verdicts = summarise(
-        curves, arguments.strategies, labelled, floor
-    )
     result = {
-        "headline": {
-            "label_saving_vs_random": headline,
-            "saving_95_interval": intervals,
-            "verdict": verdicts,
-        },
+        "headline": headline(curves, summary, labelled),
         "labelled": labelled.tolist(),
         "vote_noise_floor_nll": floor,
-        "random_curve_rising": bool(np.all(np.diff(summary["random"]["nll_mean"]) < 0)),
         "summary": summary,
         "curves": curves,
-        "settings": {
-            key: (str(value) if isinstance(value, Path) else value)
-            for key, value in vars(arguments).items()
-        },
-        "seconds": round(time.time() - started, 1),
-        "command": "make bench-active-learning"
-        if arguments.preset == "standard" and not arguments.dataset
-        else " ".join(sys.argv),
+        "settings": _settings(arguments),
+        "training": vars(training_settings(arguments)),
+        "seconds": seconds if arguments.from_partial else round(time.time() - started, 1),
+        "command": " ".join(["benchmarks/active_learning.py", *(argv or sys.argv[1:])]),
     }
     arguments.results_dir.mkdir(parents=True, exist_ok=True)
     (arguments.results_dir / f"{arguments.output}.json").write_text(
@@ -369,9 +539,7 @@ def main(argv=None) -> dict:
     )
     plot(summary, labelled, floor, arguments.results_dir / f"{arguments.output}.png")
     print(json.dumps(result["headline"], indent=2))
-    print(
-        f"noise floor {floor:.3f}; random final {summary['random']['nll_mean'][-1]:.3f}; {result['seconds']} s"
-    )
+    print(f"noise floor {floor:.3f}; {result['seconds']} s")
     return result
 
 

@@ -5,6 +5,9 @@
 Prints one JSON line: requests, errors, requests/s, p50/p99 latency in ms. For POSTs the body
 template's {key} and {subject} are filled per request (a fresh idempotency key, the next subject
 from --subjects) and each client sends its own cookies (--cookies-file, one "sessionid csrftoken" a line).
+Client i is the volunteer of cookie line i and walks --subjects from its own cursor, kept in
+--cursor-file across runs, so that no volunteer is ever sent a subject twice (a 409 would count as
+an error); running out of subjects is an error before the run, not a wrap.
 """
 
 import argparse
@@ -14,15 +17,17 @@ import time
 import uuid
 
 
-async def one_client(index, arguments, cookies, subjects, latencies, counters, deadline, offset=0):
+async def one_client(index, arguments, cookies, subjects, latencies, counters, deadline, cursors):
     reader, writer = await asyncio.open_connection("127.0.0.1", arguments.port)
-    session, csrf = cookies[index % len(cookies)] if cookies else ("", "")
-    position = index + offset  # warm-up and measurement submit disjoint subjects
+    session, csrf = cookies[index] if cookies else ("", "")
     try:
         while time.perf_counter() < deadline:
             if arguments.post_json:
-                subject = subjects[position % len(subjects)]
-                position += arguments.clients
+                position = cursors.get(str(index), 0)
+                if position >= len(subjects):
+                    raise SystemExit(f"client {index} ran out of subjects: give more")
+                subject = subjects[position]
+                cursors[str(index)] = position + 1
                 body = (
                     arguments.post_json.replace("{key}", uuid.uuid4().hex)
                     .replace("{subject}", str(subject))
@@ -40,28 +45,39 @@ async def one_client(index, arguments, cookies, subjects, latencies, counters, d
                     f"GET {arguments.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}\r\n".encode()
                 )
             started = time.perf_counter()
-            writer.write(request)
-            await writer.drain()
-            status_line = await reader.readline()
-            length, close = 0, False
-            while True:
-                line = await reader.readline()
-                if line in (b"\r\n", b""):
-                    break
-                name, _, value = line.decode("latin-1").partition(":")
-                if name.lower() == "content-length":
-                    length = int(value)
-                if name.lower() == "connection" and "close" in value.lower():
-                    close = True
-            await reader.readexactly(length)
+            try:
+                status, close = await exchange(reader, writer, request)
+            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+                status, close = 0, True
             latencies.append(time.perf_counter() - started)
-            status = int(status_line.split()[1]) if status_line else 0
             counters["ok" if 200 <= status < 300 else "errors"] += 1
-            if close or not status_line:
+            if status >= 300 or status == 0:
+                counters.setdefault("statuses", {})
+                counters["statuses"][str(status)] = counters["statuses"].get(str(status), 0) + 1
+            if close:
                 writer.close()
                 reader, writer = await asyncio.open_connection("127.0.0.1", arguments.port)
     finally:
         writer.close()
+
+
+async def exchange(reader, writer, request) -> tuple[int, bool]:
+    """Send one request, read its response; (status, whether the server closes the connection)."""
+    writer.write(request)
+    await writer.drain()
+    status_line = await reader.readline()
+    length, close = 0, not status_line
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        if name.lower() == "connection" and "close" in value.lower():
+            close = True
+    await reader.readexactly(length)
+    return (int(status_line.split()[1]) if status_line else 0), close
 
 
 async def run(arguments):
@@ -73,6 +89,14 @@ async def run(arguments):
     subjects = (
         [int(x) for x in open(arguments.subjects).read().split()] if arguments.subjects else [0]
     )
+    if cookies and arguments.clients > len(cookies):
+        raise SystemExit(f"{arguments.clients} clients but only {len(cookies)} volunteers' cookies")
+    cursors = {}
+    if arguments.cursor_file:
+        try:
+            cursors = json.loads(open(arguments.cursor_file).read())
+        except FileNotFoundError:
+            cursors = {}
     latencies, counters = [], {"ok": 0, "errors": 0}
     warm_deadline = time.perf_counter() + arguments.warmup
     await asyncio.gather(
@@ -85,7 +109,7 @@ async def run(arguments):
                 [],
                 {"ok": 0, "errors": 0},
                 warm_deadline,
-                offset=arguments.offset,
+                cursors,
             )
             for i in range(arguments.clients)
         ]
@@ -102,12 +126,15 @@ async def run(arguments):
                 latencies,
                 counters,
                 deadline,
-                offset=arguments.offset + 2500,
+                cursors,
             )
             for i in range(arguments.clients)
         ]
     )
     elapsed = time.perf_counter() - started
+    if arguments.cursor_file:
+        with open(arguments.cursor_file, "w") as stream:
+            stream.write(json.dumps(cursors))
     latencies.sort()
 
     def percentile(share):
@@ -120,6 +147,7 @@ async def run(arguments):
     return {
         "requests": counters["ok"],
         "errors": counters["errors"],
+        "error_statuses": counters.get("statuses", {}),
         "per_second": round(counters["ok"] / elapsed, 1),
         "p50_ms": percentile(0.5),
         "p99_ms": percentile(0.99),
@@ -137,7 +165,7 @@ def main():
     parser.add_argument("--cookies-file")
     parser.add_argument("--subjects")
     parser.add_argument(
-        "--offset", type=int, default=0, help="first position in --subjects (one range per run)"
+        "--cursor-file", help="JSON {client: next position in --subjects}, read and written back"
     )
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 

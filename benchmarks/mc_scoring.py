@@ -1,14 +1,22 @@
-"""MC dropout scoring speed: trunk once + head T times, against one plain pass and the naive loop.
+"""MC dropout scoring speed: trunk once + head T times, against one full pass and the naive loop.
 
-All three run in the same process on the same images, so the ratios hold on a noisy machine.
-Writes benchmarks/results/mc_scoring.json (headline: mc30_vs_single_pass, mc30_vs_naive) and a plot.
+Like for like: every path runs on the same images, in the same batches, through compiled
+tf.function calls with the outputs brought back to NumPy — the measured path is
+`mlworker.scoring.mc_samples` (what `score_pool` runs); the baselines call one compiled full
+forward pass of the same model once (one pass) or T times (the naive loop). Each path is warmed up
+(traced) first; then `--repeats` rounds run every path once each, in turn (each round starting
+with the next path), so that load on the machine falls on all of them alike. Reported: the median images/s per path with its min and max,
+and the speed-ups as the median (min-max) of the per-round ratios.
+Writes benchmarks/results/mc_scoring.json and a plot.
 
-    .venv/bin/python benchmarks/mc_scoring.py [--images 2000] [--size 64] [--repeats 3]
+    .venv/bin/python benchmarks/mc_scoring.py [--images 512] [--size 64] [--repeats 5]
 """
 
 import argparse
 import json
+import os
 import platform
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -16,31 +24,86 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 RESULTS = Path(__file__).resolve().parent / "results"
+SAMPLES = (15, 30)
 
 
-def best_rate(function, items: int, repeats: int) -> float:
-    """Images per second of the fastest of `repeats` runs (after one warm-up)."""
-    function()
-    best = float("inf")
-    for _ in range(repeats):
-        started = time.perf_counter()
+def paths(model, images, batch_size: int) -> dict:
+    """{name: function()} for every path, all on `images` in batches of `batch_size`."""
+    import numpy as np
+    import tensorflow as tf
+
+    from mlworker import data, scoring
+
+    full = tf.function(lambda x: model.full(x, training=False), reduce_retracing=True)
+    keys = model.config.question_keys
+
+    def full_passes(passes: int) -> dict:
+        batch = data.as_image_batch(images)
+        parts = {key: [] for key in keys}
+        for start in range(0, len(batch), batch_size):
+            chunk = tf.constant(batch[start : start + batch_size])
+            outputs = [full(chunk) for _ in range(passes)]
+            for key in keys:
+                parts[key].append(np.stack([output[key].numpy() for output in outputs], axis=-1))
+        return {key: np.concatenate(parts[key]) for key in keys}
+
+    functions = {"one_full_pass": lambda: full_passes(1)}
+    for samples in SAMPLES:
+        functions[f"mc{samples}_trunk_once"] = lambda s=samples: scoring.mc_samples(
+            model, images, samples=s, batch_size=batch_size
+        )
+        functions[f"mc{samples}_naive"] = lambda s=samples: full_passes(s)
+    return functions
+
+
+def measure(functions: dict, repeats: int) -> dict[str, list[float]]:
+    """Seconds per path per round, after one warm-up call of each."""
+    for function in functions.values():
         function()
-        best = min(best, time.perf_counter() - started)
-    return items / best
+    seconds: dict[str, list[float]] = {name: [] for name in functions}
+    names = list(functions)
+    for round_number in range(repeats):
+        # Each round starts with the next path, so no path always follows the same neighbour.
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            functions[name]()
+            seconds[name].append(time.perf_counter() - started)
+        print(
+            f"round {round_number + 1}/{repeats}: "
+            + ", ".join(f"{name} {values[-1]:.2f} s" for name, values in seconds.items())
+        )
+    return seconds
+
+
+def spread(values: list[float], digits: int) -> dict:
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+    }
+
+
+def summarise(seconds: dict[str, list[float]], images: int) -> tuple[dict, dict]:
+    rates = {name: [images / value for value in values] for name, values in seconds.items()}
+    headline = {}
+    for samples in SAMPLES:
+        fast = seconds[f"mc{samples}_trunk_once"]
+        for baseline, label in (("one_full_pass", "single_pass"), (f"mc{samples}_naive", "naive")):
+            ratios = [b / f for f, b in zip(fast, seconds[baseline], strict=True)]
+            headline[f"mc{samples}_vs_{label}"] = spread(ratios, 3)
+    return headline, {name: spread(values, 1) for name, values in rates.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=2000)
-    parser.add_argument(
-        "--naive-images", type=int, default=300, help="the naive loop is slow: fewer images"
-    )
+    parser.add_argument("--images", type=int, default=512)
     parser.add_argument("--size", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
     arguments = parser.parse_args()
 
-    from mlworker import scoring, synthetic
+    from mlworker import synthetic
     from mlworker.model import ModelConfig, QuestionConfig, build_model
 
     questions = tuple(
@@ -48,69 +111,54 @@ def main() -> None:
         for q in synthetic.GALAXY_QUESTIONS
     )
     model = build_model(ModelConfig(image_size=arguments.size, questions=questions))
-    images = synthetic.make_galaxies(arguments.images, size=arguments.size, seed=0).images[
-        ..., None
-    ]
-    naive_images = images[: arguments.naive_images]
-    batch = arguments.batch_size
-
-    def single_pass():
-        model.full.predict(images, batch_size=batch, verbose=0)
-
-    rates = {"single_pass": best_rate(single_pass, len(images), arguments.repeats)}
-    for samples in (15, 30):
-        rates[f"mc{samples}_trunk_once"] = best_rate(
-            lambda s=samples: scoring.mc_samples(model, images, samples=s, batch_size=batch),
-            len(images),
-            arguments.repeats,
-        )
-        rates[f"mc{samples}_naive"] = best_rate(
-            lambda s=samples: scoring.mc_samples_generic(
-                model, naive_images, samples=s, batch_size=batch
-            ),
-            len(naive_images),
-            max(1, arguments.repeats - 1),
-        )
-    headline = {
-        "mc30_vs_single_pass": rates["mc30_trunk_once"] / rates["single_pass"],
-        "mc30_vs_naive": rates["mc30_trunk_once"] / rates["mc30_naive"],
-        "mc15_vs_single_pass": rates["mc15_trunk_once"] / rates["single_pass"],
-        "mc15_vs_naive": rates["mc15_trunk_once"] / rates["mc15_naive"],
-    }
+    images = synthetic.make_galaxies(arguments.images, size=arguments.size, seed=0).images
+    seconds = measure(paths(model, images, arguments.batch_size), arguments.repeats)
+    headline, rates = summarise(seconds, len(images))
     result = {
-        "headline": {key: round(value, 3) for key, value in headline.items()},
-        "images_per_second": {key: round(value, 1) for key, value in rates.items()},
+        "headline": headline,
+        "images_per_second": rates,
+        "seconds_per_round": {
+            name: [round(v, 3) for v in values] for name, values in seconds.items()
+        },
         "settings": vars(arguments),
+        "method": "same images and batches for every path; compiled tf.function calls; one "
+        "warm-up call per path; paths interleaved within each round, the order rotated from "
+        "round to round; ratios per round",
         "machine": {
             "python": platform.python_version(),
             "processor": platform.processor(),
-            "cores": __import__("os").cpu_count(),
+            "cores": os.cpu_count(),
         },
         "command": "make bench-mc-scoring",
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "mc_scoring.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(rates, RESULTS / "mc_scoring.png")
+    plot(rates, RESULTS / "mc_scoring.png", arguments.size)
     print(json.dumps(result["headline"], indent=2))
     print(json.dumps(result["images_per_second"], indent=2))
 
 
-def plot(rates: dict, path: Path) -> None:
+def plot(rates: dict, path: Path, size: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     names = list(rates)
+    medians = [rates[name]["median"] for name in names]
+    errors = [
+        [rates[name]["median"] - rates[name]["min"] for name in names],
+        [rates[name]["max"] - rates[name]["median"] for name in names],
+    ]
+    colours = [
+        "grey" if name == "one_full_pass" else "tab:blue" if "trunk" in name else "tab:red"
+        for name in names
+    ]
     figure, axes = plt.subplots(figsize=(7, 3.5))
-    axes.barh(
-        names,
-        [rates[name] for name in names],
-        color=["grey", "tab:blue", "tab:red", "tab:blue", "tab:red"],
-    )
+    axes.barh(names, medians, xerr=errors, color=colours, capsize=3)
     axes.set_xscale("log")
-    axes.set_xlabel("images / second (log scale)")
-    axes.set_title("MC dropout scoring, 64x64 grey, paper-shaped CNN")
+    axes.set_xlabel("images / second (median, bars: min-max over rounds; log scale)")
+    axes.set_title(f"MC dropout scoring, {size}x{size} grey, paper-shaped CNN")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -103,14 +103,12 @@ def main() -> None:
 
     project, subject_ids = prepare_database(arguments.pool)
     from labelling import loop
-    from mlworker import acquisition, scoring, synthetic
-    from mlworker.model import ModelConfig, build_model
+    from mlworker import acquisition, pipeline, synthetic
+    from mlworker.model import build_model
     from mlworker.tasks import question_configs
 
     questions = question_configs(project)
-    model = build_model(
-        ModelConfig(image_size=arguments.size, questions=questions, pool_after=(1, 3))
-    )
+    model = build_model(pipeline.model_config(questions, image_size=arguments.size))
     distinct = synthetic.make_galaxies(5000, size=arguments.size, seed=0).images[..., None]
 
     timings = {"score": 0.0, "rank": 0.0, "write_back": 0.0}
@@ -122,11 +120,10 @@ def main() -> None:
         count = min(arguments.chunk, scored - start)
         images = distinct[np.arange(start, start + count) % len(distinct)]
         began = time.perf_counter()
-        samples = scoring.mc_samples(model, images, samples=arguments.samples, batch_size=1024)
+        scores[start : start + count] = pipeline.score(
+            model, images, volunteers=15, samples=arguments.samples
+        ).scores  # MC samples (trunk once) and the tree's joint MI, as score_pool runs them
         timings["score"] += time.perf_counter() - began
-        began = time.perf_counter()
-        scores[start : start + count] = acquisition.subject_scores(samples, questions, 15, "bald")
-        timings["rank"] += time.perf_counter() - began
         print(f"{start + count:,} scored", flush=True)
     began = time.perf_counter()
     picked = acquisition.select("power_bald", scores, 1000, np.random.default_rng(0))

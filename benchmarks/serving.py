@@ -1,11 +1,14 @@
 """Serving speed: classification submits and next-subject, against a bare Django view, same server, same run.
 
-gunicorn (gthread, workers sized to the cores) + PostgreSQL on 127.0.0.1 with projects of 10,000 and
-1,000,000 subjects, where every load client is a volunteer who has already classified 1,000 subjects
-(the 1,000 highest-priority ones: the worst case for next-subject, which must skip them). The load
+gunicorn (one configuration for all endpoints) + PostgreSQL + Redis on 127.0.0.1 with projects of
+10,000 and 1,000,000 subjects, where every load client is a volunteer who has already classified
+1,000 subjects (the 1,000 highest-priority ones: the worst case for next-subject, which must skip
+them). The queue is built in Redis after the fill, as `select_round` does after a round. The load
 generator (benchmarks/loadgen.py, asyncio, keep-alive) runs in its own process, bounded in time.
+The database's own ceiling for the submit's writes is measured with `pgbench` running the very
+statement `classification_submit` sends, at the same client counts.
 
-    .venv/bin/python benchmarks/serving.py [--seconds 10] [--sizes 10000,1000000] [--clients 8,32,64]
+    .venv/bin/python benchmarks/serving.py [--seconds 6] [--sizes 10000,1000000] [--clients 8,32,64]
 """
 
 import argparse
@@ -21,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 DATABASE = "starling_bench"
+REDIS_URL = "redis://127.0.0.1:6379/5"  # this benchmark's own Redis database (flushed at the start)
+PGBENCH_VOLUNTEERS = 2000
 sys.path.insert(0, str(ROOT))
 
 
@@ -36,7 +41,7 @@ def environment(workdir: Path) -> dict:
         "DJANGO_SETTINGS_MODULE": "benchmarks.settings_bench",
         "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
         "DATABASE_CONN_MAX_AGE": "60",
-        "REDIS_URL": "redis://127.0.0.1:6379/13",
+        "REDIS_URL": REDIS_URL,
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(40),
         "SECURE_SSL_REDIRECT": "false",
@@ -45,6 +50,9 @@ def environment(workdir: Path) -> dict:
         "RATE_LIMIT_SUBMITS_PER_VOLUNTEER": "1000000",
         "RATE_LIMIT_SUBMITS_PER_ADDRESS": "10000000",
         "LOG_LEVEL": "WARNING",
+        # A Redis reply slower than this counts as an outage (SQL answers, the version is bumped):
+        # 1 s here so that the shared machine's stalls do not turn a cell into an outage test.
+        "STARLING_QUEUE_REDIS_TIMEOUT_SECONDS": "1.0",
     }
 
 
@@ -62,12 +70,12 @@ def fill(size: int, clients: int, workdir: Path) -> dict:
     """A project of `size` subjects and `clients` volunteers who each classified the top 1,000."""
     import random
 
-    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.backends.signed_cookies import SessionStore
     from django.db import connection
     from django.utils import timezone
 
     from labelling import services
-    from labelling.models import Volunteer
+    from labelling.api import SESSION_VOLUNTEER
     from mlworker import synthetic
 
     slug = f"bench-{size}"
@@ -112,9 +120,11 @@ def fill(size: int, clients: int, workdir: Path) -> dict:
     cookies = []
     volunteers = []
     for _ in range(clients):
-        session = SessionStore()
-        session.create()
-        volunteers.append(Volunteer.objects.create(session_key=session.session_key))
+        volunteer = services.volunteer_create_anonymous()
+        session = SessionStore()  # what a browser holds after its first request
+        session[SESSION_VOLUNTEER] = [volunteer.pk, None]
+        session.save()
+        volunteers.append(volunteer)
         cookies.append(f"{session.session_key} {secrets.token_hex(16)}")
     with (
         connection.cursor() as cursor,
@@ -139,11 +149,136 @@ def fill(size: int, clients: int, workdir: Path) -> dict:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE labelling_classification")
     (workdir / f"{slug}.cookies").write_text("\n".join(cookies) + "\n")
-    (workdir / f"{slug}.subjects").write_text("\n".join(str(s) for s in ordered[1000:60000]) + "\n")
-    return {"slug": slug, "fill_seconds": round(fill_seconds, 1)}
+    (workdir / f"{slug}.subjects").write_text("\n".join(str(s) for s in ordered[1000:61000]) + "\n")
+    (workdir / f"{slug}.cursors").unlink(missing_ok=True)
+    (workdir / "gunicorn.log").unlink(missing_ok=True)
+    queue_seconds, queue_bytes = build_queue(project.pk)
+    return {
+        "slug": slug,
+        "project_id": project.pk,
+        "fill_seconds": round(fill_seconds, 1),
+        "queue_build_seconds": queue_seconds,
+        "queue_redis_megabytes": round(queue_bytes / 1e6, 1),
+        "first_subject": min(ordered),
+        "last_subject": max(ordered),
+    }
 
 
-def start_gunicorn(env: dict, port: int, workers: int, log: Path) -> subprocess.Popen:
+def build_queue(project_id: int) -> tuple[float, int]:
+    """Build the project's Redis queue as `select_round` does after a round: (seconds, bytes)."""
+    import redis
+
+    from labelling import queue
+    from labelling.models import Project
+
+    started = time.perf_counter()
+    version = Project.objects.values_list("serving_version", flat=True).get(pk=project_id)
+    if not queue.queue_build(project_id=project_id, version=version):
+        raise RuntimeError("the queue could not be built: is Redis up?")
+    seconds = round(time.perf_counter() - started, 1)
+    client = redis.Redis.from_url(REDIS_URL)
+    footprint = sum(
+        client.memory_usage(f"starling:{kind}:{project_id}:{version}", samples=0) or 0
+        for kind in ("queue", "images")
+    )
+    return seconds, footprint
+
+
+def pgbench_volunteers() -> tuple[int, int]:
+    """Volunteers for pgbench's votes, apart from the load generator's; (first id, last id)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO labelling_volunteer (session_key, created_at)"
+            " SELECT 'pgbench-' || n, now() FROM generate_series(1, %s) AS n RETURNING id",
+            [PGBENCH_VOLUNTEERS],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    return min(ids), max(ids)
+
+
+def pgbench_script(project: dict, volunteers: tuple[int, int], path: Path) -> Path:
+    """The submit's statement (labelling.services.SUBMIT_SQL) with pgbench variables."""
+    from labelling.services import SUBMIT_SQL, _counts_sql
+
+    counts, _ = _counts_sql({"smooth-or-featured": "smooth"})
+    statement = SUBMIT_SQL.replace("{counts}", counts)
+    for name, value in {
+        "%(question_0)s": "'smooth-or-featured'",
+        "%(answer_0)s": "'smooth'",
+        "%(subject)s": ":subject",
+        "%(project)s": str(project["project_id"]),
+        "%(volunteer)s": ":volunteer",
+        "%(annotations)s": '\'{"smooth-or-featured": "smooth"}\'',
+        "%(key)s": "('pgbench-' || :client_id || '-' || :nonce)",
+        "%(limit)s": "15",
+    }.items():
+        statement = statement.replace(name, value)
+    path.write_text(
+        f"\\set subject random({project['first_subject']}, {project['last_subject']})\n"
+        f"\\set volunteer random({volunteers[0]}, {volunteers[1]})\n"
+        "\\set nonce random(1, 2000000000)\n" + statement.strip() + ";\n"
+    )
+    return path
+
+
+def pgbench(script: Path, clients: int, seconds: float, workdir: Path) -> dict:
+    """Transactions/s and latency percentiles of `script` at `clients` connections."""
+    logs = workdir / "pgbench-logs"
+    if logs.exists():
+        for old in logs.iterdir():
+            old.unlink()
+    logs.mkdir(exist_ok=True)
+    command = [
+        "pgbench",
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-n",
+        "-M",
+        "prepared",
+        "-f",
+        str(script),
+        "-c",
+        str(clients),
+        "-j",
+        str(min(clients, os.cpu_count() or 2)),
+        "-T",
+        str(max(1, int(round(seconds)))),
+        "-l",
+        "--log-prefix",
+        str(logs / "tx"),
+        DATABASE,
+    ]
+    output = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 120, check=True, cwd=logs
+    ).stdout
+    latencies, failed = [], 0
+    for log in logs.iterdir():
+        for line in log.read_text().splitlines():
+            fields = line.split()
+            if fields[2].isdigit():
+                latencies.append(int(fields[2]) / 1000.0)
+            else:  # "failed" or "skipped"
+                failed += 1
+    latencies.sort()
+    tps = next(
+        float(line.split("=")[1].split()[0])
+        for line in output.splitlines()
+        if line.startswith("tps")
+    )
+    return {
+        "requests": len(latencies),
+        "errors": failed,
+        "per_second": round(tps, 1),
+        "p50_ms": round(latencies[len(latencies) // 2], 2),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
+    }
+
+
+def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
     process = subprocess.Popen(
         [
             sys.executable,
@@ -157,7 +292,7 @@ def start_gunicorn(env: dict, port: int, workers: int, log: Path) -> subprocess.
             "--worker-class",
             "gthread",
             "--threads",
-            "4",
+            str(threads),
             "--keep-alive",
             "30",
         ],
@@ -175,7 +310,7 @@ def start_gunicorn(env: dict, port: int, workers: int, log: Path) -> subprocess.
     raise RuntimeError("gunicorn did not start")
 
 
-def load(port, path, clients, seconds, workdir, slug, post=False, offset=0) -> dict:
+def load(port, path, clients, seconds, workdir, slug, post=False) -> dict:
     command = [
         sys.executable,
         str(ROOT / "benchmarks" / "loadgen.py"),
@@ -197,8 +332,8 @@ def load(port, path, clients, seconds, workdir, slug, post=False, offset=0) -> d
             '"idempotency_key": "{key}"}',
             "--subjects",
             str(workdir / f"{slug}.subjects"),
-            "--offset",
-            str(offset),
+            "--cursor-file",
+            str(workdir / f"{slug}.cursors"),
         ]
     output = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 120, check=True
@@ -208,11 +343,23 @@ def load(port, path, clients, seconds, workdir, slug, post=False, offset=0) -> d
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--clients", default="8,32,64")
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument(
+        "--readme", action="store_true", help="write the README's serving section from the result"
+    )
+    parser.add_argument(
+        "--readme-only", action="store_true", help="only rewrite the README from serving.json"
+    )
+    parser.add_argument("--machine-note", default="", help="e.g. 'shared with TensorFlow training'")
     arguments = parser.parse_args()
+    if arguments.readme_only:
+        update_readme(json.loads((RESULTS / "serving.json").read_text()))
+        return
+    load_average_at_start = os.getloadavg()[0]
     sizes = [int(s) for s in arguments.sizes.split(",")]
     client_counts = [int(c) for c in arguments.clients.split(",")]
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / "starling-serving-bench"
@@ -237,37 +384,73 @@ def main() -> None:
         }
     )
     recreate_database()
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()  # this benchmark's own database number only
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     import django
 
     django.setup()
     projects = {size: fill(size, max(client_counts), workdir) for size in sizes}
+    volunteers = pgbench_volunteers()
     port = free_port()
-    server = start_gunicorn(env, port, arguments.workers, workdir / "gunicorn.log")
+    server = start_gunicorn(
+        env, port, arguments.workers, arguments.threads, workdir / "gunicorn.log"
+    )
     cells = []
+    started = time.time()
     try:
         for size in sizes:
-            slug = projects[size]["slug"]
-            for clients in client_counts:
-                for endpoint, path, post in [
-                    ("bare", "/bare", False),
-                    ("next", f"/api/projects/{slug}/next", False),
-                    ("submit", f"/api/projects/{slug}/classifications", True),
-                ]:
-                    # Each submit run gets its own range of subjects: no volunteer repeats one.
-                    offset = 6000 * client_counts.index(clients)
-                    cell = {
-                        "subjects": size,
-                        "clients": clients,
-                        "endpoint": endpoint,
-                        **load(port, path, clients, arguments.seconds, workdir, slug, post, offset),
-                    }
-                    cells.append(cell)
-                    print(json.dumps(cell), flush=True)
+            cells += measure_size(
+                size, projects[size], volunteers, client_counts, port, workdir, arguments
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
+        redis.Redis.from_url(REDIS_URL).flushdb()  # give the shared Redis its memory back
+    result = summarise(cells, sizes, client_counts, projects, arguments)
+    result["settings"]["load_average_at_start_and_end"] = [
+        load_average_at_start,
+        os.getloadavg()[0],
+    ]
+    result["settings"]["measured_minutes"] = round((time.time() - started) / 60, 1)
+    log = (workdir / "gunicorn.log").read_text(errors="replace")
+    result["queue_redis_unavailable_warnings"] = log.count("queue: Redis unavailable")
+    result["settings"]["queue_redis_timeout_seconds"] = float(
+        env["STARLING_QUEUE_REDIS_TIMEOUT_SECONDS"]
+    )
+    result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
+    if arguments.machine_note:
+        result["machine_note"] = f"; {arguments.machine_note}"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "serving.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(cells, sizes, client_counts, RESULTS / "serving.png")
+    if arguments.readme:
+        update_readme(result)
+    print(json.dumps(result["headline"], indent=2))
 
+
+def measure_size(size, project, volunteers, client_counts, port, workdir, arguments) -> list[dict]:
+    """Every endpoint at every client count for one project size, then pgbench's ceiling."""
+    slug, cells = project["slug"], []
+    script = pgbench_script(project, volunteers, workdir / f"{slug}.pgbench.sql")
+    for clients in client_counts:
+        for endpoint, path, post in [
+            ("bare", "/bare", False),
+            ("next", f"/api/projects/{slug}/next", False),
+            ("submit", f"/api/projects/{slug}/classifications", True),
+        ]:
+            measured = load(port, path, clients, arguments.seconds, workdir, slug, post)
+            cells.append({"subjects": size, "clients": clients, "endpoint": endpoint, **measured})
+            print(json.dumps(cells[-1]), flush=True)
+    for clients in client_counts:
+        measured = pgbench(script, clients, arguments.seconds, workdir)
+        cells.append({"subjects": size, "clients": clients, "endpoint": "pgbench", **measured})
+        print(json.dumps(cells[-1]), flush=True)
+    return cells
+
+
+def summarise(cells, sizes, client_counts, projects, arguments) -> dict:
     def cell(size, clients, endpoint):
         return next(
             c
@@ -275,56 +458,129 @@ def main() -> None:
             if c["subjects"] == size and c["clients"] == clients and c["endpoint"] == endpoint
         )
 
-    largest, middle = (
-        max(sizes),
-        32 if 32 in client_counts else client_counts[len(client_counts) // 2],
-    )
-    headline = {
-        "submit_vs_bare": round(
-            cell(largest, middle, "submit")["per_second"]
-            / cell(largest, middle, "bare")["per_second"],
-            3,
-        ),
-        "next_vs_bare": round(
-            cell(largest, middle, "next")["per_second"]
-            / cell(largest, middle, "bare")["per_second"],
-            3,
-        ),
-        "submit_p99_ms_at_32": cell(largest, middle, "submit")["p99_ms"],
-        "next_p99_ms_at_32": cell(largest, middle, "next")["p99_ms"],
-        "subjects": largest,
-    }
-    per_size = {
-        str(size): {
-            "submit_vs_bare": round(
-                cell(size, middle, "submit")["per_second"]
-                / cell(size, middle, "bare")["per_second"],
-                3,
-            ),
-            "next_vs_bare": round(
-                cell(size, middle, "next")["per_second"] / cell(size, middle, "bare")["per_second"],
-                3,
-            ),
+    def ratios(size, clients):
+        bare = cell(size, clients, "bare")["per_second"]
+        ceiling = min(bare, cell(size, clients, "pgbench")["per_second"])
+        return {
+            "next_vs_bare": round(cell(size, clients, "next")["per_second"] / bare, 3),
+            "submit_vs_ceiling": round(cell(size, clients, "submit")["per_second"] / ceiling, 3),
+            "submit_ceiling": "bare" if ceiling == bare else "pgbench",
         }
-        for size in sizes
+
+    largest = max(sizes)
+    middle = 32 if 32 in client_counts else client_counts[len(client_counts) // 2]
+    headline = {
+        **{k: v for k, v in ratios(largest, middle).items() if k != "submit_ceiling"},
+        "next_p99_ms_at_32": cell(largest, middle, "next")["p99_ms"],
+        "submit_p99_ms_at_32": cell(largest, middle, "submit")["p99_ms"],
+        "errors": sum(c["errors"] for c in cells),
+        "subjects": largest,
+        "clients": middle,
     }
-    result = {
+    return {
         "headline": headline,
-        "ratios_at_32_clients_by_size": per_size,
+        "ratios": {
+            str(size): {str(clients): ratios(size, clients) for clients in client_counts}
+            for size in sizes
+        },
         "cells": cells,
-        "projects": projects,
+        "projects": {str(size): project for size, project in projects.items()},
         "settings": {
             **vars(arguments),
-            "gunicorn": f"{arguments.workers} gthread workers x 4 threads",
+            "gunicorn": f"{arguments.workers} gthread workers x {arguments.threads} threads, "
+            "the same server for bare, next and submit",
             "cores": os.cpu_count(),
             "volunteer_history": "each client volunteer already classified the 1,000 highest-priority subjects",
+            "next": "GET …/next without count (one subject), from the Redis queue",
+            "pgbench": "the submit's own statement (labelling.services.SUBMIT_SQL), prepared as the "
+            "app prepares it, a random subject, one of 2,000 volunteers",
         },
         "command": "make bench-serving",
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serving.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(cells, sizes, client_counts, RESULTS / "serving.png")
-    print(json.dumps(headline, indent=2))
+
+
+TARGETS = {"next_vs_bare": 0.5, "submit_vs_ceiling": 0.5, "p99_ms": 50.0}
+
+
+def readme_section(result: dict) -> str:
+    """The README's serving section, every figure taken from `result` (serving.json)."""
+    headline, settings = result["headline"], result["settings"]
+    cells = result["cells"]
+    sizes = sorted({c["subjects"] for c in cells})
+    client_counts = sorted({c["clients"] for c in cells})
+
+    def cell(size, clients, endpoint):
+        return next(
+            c
+            for c in cells
+            if (c["subjects"], c["clients"], c["endpoint"]) == (size, clients, endpoint)
+        )
+
+    met = {
+        "next ≥ 0.5x bare": headline["next_vs_bare"] >= TARGETS["next_vs_bare"],
+        "submit ≥ 0.5x ceiling": headline["submit_vs_ceiling"] >= TARGETS["submit_vs_ceiling"],
+        "next p99 ≤ 50 ms": headline["next_p99_ms_at_32"] <= TARGETS["p99_ms"],
+        "submit p99 ≤ 50 ms": headline["submit_p99_ms_at_32"] <= TARGETS["p99_ms"],
+        "0 errors": headline["errors"] == 0,
+    }
+    verdict = ", ".join(f"{name}: {'met' if ok else '**missed**'}" for name, ok in met.items())
+    lines = [
+        f"### Serving (`make bench-serving`, run of {result['date']}, "
+        f"{settings['cores']} cores{result.get('machine_note', '')})",
+        "",
+        f"At {headline['clients']} clients and {headline['subjects']:,} subjects: next-subject "
+        f"**{headline['next_vs_bare']}x** the bare view, submit **{headline['submit_vs_ceiling']}x** "
+        "the smaller of the bare view and PostgreSQL's own ceiling for the same statement "
+        f"(`pgbench`); p99 next **{headline['next_p99_ms_at_32']} ms**, submit "
+        f"**{headline['submit_p99_ms_at_32']} ms**; **{headline['errors']}** errors in all cells. "
+        f"Targets — {verdict}.",
+        "",
+        "| subjects | clients | bare req/s (p99 ms) | next req/s (p99 ms) | submit req/s (p99 ms) "
+        "| pgbench tx/s (p99 ms) | next / bare | submit / ceiling | errors |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for size in sizes:
+        for clients in client_counts:
+            row = {e: cell(size, clients, e) for e in ("bare", "next", "submit", "pgbench")}
+            ratios = result["ratios"][str(size)][str(clients)]
+            figures = " | ".join(
+                f"{row[e]['per_second']:,.0f} ({row[e]['p99_ms']:g})"
+                for e in ("bare", "next", "submit", "pgbench")
+            )
+            errors = sum(row[e]["errors"] for e in row)
+            lines.append(
+                f"| {size:,} | {clients} | {figures} | {ratios['next_vs_bare']} "
+                f"| {ratios['submit_vs_ceiling']} ({ratios['submit_ceiling']}) | {errors} |"
+            )
+    lines += [
+        "",
+        "![serving](benchmarks/results/serving.png)",
+        "",
+        f"{settings['seconds']:g} s per cell after a warm-up; gunicorn {settings['gunicorn']}; "
+        f"{settings['volunteer_history']}; {settings['next']}; pgbench runs {settings['pgbench']}. "
+        "The queue in Redis (sorted set + image paths): "
+        + ", ".join(
+            f"{project['queue_redis_megabytes']:g} MB at {int(size):,} subjects "
+            f"(built in {project['queue_build_seconds']:g} s)"
+            for size, project in sorted(result["projects"].items(), key=lambda item: int(item[0]))
+        )
+        + f". Redis queue failures logged by the web processes: "
+        f"{result.get('queue_redis_unavailable_warnings', 'not counted')} (a reply slower than "
+        f"{settings.get('queue_redis_timeout_seconds', 0.25):g} s counts as one; SQL answers then)"
+        + ". Load average of the machine at the start and end of the run: "
+        + " and ".join(f"{value:.1f}" for value in settings["load_average_at_start_and_end"])
+        + ".",
+    ]
+    return "\n".join(lines)
+
+
+def update_readme(result: dict) -> None:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- serving -->", "<!-- /serving -->"
+    before, _, rest = text.partition(start)
+    _, _, after = rest.partition(end)
+    readme.write_text(f"{before}{start}\n{readme_section(result)}\n{end}{after}")
 
 
 def plot(cells, sizes, client_counts, path):
@@ -335,7 +591,7 @@ def plot(cells, sizes, client_counts, path):
 
     figure, axes = plt.subplots(len(sizes), 2, figsize=(11, 3.3 * len(sizes)), squeeze=False)
     for row, size in enumerate(sizes):
-        for endpoint in ("bare", "next", "submit"):
+        for endpoint in ("bare", "next", "submit", "pgbench"):
             points = [c for c in cells if c["subjects"] == size and c["endpoint"] == endpoint]
             axes[row][0].plot(
                 client_counts, [c["per_second"] for c in points], marker="o", label=endpoint

@@ -7,14 +7,19 @@ Parse, authorise through one scoped fetch, call a service or selector, render. E
 import json
 from functools import wraps
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import ensure_csrf_cookie
+from django.middleware.csrf import get_token
+from django.urls import reverse
 
-from labelling import ratelimit, selectors, services
-from labelling.errors import InvalidInput, StarlingError
-from labelling.models import Project, Subject
+from labelling import ratelimit, selectors, services, snapshots
+from labelling.errors import InvalidInput, NotFound, StarlingError
+from labelling.models import Volunteer
 
 MAX_EXCLUDED = 20
+MAX_COUNT = 10
+SESSION_VOLUNTEER = "starling_volunteer"
 
 
 def json_errors(view):
@@ -38,52 +43,114 @@ def method_not_allowed(request: HttpRequest, allowed: str) -> JsonResponse:
     return response
 
 
-def project_for_volunteers(slug: str) -> Project:
-    """The one scoped fetch for volunteer endpoints: a published project, else 404."""
-    project = selectors.project_get_by_slug(slug=slug)
-    if not project.is_published:
-        raise selectors.NotFound(f"Unknown project {slug!r}")
-    return project
+def project_for_volunteers(slug: str) -> snapshots.ProjectSnapshot:
+    """The one scoped fetch for volunteer endpoints: a published project (cached), else 404."""
+    snapshot = snapshots.project_snapshot(slug=slug)
+    if not snapshot.project.is_published:
+        raise NotFound(f"Unknown project {slug!r}")
+    return snapshot
 
 
-def request_volunteer(request: HttpRequest):
-    if not request.user.is_authenticated and not request.session.session_key:
-        request.session.save()
-    return services.volunteer_get_or_create(
-        user=request.user, session_key=request.session.session_key
-    )
+def request_volunteer_id(request: HttpRequest) -> int:
+    """The volunteer behind the request, kept in the session: no query once it is known.
+
+    Stored with the account it belongs to, so that logging in or out never carries one person's
+    volunteer over to another."""
+    # An anonymous session has no auth key: no need to build request.user to know it.
+    signed_in = SESSION_KEY in request.session and request.user.is_authenticated
+    user_id = request.user.pk if signed_in else None
+    stored = request.session.get(SESSION_VOLUNTEER)
+    if isinstance(stored, list) and len(stored) == 2 and stored[1] == user_id:
+        return stored[0]
+    if user_id is None:
+        volunteer = services.volunteer_create_anonymous()
+    else:
+        volunteer = services.volunteer_get_or_create(user=request.user)
+    request.session[SESSION_VOLUNTEER] = [volunteer.pk, user_id]
+    return volunteer.pk
 
 
-def subject_json(subject: Subject) -> dict:
-    return {"id": subject.pk, "image_url": subject.image_url}
+def ensure_csrf_cookie_once(request: HttpRequest) -> None:
+    """Give a client without the CSRF cookie one (submits need it); a client with it costs nothing."""
+    if settings.CSRF_COOKIE_NAME not in request.COOKIES:
+        get_token(request)
 
 
 def parse_exclude(raw: str) -> tuple[int, ...]:
     if not raw:
         return ()
     parts = raw.split(",")
-    if len(parts) > MAX_EXCLUDED or not all(part.strip().isdigit() for part in parts):
+    if len(parts) > MAX_EXCLUDED or not all(
+        part.strip().isascii() and part.strip().isdigit() for part in parts
+    ):
         raise InvalidInput(
             f"Invalid value for exclude: expected up to {MAX_EXCLUDED} comma-separated subject "
             f"ids, received {raw!r:.80}"
         )
-    return tuple(int(part) for part in parts)
+    ids = tuple(int(part) for part in parts)
+    if any(subject_id >= 2**63 for subject_id in ids):
+        raise InvalidInput(
+            f"Invalid value for exclude: subject ids are below 2**63, received {raw!r:.80}"
+        )
+    return ids
 
 
-@ensure_csrf_cookie
+def parse_count(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_COUNT:
+        raise InvalidInput(
+            f"Invalid value for count: expected an integer from 1 to {MAX_COUNT}, "
+            f"received {raw!r:.40}"
+        )
+    return int(raw)
+
+
 @json_errors
 def next_subject(request: HttpRequest, slug: str) -> JsonResponse:
+    """`?count=N` (1..10): {"subjects": [...]} best first; without it: {"subject": ... or null}."""
     if request.method != "GET":
         return method_not_allowed(request, "GET")
-    project = project_for_volunteers(slug)
+    snapshot = project_for_volunteers(slug)
     exclude_ids = parse_exclude(request.GET.get("exclude", ""))
-    volunteer = request_volunteer(request)
-    subject = selectors.subject_next_for_volunteer(
-        project=project, volunteer=volunteer, exclude_ids=exclude_ids
+    count = parse_count(request.GET.get("count"))
+    subjects = selectors.subjects_next_for_volunteer(
+        project=snapshot.project,
+        volunteer_id=request_volunteer_id(request),
+        count=count or 1,
+        exclude_ids=exclude_ids,
     )
-    if subject is None:
+    ensure_csrf_cookie_once(request)
+    if count is not None:
+        return JsonResponse({"subjects": subjects})
+    if not subjects:
         return JsonResponse({"subject": None, "message": "No more images for you here. Thank you!"})
-    return JsonResponse({"subject": subject_json(subject)})
+    return JsonResponse({"subject": subjects[0]})
+
+
+@json_errors
+def project_detail(request: HttpRequest, slug: str) -> JsonResponse:
+    """What a client needs to classify: the question tree and the project's settings."""
+    if request.method != "GET":
+        return method_not_allowed(request, "GET")
+    snapshot = project_for_volunteers(slug)
+    project = snapshot.project
+    ensure_csrf_cookie_once(request)
+    return JsonResponse(
+        {
+            "slug": project.slug,
+            "title": project.title,
+            "description": project.description,
+            "image_size": project.image_size,
+            "image_channels": project.image_channels,
+            "retirement_limit": project.retirement_limit,
+            "tree": snapshot.tree.as_json(),
+            "question_order": snapshot.tree.ordered_keys(),
+            "next_url": reverse("api_next", args=[project.slug]),
+            "max_count": MAX_COUNT,
+            "classifications_url": reverse("api_classifications", args=[project.slug]),
+        }
+    )
 
 
 def parse_json_body(request: HttpRequest) -> dict:
@@ -104,7 +171,7 @@ def parse_json_body(request: HttpRequest) -> dict:
 def classifications(request: HttpRequest, slug: str) -> JsonResponse:
     if request.method != "POST":
         return method_not_allowed(request, "POST")
-    project = project_for_volunteers(slug)
+    snapshot = project_for_volunteers(slug)
     body = parse_json_body(request)
     missing = [name for name in ("subject", "answers", "idempotency_key") if name not in body]
     if missing:
@@ -116,21 +183,26 @@ def classifications(request: HttpRequest, slug: str) -> JsonResponse:
         raise InvalidInput(
             f"Unknown field(s) {unknown}: expected subject, answers, idempotency_key"
         )
-    volunteer = request_volunteer(request)
+    volunteer_id = request_volunteer_id(request)
     refusal = ratelimit.check_submit(
-        volunteer_id=volunteer.pk, address=ratelimit.client_address(request)
+        volunteer_id=volunteer_id, address=ratelimit.client_address(request)
     )
     if refusal is not None:
         response = JsonResponse({"error": refusal.message}, status=429)
         response["Retry-After"] = str(refusal.retry_after)
         return response
-    classification, created = services.classification_submit(
-        project=project,
-        volunteer=volunteer,
-        subject_id=body["subject"],
-        annotations=body["answers"],
-        idempotency_key=body["idempotency_key"],
-    )
+    try:
+        classification, created = services.classification_submit(
+            project=snapshot.project,
+            volunteer=Volunteer(pk=volunteer_id),
+            subject_id=body["subject"],
+            annotations=body["answers"],
+            idempotency_key=body["idempotency_key"],
+            tree=snapshot.tree,
+        )
+    except services.VolunteerGone:
+        request.session.pop(SESSION_VOLUNTEER, None)
+        raise
     return JsonResponse(
         {
             "id": classification.pk,

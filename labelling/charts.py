@@ -36,10 +36,12 @@ def votes_per_hour(hours: list, counts: list[int]) -> bytes:
 
 
 def learning_curve(versions: list[dict]) -> bytes:
-    """versions: [{"training_set_size", "nll": {question: value}}] -> validation NLL per question."""
+    """versions: [{"training_set_size", "nll": {series: value}}] -> held-out NLL per series
+    (the model and the image-free baseline, on the same held-out subjects)."""
     plt, figure, axes = _figure()
-    questions = sorted({key for version in versions for key in version["nll"]})
-    for key in questions:
+    series = sorted({key for version in versions for key in version["nll"]})
+    drawn = 0
+    for key in series:
         points = [
             (v["training_set_size"], v["nll"][key])
             for v in versions
@@ -47,9 +49,10 @@ def learning_curve(versions: list[dict]) -> bytes:
         ]
         if points:
             axes.plot(*zip(*sorted(points), strict=True), marker="o", label=key)
+            drawn += 1
     axes.set_xlabel("labelled subjects in training")
-    axes.set_ylabel("validation vote NLL")
-    if questions:
+    axes.set_ylabel("held-out vote NLL per subject (nats)")
+    if drawn:
         axes.legend(fontsize=8)
     return _png(plt, figure)
 

@@ -266,9 +266,8 @@ def chart_learning(request, slug):
                 {
                     "training_set_size": v.training_set_size,
                     "nll": {
-                        k: m.get("nll")
-                        for k, m in v.metrics.items()
-                        if isinstance(m, dict) and "nll" in m
+                        "model": v.metrics.get("_held_out", {}).get("nll"),
+                        "image-free baseline": v.metrics.get("_held_out", {}).get("baseline_nll"),
                     },
                 }
                 for v in versions
@@ -283,7 +282,7 @@ def chart_calibration(request, slug, number):
     coverage = {
         k: m["coverage"]
         for k, m in version.metrics.items()
-        if isinstance(m, dict) and m.get("coverage")
+        if isinstance(m, dict) and m.get("coverage") and not k.startswith("_")
     }
     return png(charts.calibration(coverage))
 

@@ -4,6 +4,7 @@ No TensorFlow here: mlworker.tasks calls these around the ML; web calls `retrain
 """
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from labelling import queue
 from labelling.models import (
     AcquisitionPick,
     AcquisitionRound,
@@ -33,6 +35,14 @@ RETRAIN_TASK = "mlworker.tasks.retrain"
 # Priorities: a round's picks get ROUND_PRIORITY_BASE + (batch - rank); everyone else their score
 # (mutual information, far below the base); before any model, priorities are random in [0, 1).
 ROUND_PRIORITY_BASE = 1_000_000.0
+ROUND_ABANDONED = "round abandoned: the retrain's lease expired before its round was recorded"
+
+
+UNCLAIMED = {"retrain_state": RetrainState.IDLE, "retrain_claimed_at": None, "retrain_token": ""}
+
+
+class ClaimLost(RuntimeError):
+    """A retrain run found the project's claim held by another, newer run."""
 
 
 def _lease() -> timedelta:
@@ -42,31 +52,46 @@ def _lease() -> timedelta:
 def retrain_request(*, project: Project) -> bool:
     """Claim the project's retrain slot (compare-and-set) and queue the retrain task.
 
-    Returns False when a retrain is already queued or running and its lease is fresh. A stale claim
-    (its worker died) is taken over, and the orphaned 'training' version is marked failed.
+    The claim's token is the task's id: only that run may release it. Returns False when a retrain
+    is already queued or running and its lease is fresh. A stale claim (its worker died) is taken
+    over: its orphaned 'training' version is marked failed, a version left without its round is
+    marked abandoned.
     """
     now = timezone.now()
+    token = uuid.uuid4().hex
     with transaction.atomic():
         claimed = (
             Project.objects.filter(pk=project.pk)
             .filter(Q(retrain_state=RetrainState.IDLE) | Q(retrain_claimed_at__lt=now - _lease()))
-            .update(retrain_state=RetrainState.QUEUED, retrain_claimed_at=now)
+            .update(retrain_state=RetrainState.QUEUED, retrain_claimed_at=now, retrain_token=token)
         )
         if not claimed:
             return False
-        ModelVersion.objects.filter(project=project, status=ModelVersionStatus.TRAINING).update(
-            status=ModelVersionStatus.FAILED,
-            error="worker lost: the retrain's lease expired before it finished",
-            finished_at=now,
-        )
-        transaction.on_commit(lambda: _send_retrain(project.pk))
+        _versions_abandon(project_id=project.pk, now=now)
+        transaction.on_commit(lambda: _send_retrain(project.pk, token))
     return True
 
 
-def _send_retrain(project_id: int) -> None:
+def _versions_abandon(*, project_id: int, now) -> None:
+    """Close the versions of runs whose claim was lost: training ones failed, ready ones without a
+    round marked abandoned (their model stays usable; a late round of theirs reorders nothing)."""
+    ModelVersion.objects.filter(project_id=project_id, status=ModelVersionStatus.TRAINING).update(
+        status=ModelVersionStatus.FAILED,
+        error="worker lost: the retrain's lease expired before it finished",
+        finished_at=now,
+    )
+    ModelVersion.objects.filter(
+        project_id=project_id,
+        status=ModelVersionStatus.READY,
+        acquisition_round__isnull=True,
+        worse_than_baseline=False,  # those never get a round, by design
+    ).filter(error="").update(error=ROUND_ABANDONED)
+
+
+def _send_retrain(project_id: int, token: str) -> None:
     from labelling.celery import app
 
-    app.send_task(RETRAIN_TASK, args=[project_id], queue="ml")
+    app.send_task(RETRAIN_TASK, args=[project_id], queue="ml", task_id=token)
 
 
 def retrain_heartbeat(*, project_id: int) -> None:
@@ -76,18 +101,40 @@ def retrain_heartbeat(*, project_id: int) -> None:
     )
 
 
-def retrain_release(*, project_id: int) -> None:
-    Project.objects.filter(pk=project_id).update(
-        retrain_state=RetrainState.IDLE, retrain_claimed_at=None
+def retrain_release(*, project_id: int, token: str) -> bool:
+    """Release the claim if `token` still holds it (compare-and-set); False if another run's."""
+    return bool(
+        Project.objects.filter(pk=project_id, retrain_token=token)
+        .exclude(retrain_state=RetrainState.IDLE)
+        .update(**UNCLAIMED)
     )
+
+
+def retrain_reap_stale(*, project: Project) -> bool:
+    """Beat's watchdog: a claim whose lease expired (its worker died mid-training or mid-scoring)
+    is released and its run's versions closed, within one lease of the death rather than after
+    the broker's redelivery. Returns True when a stale claim was reaped."""
+    now = timezone.now()
+    with transaction.atomic():
+        reaped = (
+            Project.objects.filter(pk=project.pk, retrain_claimed_at__lt=now - _lease())
+            .exclude(retrain_state=RetrainState.IDLE)
+            .update(**UNCLAIMED)
+        )
+        if reaped:
+            _versions_abandon(project_id=project.pk, now=now)
+            logger.warning("project %s: retrain claim's lease expired; released", project.pk)
+    return bool(reaped)
 
 
 @transaction.atomic
 def model_version_start(*, project_id: int, task_id: str) -> ModelVersion:
     """Register the version this retrain run builds (status training).
 
-    A redelivered task (its worker died) finds its earlier version: if still 'training', that one is
-    marked failed and a new version starts; if it already finished, it is returned unchanged.
+    The run must hold the project's claim (token == task id), or take it when the project is idle
+    or the claim is stale; a run whose claim was taken over raises ClaimLost. A redelivered task
+    (its worker died) finds its earlier version: if still 'training', that one is marked failed
+    and a new version starts; if it already finished, it is returned unchanged.
     """
     project = Project.objects.select_for_update().get(pk=project_id)
     earlier = (
@@ -95,6 +142,18 @@ def model_version_start(*, project_id: int, task_id: str) -> ModelVersion:
     )
     if earlier is not None and earlier.status != ModelVersionStatus.TRAINING:
         return earlier
+    stale = project.retrain_claimed_at is None or project.retrain_claimed_at < (
+        timezone.now() - _lease()
+    )
+    if (
+        project.retrain_token != task_id
+        and project.retrain_state != RetrainState.IDLE
+        and not stale
+    ):
+        raise ClaimLost(
+            f"Retrain run {task_id!r} of project {project.slug!r} does not hold the claim: "
+            f"expected token {task_id!r}, found {project.retrain_token!r} ({project.retrain_state})"
+        )
     if earlier is not None:
         earlier.status = ModelVersionStatus.FAILED
         earlier.error = "worker lost mid-training; the task was redelivered and retried"
@@ -104,7 +163,7 @@ def model_version_start(*, project_id: int, task_id: str) -> ModelVersion:
         ModelVersion.objects.filter(project=project).aggregate(Max("number"))["number__max"] or 0
     ) + 1
     Project.objects.filter(pk=project.pk).update(
-        retrain_state=RetrainState.RUNNING, retrain_claimed_at=timezone.now()
+        retrain_state=RetrainState.RUNNING, retrain_claimed_at=timezone.now(), retrain_token=task_id
     )
     return ModelVersion.objects.create(
         project=project,
@@ -123,6 +182,7 @@ def model_version_ready(
     training_set_size: int,
     config: dict,
     device: str,
+    worse_than_baseline: bool = False,
 ) -> None:
     """Mark a version ready — only after its artefact is completely saved."""
     ModelVersion.objects.filter(pk=version.pk, status=ModelVersionStatus.TRAINING).update(
@@ -133,11 +193,16 @@ def model_version_ready(
         training_set_size=training_set_size,
         config=config,
         device=device,
+        worse_than_baseline=worse_than_baseline,
         finished_at=timezone.now(),
     )
 
 
-def model_version_fail(*, version_id: int | None, project_id: int, error: str) -> None:
+def model_version_fail(
+    *, version_id: int | None, project_id: int, error: str, token: str | None = None
+) -> None:
+    """Mark the run's version failed and release its claim: the version's own token, or `token`
+    when the run failed before it had a version (None: nothing to release; the lease expires)."""
     with transaction.atomic():
         if version_id is not None:
             ModelVersion.objects.filter(pk=version_id).exclude(
@@ -145,7 +210,9 @@ def model_version_fail(*, version_id: int | None, project_id: int, error: str) -
             ).update(
                 status=ModelVersionStatus.FAILED, error=error[:5000], finished_at=timezone.now()
             )
-        retrain_release(project_id=project_id)
+            token = ModelVersion.objects.values_list("task_id", flat=True).get(pk=version_id)
+        if token is not None:
+            retrain_release(project_id=project_id, token=token)
 
 
 def model_version_add_timings(*, version_id: int, timings: dict) -> None:
@@ -195,7 +262,8 @@ def active_pool(*, project: Project) -> list[tuple[int, Path]]:
 
 
 def predictions_write(*, version_id: int, rows: list[dict]) -> int:
-    """Bulk upsert Prediction rows ({subject_id, per_question, samples, score}); idempotent."""
+    """Bulk upsert Prediction rows ({subject_id, per_question, samples, score}); idempotent.
+    Each chunk written refreshes its run's lease (only its own claim)."""
     Prediction.objects.bulk_create(
         [Prediction(model_version_id=version_id, **row) for row in rows],
         batch_size=500,
@@ -203,6 +271,10 @@ def predictions_write(*, version_id: int, rows: list[dict]) -> int:
         unique_fields=["model_version", "subject"],
         update_fields=["per_question", "samples", "score"],
     )
+    project_id, token = ModelVersion.objects.values_list("project_id", "task_id").get(pk=version_id)
+    Project.objects.filter(pk=project_id, retrain_token=token).exclude(
+        retrain_state=RetrainState.IDLE
+    ).update(retrain_claimed_at=timezone.now())
     return len(rows)
 
 
@@ -259,8 +331,17 @@ def round_record(
     priorities = dict(scores)
     for rank, (subject_id, _) in enumerate(picks, start=1):
         priorities[subject_id] = ROUND_PRIORITY_BASE + len(picks) - rank
-    subjects_set_priorities(priorities=priorities)
-    retrain_release(project_id=project.pk)
+    superseded = AcquisitionRound.objects.filter(
+        project=project, model_version__number__gt=version.number
+    ).exists()
+    if superseded:  # a late round of an older version: recorded, but the newer order stands
+        logger.warning(
+            "round of %s recorded late; a newer version's round keeps the queue", version
+        )
+    else:
+        subjects_set_priorities(priorities=priorities)
+        transaction.on_commit(lambda: queue.after_round(project_id=project.pk))
+    retrain_release(project_id=project.pk, token=version.task_id)
     return acquisition_round
 
 

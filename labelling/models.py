@@ -39,13 +39,16 @@ class Project(models.Model):
     exploration_share = models.FloatField(
         default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
-    # Default from `make bench-active-learning`: top-k BALD saved 20% of labels (95% interval 15-24%)
-    # against random; entropy was level with it, power and diverse BALD saved about 12%.
+    # BALD (joint MI of the tree's votes) stays the default: in `make bench-active-learning` of
+    # 2026-11-23 (6 seeds, 100 -> 500 labels) it was level with random at half and full budget
+    # (savings 2% and 5%, intervals including 0) and worse at a quarter (-23%); README. Every
+    # round also mixes in the project's share of random picks.
     acquisition_strategy = models.CharField(
         max_length=32, choices=AcquisitionStrategy.choices, default=AcquisitionStrategy.BALD
     )
+    # Dropout masks per subject when scoring (T). The trunk runs once per image, so T is cheap.
     mc_samples = models.PositiveIntegerField(
-        default=15, validators=[MinValueValidator(2), MaxValueValidator(200)]
+        default=50, validators=[MinValueValidator(2), MaxValueValidator(200)]
     )
     # Augmentation: flips and 90-degree rotations are right only for images with no "up".
     rotation_invariant = models.BooleanField(default=True)
@@ -57,7 +60,14 @@ class Project(models.Model):
         max_length=16, choices=RetrainState.choices, default=RetrainState.IDLE
     )
     retrain_claimed_at = models.DateTimeField(null=True, blank=True)
+    # Whose claim it is: the Celery task id of the retrain run that holds it ("" when idle). Only
+    # that run may release it (compare-and-set on this token), so a late finish of an older run
+    # leaves a newer run's claim alone.
+    retrain_token = models.CharField(max_length=64, blank=True, default="")
     is_published = models.BooleanField(default=True)
+    # Version stamp of what web processes cache (the tree, the Redis queue's generation): bumped
+    # when staff change the tree and when a queue update could not reach Redis (labelling/queue.py).
+    serving_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -214,6 +224,8 @@ class ModelVersion(models.Model):
     device = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     task_id = models.CharField(max_length=255, blank=True)
+    # Its held-out vote NLL was higher than the image-free baseline's: it does not steer the queue.
+    worse_than_baseline = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -225,6 +237,11 @@ class ModelVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project.slug} v{self.number} ({self.status})"
+
+    @property
+    def held_out_summary(self) -> dict:
+        """{"items", "nll", "baseline_nll"} on the held-out split (empty before it is judged)."""
+        return self.metrics.get("_held_out", {})
 
 
 class Prediction(models.Model):

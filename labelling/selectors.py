@@ -3,6 +3,7 @@
 import random
 from collections import defaultdict
 
+from django.conf import settings
 from django.db.models import QuerySet
 
 from labelling.errors import NotFound
@@ -73,29 +74,82 @@ def subject_next_for_volunteer(
     One of the `top_few` best is chosen at random, so that concurrent volunteers spread out.
     `exclude_ids` leaves out subjects the client already holds (the one on screen, the prefetched one).
     """
-    candidates = Subject.objects.filter(project=project, status=SubjectStatus.ACTIVE)
-    if volunteer is not None:
-        candidates = candidates.exclude(
-            id__in=Classification.objects.filter(volunteer=volunteer, project=project).values(
-                "subject_id"
-            )
-        )
-    if exclude_ids:
-        candidates = candidates.exclude(id__in=exclude_ids)
+    candidates = _unclassified(project, volunteer.pk if volunteer else None, exclude_ids)
     best = list(candidates.order_by("-priority", "id")[:top_few])
     if not best:
         return None
     return (rng or random).choice(best)
 
 
-def subject_get_in_project(*, project: Project, subject_id: object) -> Subject:
+def subject_id_parse(subject_id: object) -> int:
+    """A subject id from JSON (an integer or a string of digits within bigint range)."""
     if isinstance(subject_id, bool) or not isinstance(subject_id, int):
-        if isinstance(subject_id, str) and subject_id.isdigit():
+        if isinstance(subject_id, str) and subject_id.isascii() and subject_id.isdigit():
             subject_id = int(subject_id)
         else:
             raise NotFound(
                 f"Invalid value for subject: expected a subject id (integer), received {subject_id!r:.40}"
             )
+    if not 0 < subject_id < 2**63:
+        raise NotFound(f"Unknown subject {subject_id}")
+    return subject_id
+
+
+def subjects_next_for_volunteer(
+    *,
+    project: Project,
+    volunteer_id: int,
+    count: int = 1,
+    exclude_ids: tuple[int, ...] = (),
+    top_few: int = 5,
+    rng: random.Random | None = None,
+) -> list[dict]:
+    """Up to `count` subjects for this volunteer, best first, as {id, image_url}.
+
+    From the project's queue in Redis when it can answer (labelling/queue.py), else from SQL. Either
+    way `count` are drawn at random from the best `count + top_few - 1` the volunteer has not
+    classified, so that concurrent volunteers spread out.
+    """
+    from labelling import queue
+
+    rng = rng or random
+    wanted = count + top_few - 1
+    found = queue.next_subjects(
+        project_id=project.pk,
+        version=project.serving_version,
+        volunteer_id=volunteer_id,
+        wanted=wanted,
+        exclude_ids=exclude_ids,
+    )
+    if found is None:
+        found = list(
+            _unclassified(project, volunteer_id, exclude_ids)
+            .order_by("-priority", "id")
+            .values_list("id", "image")[:wanted]
+        )
+    chosen = sorted(rng.sample(range(len(found)), min(count, len(found))))
+    return [
+        {"id": found[index][0], "image_url": f"{settings.MEDIA_URL}{found[index][1]}"}
+        for index in chosen
+    ]
+
+
+def _unclassified(project: Project, volunteer_id: int | None, exclude_ids: tuple[int, ...]):
+    """Active subjects of the project that the volunteer (if any) has not classified: the SQL path."""
+    candidates = Subject.objects.filter(project=project, status=SubjectStatus.ACTIVE)
+    if volunteer_id is not None:
+        candidates = candidates.exclude(
+            id__in=Classification.objects.filter(volunteer_id=volunteer_id, project=project).values(
+                "subject_id"
+            )
+        )
+    if exclude_ids:
+        candidates = candidates.exclude(id__in=exclude_ids)
+    return candidates
+
+
+def subject_get_in_project(*, project: Project, subject_id: object) -> Subject:
+    subject_id = subject_id_parse(subject_id)
     try:
         return Subject.objects.get(project=project, pk=subject_id)
     except Subject.DoesNotExist:

@@ -1,22 +1,29 @@
 """Every write: plain functions, keyword-only arguments, one transaction each."""
 
+import functools
 import hashlib
 import io
+import json
 import logging
 import os
 import random
+import secrets
 import tempfile
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
+from labelling import queue
 from labelling.archive import open_members
-from labelling.errors import Conflict, ImportRefused, InvalidInput
+from labelling.errors import Conflict, ImportRefused, InvalidInput, NotFound
 from labelling.models import (
     Answer,
     Classification,
@@ -26,8 +33,13 @@ from labelling.models import (
     SubjectStatus,
     Volunteer,
 )
-from labelling.selectors import project_tree, subject_get_in_project, subject_recount
-from labelling.tree import validate_annotations
+from labelling.selectors import (
+    project_tree,
+    subject_get_in_project,
+    subject_id_parse,
+    subject_recount,
+)
+from labelling.tree import Tree, validate_annotations
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +55,11 @@ def volunteer_get_or_create(*, user=None, session_key: str | None = None) -> Vol
         raise InvalidInput("No session: enable cookies to classify anonymously")
     volunteer, _ = Volunteer.objects.get_or_create(session_key=session_key)
     return volunteer
+
+
+def volunteer_create_anonymous() -> Volunteer:
+    """A new anonymous volunteer; its id lives in the browser's session (a signed cookie)."""
+    return Volunteer.objects.create(session_key=f"anonymous-{secrets.token_urlsafe(32)}")
 
 
 # --- projects and their question trees -----------------------------------------------------------
@@ -107,6 +124,9 @@ def project_tree_replace(*, project: Project, questions: list[QuestionSpec]) -> 
             "be replaced (create a new project instead)"
         )
     Question.objects.filter(project=project).delete()
+    # Web processes cache the tree by this stamp (labelling/snapshots.py).
+    Project.objects.filter(pk=project.pk).update(serving_version=F("serving_version") + 1)
+    project.refresh_from_db(fields=["serving_version"])
     by_key = {}
     for position, spec in enumerate(questions):
         by_key[spec.key] = Question.objects.create(
@@ -158,6 +178,10 @@ def _check_tree_spec(questions: list[QuestionSpec]) -> None:
 # --- classifications -----------------------------------------------------------------------------
 
 
+class VolunteerGone(Conflict):
+    """The volunteer a session points at was deleted."""
+
+
 def _check_idempotency_key(idempotency_key: object) -> str:
     if not isinstance(idempotency_key, str) or not (1 <= len(idempotency_key) <= 64):
         raise InvalidInput(
@@ -188,18 +212,31 @@ def classification_submit(
     subject_id: object,
     annotations: object,
     idempotency_key: object,
+    tree: Tree | None = None,
 ) -> tuple[Classification, bool]:
     """Store one volunteer's classification and update the subject's counts in one transaction.
 
     Returns (classification, created). A replay of an earlier idempotency key returns the stored
     classification with created=False. A vote on a retired subject is kept and marked.
+    `tree` is the project's question tree when the caller holds it (labelling/snapshots.py).
+    On PostgreSQL the vote is one statement (one round trip, its own transaction); the queue's
+    bookkeeping in Redis follows it (labelling/queue.py).
     """
     idempotency_key = _check_idempotency_key(idempotency_key)
+    if connection.vendor == "postgresql":
+        return _submit_in_one_statement(
+            project=project,
+            volunteer_id=volunteer.pk,
+            subject_id=subject_id_parse(subject_id),
+            annotations=annotations,
+            idempotency_key=idempotency_key,
+            tree=tree or project_tree(project=project),
+        )
     subject = subject_get_in_project(project=project, subject_id=subject_id)
     existing = _replay(volunteer=volunteer, idempotency_key=idempotency_key, subject_id=subject.pk)
     if existing is not None:
         return existing, False
-    walked = validate_annotations(project_tree(project=project), annotations)
+    walked = validate_annotations(tree or project_tree(project=project), annotations)
     try:
         with transaction.atomic():
             return _store_classification(project, volunteer, subject.pk, walked, idempotency_key)
@@ -213,6 +250,148 @@ def classification_submit(
         raise Conflict(
             f"You have already classified subject {subject.pk}: one classification per subject"
         ) from None
+
+
+# Lock the subject row (a concurrent vote on it waits), insert the classification unless this
+# volunteer already classified the subject or used the key, then count the answers and retire at
+# the limit: all in one statement. The UPDATE re-reads the locked row, so counts stay exact.
+SUBMIT_SQL = """
+WITH target AS (
+    SELECT id, status FROM labelling_subject WHERE id = %(subject)s AND project_id = %(project)s
+    FOR UPDATE
+), inserted AS (
+    INSERT INTO labelling_classification (project_id, subject_id, volunteer_id, annotations,
+                                          idempotency_key, after_retirement, created_at)
+    SELECT %(project)s, target.id, %(volunteer)s, %(annotations)s::jsonb, %(key)s,
+           target.status = 'retired', now()
+    FROM target
+    ON CONFLICT DO NOTHING
+    RETURNING id, after_retirement
+), updated AS (
+    UPDATE labelling_subject AS subject SET
+        classification_count = subject.classification_count + 1,
+        vote_counts = {counts},
+        status = CASE WHEN subject.status = 'active'
+                       AND subject.classification_count + 1 >= %(limit)s
+                      THEN 'retired' ELSE subject.status END,
+        retired_at = CASE WHEN subject.status = 'active'
+                           AND subject.classification_count + 1 >= %(limit)s
+                          THEN now() ELSE subject.retired_at END
+    FROM inserted WHERE subject.id = %(subject)s
+    RETURNING subject.status
+)
+SELECT EXISTS (SELECT 1 FROM target), inserted.id, inserted.after_retirement, updated.status
+FROM (SELECT 1) AS one LEFT JOIN inserted ON true LEFT JOIN updated ON true
+"""
+
+
+def _counts_sql(walked: dict[str, str]) -> tuple[str, dict]:
+    """The jsonb expression adding one to each answered (question, answer) count, and its params."""
+    params = {}
+    for index, (question_key, answer_key) in enumerate(walked.items()):
+        params[f"question_{index}"] = question_key
+        params[f"answer_{index}"] = answer_key
+    return _counts_expression(len(walked)), params
+
+
+@functools.cache
+def _counts_expression(answered: int) -> str:
+    pairs = []
+    for index in range(answered):
+        question, answer = f"%(question_{index})s::text", f"%(answer_{index})s::text"
+        pairs.append(
+            f"{question}, coalesce(subject.vote_counts -> {question}, '{{}}'::jsonb)"
+            f" || jsonb_build_object({answer},"
+            f" coalesce((subject.vote_counts -> {question} ->> {answer})::int, 0) + 1)"
+        )
+    expression = "coalesce(subject.vote_counts, '{}'::jsonb) || jsonb_build_object("
+    return expression + ", ".join(pairs) + ")"
+
+
+@functools.cache
+def _submit_sql(answered: int) -> str:
+    return SUBMIT_SQL.replace("{counts}", _counts_expression(answered))
+
+
+def _submit_in_one_statement(
+    *,
+    project: Project,
+    volunteer_id: int,
+    subject_id: int,
+    annotations: object,
+    idempotency_key: str,
+    tree: Tree,
+) -> tuple[Classification, bool]:
+    walked = validate_annotations(tree, annotations)
+    _, params = _counts_sql(walked)
+    params |= {
+        "subject": subject_id,
+        "project": project.pk,
+        "volunteer": volunteer_id,
+        "annotations": json.dumps(walked),
+        "key": idempotency_key,
+        "limit": project.retirement_limit,
+    }
+    try:
+        found, classification_id, after_retirement, status = _execute_prepared(
+            _submit_sql(len(walked)), params
+        )
+    except IntegrityError:  # the session's volunteer no longer exists (the only foreign key left)
+        raise VolunteerGone(
+            f"Volunteer {volunteer_id} no longer exists: reload the page to start a new session"
+        ) from None
+    if not found:
+        raise NotFound(f"Unknown subject {subject_id} in project {project.slug!r}")
+    if classification_id is None:
+        return _refused_or_replayed(volunteer_id, idempotency_key, subject_id)
+    queue.after_classification(
+        project_id=project.pk,
+        version=project.serving_version,
+        volunteer_id=volunteer_id,
+        subject_id=subject_id,
+        retired=status == SubjectStatus.RETIRED,
+    )
+    classification = Classification(
+        pk=classification_id,
+        project_id=project.pk,
+        subject_id=subject_id,
+        volunteer_id=volunteer_id,
+        annotations=walked,
+        idempotency_key=idempotency_key,
+        after_retirement=after_retirement,
+    )
+    return classification, True
+
+
+def _execute_prepared(sql: str, params: dict) -> tuple:
+    """Run one statement as a server-side prepared statement (planned once per connection, which
+    saves the database more time than the statement takes to run) and return its one row."""
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=settings.STARLING_SUBMIT_PREPARED)
+        row = cursor.fetchone()
+    if connection.queries_logged:  # as Django's debug cursor does: DEBUG and query counting see it
+        connection.queries_log.append(
+            {"sql": f"{sql} -- {params}", "time": f"{time.monotonic() - started:.3f}"}
+        )
+    return row
+
+
+def _refused_or_replayed(volunteer_id: int, idempotency_key: str, subject_id: int):
+    existing = Classification.objects.filter(
+        volunteer_id=volunteer_id, idempotency_key=idempotency_key
+    ).first()
+    if existing is None:
+        raise Conflict(
+            f"You have already classified subject {subject_id}: one classification per subject"
+        )
+    if existing.subject_id != subject_id:
+        raise Conflict(
+            f"idempotency_key {idempotency_key!r} was already used for subject "
+            f"{existing.subject_id}, not {subject_id}: use a new key for a new classification"
+        )
+    return existing, False
 
 
 def _store_classification(project, volunteer, subject_id, walked, idempotency_key):
@@ -336,7 +515,7 @@ def subject_import_image(
     relative = _store_image_file(content_hash, extension, data)
     try:
         with transaction.atomic():
-            return Subject.objects.create(
+            subject = Subject.objects.create(
                 project=project,
                 image=relative,
                 content_hash=content_hash,
@@ -346,6 +525,16 @@ def subject_import_image(
             )
     except IntegrityError:
         raise ImportRefused(f"{name}: duplicate of an image already in the project") from None
+    transaction.on_commit(
+        lambda: queue.subject_added(
+            project_id=project.pk,
+            version=Project.objects.values_list("serving_version", flat=True).get(pk=project.pk),
+            subject_id=subject.pk,
+            priority=subject.priority,
+            image=subject.image,
+        )
+    )
+    return subject
 
 
 def _import_member(project, name, read, refusal) -> "ImportLine":
@@ -395,7 +584,14 @@ def project_update(
     for name, value in settings_values.items():
         setattr(project, name, value)
     project.full_clean()
-    project.save()
+    # Not serving_version: a stale copy of it must never overwrite a bump (labelling/queue.py).
+    project.save(
+        update_fields=[
+            field.name
+            for field in Project._meta.concrete_fields
+            if field.name not in ("id", "serving_version")
+        ]
+    )
     if questions is not None:
         from labelling.selectors import project_tree
 

@@ -5,6 +5,7 @@ cache. Production sets DATABASE_URL (PostgreSQL), REDIS_URL, SECRET_KEY, ALLOWED
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -63,6 +64,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_results",
+    "axes",
+    "csp",
     "labelling",
 ]
 
@@ -75,6 +78,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "labelling.urls"
@@ -103,8 +109,17 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Web, worker and beat share the file: wait for the lock instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+    # Web, worker, beat and the simulator share the file. WAL lets readers run beside the one
+    # writer; IMMEDIATE takes the write lock when a transaction begins, so two writers queue for
+    # it (up to `timeout` seconds) instead of one failing at once with "database is locked" when
+    # its read lock cannot be upgraded.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "timeout": env_int("SQLITE_TIMEOUT_SECONDS", 30),
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -126,6 +141,36 @@ MODEL_ROOT = Path(env_str("MODEL_ROOT", str(DATA_DIR / "models")))
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one username from
+# one address, that pair is refused (429, templates/registration/locked_out.html) for the cool-off.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "labelling.ratelimit.client_ip_or_none"  # honours TRUSTED_PROXY_COUNT
+AXES_VERBOSE = False  # no start-up banner on every manage.py command
+
+# Content-Security-Policy on every response (django-csp): scripts, styles, images and requests
+# from this site only; no inline script or style anywhere (the templates use static files).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
@@ -195,11 +240,39 @@ LOGGING = {
 # The active-learning loop (mlworker.tasks, labelling.loop).
 # A retrain claim not refreshed for this long is taken over (the worker holding it died).
 STARLING_RETRAIN_LEASE_SECONDS = env_int("STARLING_RETRAIN_LEASE_SECONDS", 15 * 60)
-STARLING_TRAIN_EPOCHS = env_int("STARLING_TRAIN_EPOCHS", 30)
-STARLING_TRAIN_BATCH_SIZE = env_int("STARLING_TRAIN_BATCH_SIZE", 64)
-STARLING_VALIDATION_SHARE = float(env_str("STARLING_VALIDATION_SHARE", "0.2"))
+STARLING_TRAIN_EPOCHS = env_int("STARLING_TRAIN_EPOCHS", 40)
+STARLING_TRAIN_BATCH_SIZE = env_int("STARLING_TRAIN_BATCH_SIZE", 32)
+# Shares of labelled subjects kept (by a hash of their id, for good) for early stopping and for
+# the held-out metrics staff see.
+STARLING_VALIDATION_SHARE = float(env_str("STARLING_VALIDATION_SHARE", "0.15"))
+STARLING_HELD_OUT_SHARE = float(env_str("STARLING_HELD_OUT_SHARE", "0.15"))
 STARLING_SCORE_CHUNK = env_int("STARLING_SCORE_CHUNK", 500)
 STARLING_POWER_BALD_BETA = float(env_str("STARLING_POWER_BALD_BETA", "1.0"))
 # Soft / hard time limits of the ML tasks, in seconds.
 STARLING_RETRAIN_TIME_LIMIT = env_int("STARLING_RETRAIN_TIME_LIMIT", 3 * 3600)
 STARLING_SCORE_TIME_LIMIT = env_int("STARLING_SCORE_TIME_LIMIT", 1800)
+
+# --- Serving at peak (issue 12): sessions, the Redis queue ------------------------------------
+# Sessions: signed cookies. A session costs no query and no Redis round trip (it travels in the
+# cookie, signed with SECRET_KEY, and holds only the auth fields and the volunteer id), so next and
+# submit have no session store that can be down. cached_db would cost a Redis read per request, and
+# Django's cached_db fails the request when the cache is down on a cache miss. The price: logout
+# cannot revoke a copied cookie server-side; it expires after SESSION_COOKIE_AGE, and a password
+# change voids a staff member's sessions at once (Django's session hash).
+SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 7 * 24 * 3600)
+# Each project's ranked queue (labelling/queue.py): this Redis, else the cache's; none means SQL.
+STARLING_QUEUE_REDIS_URL = env_str("STARLING_QUEUE_REDIS_URL")
+# A Redis that does not answer within this long counts as down: next and submit answer without it.
+STARLING_QUEUE_REDIS_TIMEOUT_SECONDS = float(
+    env_str("STARLING_QUEUE_REDIS_TIMEOUT_SECONDS", "0.25")
+)
+if CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    CACHES["default"]["OPTIONS"] = {
+        "socket_connect_timeout": STARLING_QUEUE_REDIS_TIMEOUT_SECONDS,
+        "socket_timeout": STARLING_QUEUE_REDIS_TIMEOUT_SECONDS,
+    }
+# The submit's statement is a server-side prepared statement (planned once per connection). Behind a
+# pooler in transaction mode that cannot carry prepared statements (PgBouncer < 1.21), set false.
+STARLING_SUBMIT_PREPARED = env_bool("STARLING_SUBMIT_PREPARED", True)
+# --- end of serving block ---------------------------------------------------------------------

@@ -17,10 +17,12 @@ logger = logging.getLogger(__name__)
     time_limit=90,
 )
 def check_retraining_schedules() -> list[int]:
-    """Queue a retrain for every project whose schedule says so; returns the queued project ids."""
+    """Release retrain claims whose lease expired (a worker died), then queue a retrain for every
+    project whose schedule says so; returns the queued project ids."""
     queued = []
     for project in Project.objects.all():
         try:
+            loop.retrain_reap_stale(project=project)
             if loop.retraining_due(project=project) and loop.retrain_request(project=project):
                 queued.append(project.pk)
         except Exception:  # one project's trouble must not stop the others' schedule

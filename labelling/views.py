@@ -4,7 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from labelling import selectors
+from labelling import selectors, snapshots
 from labelling.errors import NotFound
 
 
@@ -19,14 +19,13 @@ def project_list(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 def classify(request: HttpRequest, slug: str) -> HttpResponse:
     try:
-        project = selectors.project_get_by_slug(slug=slug)
+        snapshot = snapshots.project_snapshot(slug=slug)
     except NotFound:
         raise Http404(f"Unknown project {slug!r}") from None
-    if not project.is_published:
+    if not snapshot.project.is_published:
         raise Http404(f"Unknown project {slug!r}")
-    tree = selectors.project_tree(project=project)
     return render(
         request,
         "labelling/classify.html",
-        {"project": project, "tree": tree.as_json()},
+        {"project": snapshot.project, "tree": snapshot.tree.as_json()},
     )

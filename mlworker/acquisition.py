@@ -9,15 +9,12 @@ For a subject x and mask t with answer probability p_t, and N votes:
 """
 
 from collections.abc import Sequence
-from itertools import combinations
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import gammaln, logsumexp
 
 STRATEGIES = ("bald", "power_bald", "diverse_bald", "entropy", "random")
-# Exact multinomial MI enumerates every way to split N votes over the answers; beyond this many
-# splits it falls back to the sum of per-answer binomial MIs.
-MAX_EXACT_COMPOSITIONS = 20_000
 
 
 def _binomial_log_pmf(probabilities: np.ndarray, total_votes: int) -> np.ndarray:
@@ -61,46 +58,29 @@ def binomial_predictive_entropy(probabilities: np.ndarray, total_votes: int) -> 
     return _entropy(vote_posterior(probabilities, total_votes))
 
 
-def _compositions(total_votes: int, answers: int) -> np.ndarray:
-    """Every vector of `answers` non-negative integers summing to total_votes: [splits, answers]."""
-    rows = []
-    for bars in combinations(range(total_votes + answers - 1), answers - 1):
-        edges = (-1, *bars, total_votes + answers - 1)
-        rows.append([edges[i + 1] - edges[i] - 1 for i in range(answers)])
-    return np.asarray(rows, dtype=np.float64)
+@dataclass(frozen=True)
+class _LoneQuestion:
+    """A one-question tree, for outcomes.information."""
 
-
-def _composition_count(total_votes: int, answers: int) -> int:
-    from math import comb
-
-    return comb(total_votes + answers - 1, answers - 1)
+    key: str
+    answers: tuple
+    reached_from: tuple = ()
 
 
 def multinomial_mutual_information(samples: np.ndarray, total_votes: int) -> np.ndarray:
     """BALD for a question with any number of answers: samples [items, answers, samples] -> [items].
 
-    Exact: the MI between the vote-count vector k ~ Multinomial(N, p_t) and the dropout mask t,
-    enumerating every split of N votes, when there are at most MAX_EXACT_COMPOSITIONS splits.
-    Otherwise the sum over answers of each answer's binomial MI (its marginal), which is what a
-    2-answer question gives exactly, and an approximation beyond. For 2 answers both equal the
-    binomial MI of the first answer.
+    The MI between the vote-count vector k ~ Multinomial(N, p_t) and the dropout mask t, as if
+    all N volunteers answered this question alone (the per-question figure shown to staff; the
+    acquisition score is the whole tree's, outcomes.information). Exact enumeration where the
+    splits of N are few, a stated Monte Carlo estimate otherwise.
     """
+    from mlworker.outcomes import information
+
     total_votes = _check_votes(total_votes)
     samples = np.asarray(samples, dtype=np.float64)
-    answers = samples.shape[1]
-    if answers == 2:
-        return binomial_mutual_information(samples[:, 0, :], total_votes)
-    if _composition_count(total_votes, answers) > MAX_EXACT_COMPOSITIONS:
-        return sum(
-            binomial_mutual_information(samples[:, a, :], total_votes) for a in range(answers)
-        )
-    splits = _compositions(total_votes, answers)  # [S, A]
-    log_coefficient = gammaln(total_votes + 1) - gammaln(splits + 1).sum(axis=-1)  # [S]
-    log_p = np.log(np.clip(samples, 1e-12, 1.0))  # [items, A, T]
-    log_pmf = log_coefficient[None, None, :] + np.einsum("sa,iat->its", splits, log_p)
-    per_mask = np.exp(log_pmf)  # [items, T, S]
-    mutual_information = _entropy(per_mask.mean(axis=1)) - _entropy(per_mask).mean(axis=1)
-    return np.maximum(mutual_information, 0.0)
+    question = _LoneQuestion("question", tuple(range(samples.shape[1])))
+    return information({"question": samples}, (question,), total_votes)["mutual_information"]
 
 
 def credible_interval(posterior: np.ndarray, mass: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
@@ -167,24 +147,6 @@ def question_scores(
         else:
             scores[question.key] = multinomial_mutual_information(samples, total_votes)
     return scores
-
-
-def subject_scores(
-    samples_by_question: dict[str, np.ndarray],
-    questions: Sequence,
-    total_votes: int,
-    strategy: str = "bald",
-) -> np.ndarray:
-    """A subject's acquisition score: sum over questions of reach share x score of the question.
-
-    Each question's MI (or entropy, for "entropy") is computed as if all `total_votes` volunteers
-    answered it, then weighted by the expected share of volunteers who reach it. Returns [items].
-    """
-    mean_probabilities = {key: value.mean(axis=-1) for key, value in samples_by_question.items()}
-    share = reach_share(mean_probabilities, questions)
-    kind = "entropy" if strategy == "entropy" else "bald"
-    per_question = question_scores(samples_by_question, questions, total_votes, kind)
-    return sum(share[q.key] * per_question[q.key] for q in questions)
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:

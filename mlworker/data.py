@@ -58,9 +58,15 @@ def augment(image: tf.Tensor, *, rotation_invariant: bool, seed: tf.Tensor) -> t
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
+def _targets(counts):
+    if isinstance(counts, dict):
+        return {key: np.asarray(value, np.float32) for key, value in counts.items()}
+    return np.asarray(counts, np.float32)
+
+
 def training_dataset(
     images: np.ndarray,
-    counts: dict[str, np.ndarray],
+    counts: dict[str, np.ndarray] | np.ndarray,
     *,
     batch_size: int,
     seed: int,
@@ -68,15 +74,10 @@ def training_dataset(
     rotation_invariant: bool = True,
 ) -> tf.data.Dataset:
     """(image [h, w, c], {question: counts [answers]}) batches; cached, shuffled, augmented, prefetched."""
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (
-            as_image_batch(images),
-            {key: np.asarray(value, np.float32) for key, value in counts.items()},
-        )
-    ).cache()
+    dataset = tf.data.Dataset.from_tensor_slices((as_image_batch(images), _targets(counts))).cache()
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     if augment_images:
-        seeds = tf.data.Dataset.random(seed=seed).batch(2)
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
             lambda pair, item_seed: (
                 augment(

@@ -41,3 +41,38 @@ def vote_count_nll(counts, probabilities, *, drop_constant: bool = True):
 def keras_vote_loss(y_true, y_pred):
     """Keras loss for one question's output: y_true holds counts [batch, answers]."""
     return vote_count_nll(y_true, y_pred)
+
+
+def mixture_vote_nll(counts, probabilities, *, answers: tuple[int, ...], alpha: float = 1.0):
+    """Per-item loss of the votes under several dropout masks at once, joint over questions.
+
+    counts: [items, all answers] (questions side by side, `answers` per question);
+    probabilities: [items, masks, all answers]. With log L_k = sum_q log Multinomial(k_q; N_q, p_qk)
+    (combinatorial constant dropped), returns -(1/alpha) (logsumexp_k(alpha log L_k) - log masks).
+    alpha = 1 is -log of the MC predictive's likelihood; alpha -> 0 approaches the mean of the
+    per-mask NLLs (plain dropout training).
+    """
+    counts = tf.cast(counts, tf.float32)
+    masks = tf.shape(probabilities)[1]
+    log_likelihood = 0.0
+    start = 0
+    for width in answers:
+        question_counts = counts[:, start : start + width]
+        question_probabilities = probabilities[:, :, start : start + width]
+        repeated = tf.repeat(question_counts[:, None, :], masks, axis=1)
+        log_likelihood += -vote_count_nll(
+            tf.reshape(repeated, (-1, width)), tf.reshape(question_probabilities, (-1, width))
+        )
+        start += width
+    log_likelihood = tf.reshape(log_likelihood, (-1, masks))
+    log_masks = tf.math.log(tf.cast(masks, tf.float32))
+    return -(tf.reduce_logsumexp(alpha * log_likelihood, axis=1) - log_masks) / alpha
+
+
+def keras_mixture_vote_loss(answers: tuple[int, ...], alpha: float = 1.0):
+    """The Keras loss for BayesianCNN.trainer's output (y_true: counts [batch, all answers])."""
+
+    def loss(y_true, y_pred):
+        return mixture_vote_nll(y_true, y_pred, answers=answers, alpha=alpha)
+
+    return loss

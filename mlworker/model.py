@@ -41,6 +41,16 @@ class ModelConfig:
     pool_after: tuple[int, ...] = (1, 3, 4, 5)
     dense_units: int = 128
     dropout_rate: float = 0.5
+    # "flatten" (the paper's Flatten -> Dense) or "average" (global average pooling: far fewer
+    # weights in the dense layer, which matters when a first round trains on 100 subjects).
+    pooling: str = "flatten"
+    # L2 penalty on every kernel (convolutions, dense and heads), added to the vote loss.
+    weight_decay: float = 0.0
+    # Training objective: each item's votes are scored under `training_masks` dropout masks at
+    # once, loss = -(1/alpha) log mean_k p(votes | mask k)^alpha (Li & Gal 2017; alpha = 1 is the
+    # MC predictive's own likelihood). training_masks = 1 is plain dropout training.
+    training_masks: int = 1
+    mask_alpha: float = 1.0
     # Pixel standardisation, fitted on the training images (training.py) and reused when scoring.
     pixel_mean: float = 0.0
     pixel_std: float = 1.0
@@ -53,6 +63,10 @@ class ModelConfig:
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(
                 f"Invalid value for dropout_rate: expected 0 <= rate < 1, received {self.dropout_rate}"
+            )
+        if self.pooling not in ("flatten", "average"):
+            raise ValueError(
+                f"Invalid value for pooling: expected 'flatten' or 'average', received {self.pooling!r}"
             )
         if self.image_size < 8:
             raise ValueError(
@@ -97,12 +111,21 @@ class ModelConfig:
 
 @dataclass
 class BayesianCNN:
-    """`full`: image -> {question: probabilities}; `trunk`: image -> features; `head`: features -> outputs."""
+    """`full`: image -> {question: probabilities}; `trunk`: image -> features; `head`: features -> outputs.
+
+    `trainer` (built by training.py, sharing the same layers): image -> [batch, masks, all answers],
+    the head run under `config.training_masks` masks per image, answers in question order.
+    """
 
     config: ModelConfig
     full: keras.Model
     trunk: keras.Model
     head: keras.Model
+    trainer: keras.Model | None = None
+
+
+def _regulariser(config: ModelConfig):
+    return keras.regularizers.L2(config.weight_decay) if config.weight_decay else None
 
 
 def build_trunk(config: ModelConfig) -> keras.Model:
@@ -112,13 +135,26 @@ def build_trunk(config: ModelConfig) -> keras.Model:
         1.0 / config.pixel_std, offset=-config.pixel_mean / config.pixel_std, name="standardise"
     )(inputs)
     for index, filters in enumerate(config.conv_filters):
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"conv{index}")(
-            x
-        )
+        x = keras.layers.Conv2D(
+            filters,
+            3,
+            padding="same",
+            activation="relu",
+            kernel_regularizer=_regulariser(config),
+            name=f"conv{index}",
+        )(x)
         if index in config.pool_after:
             x = keras.layers.MaxPooling2D(2, name=f"pool{index}")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    features = keras.layers.Dense(config.dense_units, activation="relu", name="dense")(x)
+    if config.pooling == "average":
+        x = keras.layers.GlobalAveragePooling2D(name="global_average")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
+    features = keras.layers.Dense(
+        config.dense_units,
+        activation="relu",
+        kernel_regularizer=_regulariser(config),
+        name="dense",
+    )(x)
     return keras.Model(inputs, features, name="trunk")
 
 
@@ -136,9 +172,56 @@ def build_head(config: ModelConfig) -> keras.Model:
             len(question.answers),
             activation="softmax",
             bias_initializer=bias or "zeros",
+            # Zero weights: an untrained model predicts the mean vote fractions for every image
+            # (the biases), instead of random confident answers that training must first undo.
+            kernel_initializer="zeros",
+            kernel_regularizer=_regulariser(config),
             name=f"answers_{question.key}",
         )(dropped)
     return keras.Model(features, outputs, name="head")
+
+
+@keras.saving.register_keras_serializable(package="starling")
+class RepeatRows(keras.layers.Layer):
+    """[batch, d] -> [batch * times, d], each row repeated `times` times in a row."""
+
+    def __init__(self, times: int, **kwargs):
+        super().__init__(**kwargs)
+        self.times = times
+
+    def call(self, inputs):
+        return keras.ops.repeat(inputs, self.times, axis=0)
+
+    def get_config(self):
+        return {**super().get_config(), "times": self.times}
+
+
+@keras.saving.register_keras_serializable(package="starling")
+class GroupRows(keras.layers.Layer):
+    """[batch * times, w] -> [batch, times, w] (undoes RepeatRows after the head)."""
+
+    def __init__(self, times: int, **kwargs):
+        super().__init__(**kwargs)
+        self.times = times
+
+    def call(self, inputs):
+        return keras.ops.reshape(inputs, (-1, self.times, keras.ops.shape(inputs)[-1]))
+
+    def get_config(self):
+        return {**super().get_config(), "times": self.times}
+
+
+def build_trainer(model: "BayesianCNN") -> keras.Model:
+    """image -> [batch, training_masks, all answers]: one trunk pass, the head under many masks."""
+    config = model.config
+    inputs = keras.Input((config.image_size, config.image_size, config.channels), name="image")
+    repeated = RepeatRows(config.training_masks, name="repeat_masks")(model.trunk(inputs))
+    outputs = model.head(repeated)
+    answers = keras.layers.Concatenate(axis=-1, name="all_answers")(
+        [outputs[question.key] for question in config.questions]
+    )
+    grouped = GroupRows(config.training_masks, name="group_masks")(answers)
+    return keras.Model(inputs, grouped, name="bayesian_cnn_trainer")
 
 
 def build_model(config: ModelConfig) -> BayesianCNN:

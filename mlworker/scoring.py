@@ -5,8 +5,6 @@ head runs T times, on the features tiled T times in one call. Generic path: T fu
 for models whose dropout is not only in the head.
 """
 
-from collections.abc import Iterable, Iterator
-
 import numpy as np
 import tensorflow as tf
 
@@ -27,9 +25,11 @@ def _functions(model: BayesianCNN):
     return _compiled[key]
 
 
-def features(model: BayesianCNN, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+def features(
+    model: BayesianCNN, images: np.ndarray, batch_size: int = 512, compiled: bool = True
+) -> np.ndarray:
     """Trunk features (before dropout): float32 [items, dense_units]."""
-    trunk, _ = _functions(model)
+    trunk, _ = _functions(model) if compiled else (model.trunk, model.head)
     images = as_image_batch(images)
     parts = [
         trunk(tf.constant(images[start : start + batch_size])).numpy()
@@ -39,10 +39,18 @@ def features(model: BayesianCNN, images: np.ndarray, batch_size: int = 512) -> n
 
 
 def head_samples(
-    model: BayesianCNN, trunk_features: np.ndarray, samples: int, batch_size: int = 256
+    model: BayesianCNN,
+    trunk_features: np.ndarray,
+    samples: int,
+    batch_size: int = 256,
+    compiled: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Run only the dropout head `samples` times per item: {question: [items, answers, samples]}."""
-    _, head = _functions(model)
+    """Run only the dropout head `samples` times per item: {question: [items, answers, samples]}.
+
+    `compiled=False` calls the Keras models directly (eager): for a model still being trained,
+    whose weights change between calls, without caching a graph per training run.
+    """
+    _, head = _functions(model) if compiled else (model.trunk, model.head)
     keys = model.config.question_keys
     parts: dict[str, list[np.ndarray]] = {key: [] for key in keys}
     for start in range(0, len(trunk_features), batch_size):
@@ -59,20 +67,17 @@ def head_samples(
 
 
 def mc_samples(
-    model: BayesianCNN, images: np.ndarray, samples: int = 15, batch_size: int = 256
+    model: BayesianCNN,
+    images: np.ndarray,
+    samples: int = 50,
+    batch_size: int = 256,
+    compiled: bool = True,
 ) -> dict[str, np.ndarray]:
     """MC dropout samples {question: float32 [items, answers, samples]}, trunk once per image."""
     if samples < 1:
         raise ValueError(f"Invalid value for samples: expected >= 1, received {samples}")
-    return head_samples(model, features(model, images, batch_size), samples, batch_size)
-
-
-def iter_mc_samples(
-    model: BayesianCNN, image_chunks: Iterable[np.ndarray], samples: int = 15, batch_size: int = 256
-) -> Iterator[dict[str, np.ndarray]]:
-    """mc_samples chunk by chunk, for pools larger than memory."""
-    for chunk in image_chunks:
-        yield mc_samples(model, chunk, samples=samples, batch_size=batch_size)
+    trunk_features = features(model, images, batch_size, compiled)
+    return head_samples(model, trunk_features, samples, batch_size, compiled)
 
 
 def mc_samples_generic(

@@ -140,13 +140,28 @@ def _render(params: dict, index: int, size: int, rng: np.random.Generator) -> np
     return np.clip(light, 0.0, 1.0).astype(np.float32)
 
 
-def make_galaxies(n: int, size: int = 64, seed: int = 0) -> GalaxySet:
-    """`n` synthetic galaxies of `size` x `size` pixels, deterministic for a seed."""
+def streams(seed: int) -> dict[str, np.random.SeedSequence]:
+    """Independent seed sequences for one simulated experiment: galaxies, votes, choices.
+
+    Every random draw of a simulation takes its own stream, so (for example) the uniform that
+    picked a galaxy's kind is never reused for its first vote.
+    """
+    galaxies, votes, choices = np.random.SeedSequence(seed).spawn(3)
+    return {"galaxies": galaxies, "votes": votes, "choices": choices}
+
+
+def make_galaxies(n: int, size: int = 64, seed: int | np.random.SeedSequence = 0) -> GalaxySet:
+    """`n` synthetic galaxies of `size` x `size` pixels, deterministic for a seed.
+
+    Draws from a child of the seed's sequence, never from `default_rng(seed)` itself, so a caller
+    who simulates votes with `default_rng(seed)` still gets votes independent of the galaxies.
+    """
     if n < 0 or size < 8:
         raise ValueError(
             f"Invalid galaxy request: expected n >= 0 and size >= 8, received n={n}, size={size}"
         )
-    rng = np.random.default_rng(seed)
+    sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    rng = np.random.default_rng(sequence.spawn(1)[0])
     names = list(KIND_SHARES)
     kinds = rng.choice(names, size=n, p=[KIND_SHARES[name] for name in names])
     params = _draw_parameters(kinds, rng)

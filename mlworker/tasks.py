@@ -53,30 +53,39 @@ def configure_device() -> str:
 
 
 def model_config_for(project: Project):
-    from mlworker.model import ModelConfig
+    from mlworker import pipeline
 
-    size = project.image_size
-    # The paper's four poolings need >= 16 px; smaller images pool less.
-    pool_after = (1, 3, 4, 5) if size >= 16 else (1, 3)
-    return ModelConfig(
-        image_size=size,
-        channels=project.image_channels,
-        questions=question_configs(project),
-        pool_after=pool_after,
+    return pipeline.model_config(
+        question_configs(project), image_size=project.image_size, channels=project.image_channels
     )
 
 
-def _previous_ready(project: Project, config) -> Path | None:
+def training_settings():
+    from mlworker.pipeline import TrainingSettings
+
+    return TrainingSettings(
+        epochs=settings.STARLING_TRAIN_EPOCHS,
+        batch_size=settings.STARLING_TRAIN_BATCH_SIZE,
+        validation_share=settings.STARLING_VALIDATION_SHARE,
+        held_out_share=settings.STARLING_HELD_OUT_SHARE,
+    )
+
+
+def _previous_good(project: Project, config) -> Path | None:
+    """The latest ready version not marked worse than the baseline, if it has the same shape."""
     previous = (
-        ModelVersion.objects.filter(project=project, status=ModelVersionStatus.READY)
+        ModelVersion.objects.filter(
+            project=project, status=ModelVersionStatus.READY, worse_than_baseline=False
+        )
         .order_by("-number")
         .first()
     )
     if previous is None or not previous.artefact_path:
         return None
-    same_shape = (
-        previous.config.get("image_size") == config.image_size
-        and [q["key"] for q in previous.config.get("questions", [])] == config.question_keys
+    same_shape = all(
+        previous.config.get(name) == value
+        for name, value in config.to_dict().items()
+        if name not in ("pixel_mean", "pixel_std", "initial_log_fractions")
     )
     return (
         Path(previous.artefact_path)
@@ -101,8 +110,10 @@ def retrain(self, project_id: int) -> int | None:
         version = loop.model_version_start(project_id=project_id, task_id=self.request.id or "")
         if version.status != ModelVersionStatus.TRAINING:
             return version.pk  # redelivered after it finished: nothing to do
-        _train_and_register(project, version)
-        _launch_scoring(project, version)
+        if _train_and_register(project, version):
+            _launch_scoring(project, version)
+        else:  # worse than the image-free baseline: the queue's order stays as it is
+            loop.retrain_release(project_id=project_id, token=self.request.id or "")
         return version.pk
     except (Exception, SoftTimeLimitExceeded) as error:
         logger.exception("retrain of project %s failed", project_id)
@@ -110,14 +121,19 @@ def retrain(self, project_id: int) -> int | None:
             version_id=version.pk if version else None,
             project_id=project_id,
             error=f"{type(error).__name__}: {error}",
+            token=self.request.id,
         )
         return None
 
 
-def _train_and_register(project: Project, version: ModelVersion) -> None:
+def _train_and_register(project: Project, version: ModelVersion) -> bool:
+    """Train, judge on the held-out split beside the baseline, save, mark ready.
+
+    Returns whether the version may steer the queue (False when worse than the baseline).
+    """
     import keras
 
-    from mlworker import data, metrics, registry, scoring, training
+    from mlworker import data, pipeline, registry
 
     device = configure_device()
     started = time.perf_counter()
@@ -131,52 +147,51 @@ def _train_and_register(project: Project, version: ModelVersion) -> None:
     )
     load_seconds = time.perf_counter() - started
     config = model_config_for(project)
-    warm_start = _previous_ready(project, config)
+    warm_start = _previous_good(project, config)
 
     class Heartbeat(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             loop.retrain_heartbeat(project_id=project.pk)
 
-    result = training.train(
+    fit = pipeline.fit_and_evaluate(
         images,
         training_set.counts,
+        training_set.subject_ids,
         config,
-        epochs=settings.STARLING_TRAIN_EPOCHS,
-        batch_size=settings.STARLING_TRAIN_BATCH_SIZE,
-        validation_share=settings.STARLING_VALIDATION_SHARE,
+        settings=training_settings(),
+        samples=project.mc_samples,
         seed=version.number,
         rotation_invariant=project.rotation_invariant,
         warm_start=warm_start,
         callbacks=(Heartbeat(),),
     )
-    held_out = (
-        result.validation_indices if len(result.validation_indices) else result.training_indices
-    )
-    samples = scoring.mc_samples(result.model, images[held_out], samples=project.mc_samples)
-    report = metrics.evaluate(
-        samples, {key: value[held_out] for key, value in training_set.counts.items()}
-    )
-    report["_split"] = {
-        "validation": int(len(result.validation_indices)),
-        "training": int(len(result.training_indices)),
-    }
-    folder = Path(settings.MODEL_ROOT) / project.slug / f"v{version.number}-{version.pk}"
-    registry.save_model_version(folder, result.model, result.config, report)
+    folder = Path(settings.MODEL_ROOT) / project.slug / artefact_folder_name(version)
+    registry.save_model_version(folder, fit.model, fit.config, fit.metrics)
     loop.model_version_ready(
         version=version,
         artefact_path=folder,
-        metrics=report,
+        metrics=fit.metrics,
         timings={
             "load_seconds": round(load_seconds, 3),
-            "train_seconds": round(result.seconds, 3),
-            "epochs": result.epochs_run,
+            "train_seconds": round(fit.training.seconds, 3),
+            "epochs": fit.training.epochs_run,
             "warm_start": bool(warm_start),
         },
         training_set_size=len(training_set.subject_ids),
-        config=result.config.to_dict(),
+        config=fit.config.to_dict(),
         device=device,
+        worse_than_baseline=fit.worse_than_baseline,
     )
     loop.retrain_heartbeat(project_id=project.pk)
+    return not fit.worse_than_baseline
+
+
+def artefact_folder_name(version: ModelVersion) -> str:
+    """Unique per version row for good: a reset or restored database reuses numbers and ids, so a
+    random part keeps a new version from meeting an old folder (versions stay immutable)."""
+    import uuid
+
+    return f"v{version.number}-{version.pk}-{uuid.uuid4().hex[:12]}"
 
 
 def _launch_scoring(project: Project, version: ModelVersion) -> None:
@@ -210,7 +225,7 @@ def _load_model(version: ModelVersion):
 )
 def score_pool(self, version_id: int, subject_ids: list[int]) -> float:
     """MC samples for a chunk of subjects -> Prediction rows (upserted). Returns seconds spent."""
-    from mlworker import data, scoring
+    from mlworker import data, pipeline
 
     started = time.perf_counter()
     version = ModelVersion.objects.select_related("project").get(pk=version_id)
@@ -221,10 +236,15 @@ def score_pool(self, version_id: int, subject_ids: list[int]) -> float:
     )
     paths = [Path(settings.MEDIA_ROOT) / image for _, image in rows]
     images = data.load_image_files(paths, project.image_size, project.image_channels)
-    samples = scoring.mc_samples(model, images, samples=project.mc_samples)
-    predictions = prediction_rows(
-        samples, model.config.questions, project.retirement_limit, project.acquisition_strategy
+    scored = pipeline.score(
+        model,
+        images,
+        volunteers=project.retirement_limit,
+        samples=project.mc_samples,
+        strategy=project.acquisition_strategy,
+        rng=np.random.default_rng(version_id),
     )
+    predictions = prediction_rows(scored, model.config.questions, project.retirement_limit)
     loop.predictions_write(
         version_id=version_id,
         rows=[
@@ -235,14 +255,18 @@ def score_pool(self, version_id: int, subject_ids: list[int]) -> float:
     return time.perf_counter() - started
 
 
-def prediction_rows(samples: dict, questions, retirement_limit: int, strategy: str) -> list[dict]:
-    """Per item: per question mean vote fraction, 90% interval of k/N, MI; the samples; the score."""
+def prediction_rows(scored, questions, retirement_limit: int) -> list[dict]:
+    """Per item: per question mean vote fraction, 90% interval of k/N, MI; the samples; the score.
+
+    The score is what the project's strategy ranks by (the joint MI of the tree's vote outcome, or
+    its predictive entropy); per question, the MI of that question alone is shown beside it.
+    """
     from mlworker import acquisition
 
+    samples, scores = scored.samples, scored.scores
     mean = {key: value.mean(axis=-1) for key, value in samples.items()}
     share = acquisition.reach_share(mean, questions)
     mutual_information = acquisition.question_scores(samples, questions, retirement_limit, "bald")
-    scores = acquisition.subject_scores(samples, questions, retirement_limit, strategy)
     intervals = {}
     for question in questions:
         expected = np.maximum(1, np.rint(retirement_limit * share[question.key])).astype(int)
@@ -347,7 +371,7 @@ def select_round(self, chunk_seconds: list[float], version_id: int) -> int | Non
         loop.model_version_add_timings(
             version_id=version_id, timings={"select_error": f"{type(error).__name__}: {error}"}
         )
-        loop.retrain_release(project_id=project.pk)
+        loop.retrain_release(project_id=project.pk, token=version.task_id)
         return None
 
 

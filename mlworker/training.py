@@ -9,8 +9,8 @@ import keras
 import numpy as np
 
 from mlworker import data
-from mlworker.losses import keras_vote_loss
-from mlworker.model import BayesianCNN, ModelConfig, build_model
+from mlworker.losses import keras_mixture_vote_loss
+from mlworker.model import BayesianCNN, ModelConfig, build_model, build_trainer
 
 
 @dataclass
@@ -45,15 +45,32 @@ class NanGuard(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def split_indices(items: int, validation_share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded split; no validation set when fewer than 10 items."""
-    if not 0.0 <= validation_share < 1.0:
-        raise ValueError(
-            f"Invalid value for validation_share: expected 0 <= share < 1, received {validation_share}"
-        )
-    order = np.random.default_rng(seed).permutation(items)
-    held_out = int(round(items * validation_share)) if items >= 10 else 0
-    return np.sort(order[held_out:]), np.sort(order[:held_out])
+class ValidationNll(keras.callbacks.Callback):
+    """After each epoch, the validation items' vote NLL under the MC-dropout predictive.
+
+    The quantity the model is used for (a mixture over `samples` dropout masks, joint over the
+    tree), rather than Keras' val_loss of a single random mask, which is too noisy on the few
+    validation items of an early round to stop on. Logged as `val_nll` for the callbacks after it.
+    """
+
+    def __init__(self, images, counts, config: ModelConfig, samples: int = 20):
+        super().__init__()
+        self.images, self.counts, self.config, self.samples = images, counts, config, samples
+
+    def on_epoch_end(self, epoch, logs=None):
+        from mlworker import outcomes, scoring
+
+        model = BayesianCNN(self.config, self.model, *_trunk_and_head(self.model))
+        probabilities = scoring.mc_samples(model, self.images, samples=self.samples, compiled=False)
+        nll = -outcomes.observed_log_likelihood(
+            probabilities, self.counts, self.config.questions
+        ).mean()
+        if logs is not None:
+            logs["val_nll"] = float(nll)
+
+
+def _trunk_and_head(full: keras.Model):
+    return full.get_layer("trunk"), full.get_layer("head")
 
 
 def fitted_config(
@@ -92,15 +109,17 @@ def train(
     counts: dict[str, np.ndarray],
     config: ModelConfig,
     *,
-    epochs: int = 30,
-    batch_size: int = 64,
-    validation_share: float = 0.2,
+    training_indices: np.ndarray | None = None,
+    validation_indices: np.ndarray | None = None,
+    epochs: int = 60,
+    batch_size: int = 16,
+    min_steps_per_epoch: int = 20,
+    patience: int = 10,
+    learning_rate: float = 1e-3,
     seed: int = 0,
     rotation_invariant: bool = True,
     augment_images: bool = True,
     warm_start: BayesianCNN | str | Path | None = None,
-    patience: int = 5,
-    learning_rate: float = 1e-3,
     callbacks: tuple = (),
     verbose: int = 0,
     continue_in_place: bool = False,
@@ -108,22 +127,26 @@ def train(
     """Fit a model to vote counts.
 
     images: [items, h, w] or [items, h, w, c] floats in [0, 1]; counts: {question: int [items, answers]}.
-    Early stopping on validation loss restores the best weights; a NaN loss raises FloatingPointError.
-    `warm_start` copies an earlier model's weights into a new one; with `continue_in_place` a
-    compiled BayesianCNN is trained further as it is (its optimizer state kept), which spares the
-    rebuild and recompile in loops that retrain every round (the benchmarks).
+    The caller chooses the split (pipeline.split_roles keeps it fixed across rounds); without
+    `training_indices` every item trains, without `validation_indices` nothing is held back.
+    An epoch is at least `min_steps_per_epoch` optimizer steps (the data repeats), so a first round
+    of 100 subjects still learns; the learning rate halves after patience/3 epochs without a better
+    validation loss and early stopping after `patience` restores the best weights. A NaN loss
+    raises FloatingPointError. `warm_start` copies an earlier model's weights into a new one; with
+    `continue_in_place` a compiled BayesianCNN is trained further as it is (optimizer state kept).
     """
     images = data.as_image_batch(images)
-    non_finite = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
-    if non_finite:
-        raise ValueError(
-            f"Invalid images: expected finite pixel values, received {non_finite} NaN/inf pixels"
-        )
-    missing = [q.key for q in config.questions if q.key not in counts]
-    if missing:
-        raise ValueError(f"Invalid counts: expected one array per question, missing {missing}")
+    _check_inputs(images, counts, config)
     keras.utils.set_random_seed(seed)
-    training_indices, validation_indices = split_indices(len(images), validation_share, seed)
+    everything = np.arange(len(images))
+    training_indices = everything if training_indices is None else np.asarray(training_indices)
+    validation_indices = (
+        np.zeros(0, dtype=np.int64)
+        if validation_indices is None
+        else np.asarray(validation_indices)
+    )
+    if len(training_indices) == 0:
+        raise ValueError("Invalid split: expected at least one training item, received none")
 
     def subset(indices):
         return images[indices], {
@@ -131,54 +154,48 @@ def train(
         }
 
     train_images, train_counts = subset(training_indices)
-    if continue_in_place and isinstance(warm_start, BayesianCNN) and warm_start.full.compiled:
-        # Keep training the same model object: no rebuild, no recompile (a few seconds a round).
-        model = warm_start
-        model.full.optimizer.learning_rate.assign(learning_rate)
-    else:
-        if warm_start is not None:
-            model = _warm_started(config, warm_start)
-        else:
-            model = build_model(fitted_config(config, train_images, train_counts))
-        model.full.compile(
-            optimizer=keras.optimizers.Adam(learning_rate),
-            loss={q.key: keras_vote_loss for q in config.questions},
-            jit_compile=False,
-        )
-    monitor = "val_loss" if len(validation_indices) else "loss"
+    model = _model_to_train(config, train_images, train_counts, warm_start, continue_in_place)
+    model.trainer.optimizer.learning_rate.assign(learning_rate)
+    monitor = "val_nll" if len(validation_indices) else "loss"
     nan_guard = NanGuard()
     fit_callbacks = [
         nan_guard,
+        *(
+            [ValidationNll(*subset(validation_indices), model.config)]
+            if len(validation_indices)
+            else []
+        ),
         keras.callbacks.EarlyStopping(
-            monitor=monitor, patience=patience, restore_best_weights=True
+            monitor=monitor, mode="min", patience=patience, restore_best_weights=True
         ),
         keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, factor=0.5, patience=max(1, patience // 2)
+            monitor=monitor,
+            mode="min",
+            factor=0.5,
+            patience=max(2, patience // 3),
+            min_lr=learning_rate / 16,
         ),
         *callbacks,
     ]
     batch_size = max(1, min(batch_size, len(training_indices)))
-    validation = None
-    if len(validation_indices):
-        validation = data.evaluation_dataset(*subset(validation_indices), batch_size=batch_size)
+    steps = max(math.ceil(len(training_indices) / batch_size), min_steps_per_epoch)
     started = time.perf_counter()
-    history = model.full.fit(
+    history = model.trainer.fit(
         data.training_dataset(
             train_images,
-            train_counts,
+            stacked_counts(train_counts, model.config),
             batch_size=batch_size,
             seed=seed,
             augment_images=augment_images,
             rotation_invariant=rotation_invariant,
-        ),
-        validation_data=validation,
+        ).repeat(),
+        steps_per_epoch=steps,
+        shuffle=False,  # the dataset shuffles itself
         epochs=epochs,
         callbacks=fit_callbacks,
-        shuffle=False,  # the dataset shuffles itself
         verbose=verbose,
     ).history
     seconds = time.perf_counter() - started
-    losses = history.get("loss", [])
     if nan_guard.failed_at is not None:
         epoch, batch = nan_guard.failed_at
         raise FloatingPointError(
@@ -189,7 +206,54 @@ def train(
         model=model,
         history=history,
         seconds=seconds,
-        epochs_run=len(losses),
+        epochs_run=len(history.get("loss", [])),
         training_indices=training_indices,
         validation_indices=validation_indices,
+    )
+
+
+def _check_inputs(images: np.ndarray, counts: dict, config: ModelConfig) -> None:
+    non_finite = int(np.size(images) - np.count_nonzero(np.isfinite(images)))
+    if non_finite:
+        raise ValueError(
+            f"Invalid images: expected finite pixel values, received {non_finite} NaN/inf pixels"
+        )
+    missing = [q.key for q in config.questions if q.key not in counts]
+    if missing:
+        raise ValueError(f"Invalid counts: expected one array per question, missing {missing}")
+
+
+def _model_to_train(config, train_images, train_counts, warm_start, continue_in_place):
+    """The same compiled model (in place), a warm-started copy, or a fresh model, compiled."""
+    if (
+        continue_in_place
+        and isinstance(warm_start, BayesianCNN)
+        and warm_start.trainer is not None
+        and warm_start.trainer.compiled
+    ):
+        return warm_start  # no rebuild, no recompile: a few seconds a round in loops
+    if warm_start is not None:
+        model = _warm_started(config, warm_start)
+    else:
+        model = build_model(fitted_config(config, train_images, train_counts))
+    model.trainer = build_trainer(model)
+    model.trainer.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras_mixture_vote_loss(
+            tuple(len(q.answers) for q in config.questions), model.config.mask_alpha
+        ),
+        jit_compile=False,
+    )
+    return model
+
+
+def copy_model(model: BayesianCNN) -> BayesianCNN:
+    """An independent, compiled copy (same weights, fresh optimizer) to train further in place."""
+    return _model_to_train(model.config, None, None, model, continue_in_place=False)
+
+
+def stacked_counts(counts: dict[str, np.ndarray], config: ModelConfig) -> np.ndarray:
+    """{question: [items, answers]} -> float32 [items, all answers] in the config's question order."""
+    return np.concatenate(
+        [np.asarray(counts[q.key], dtype=np.float32) for q in config.questions], axis=1
     )

@@ -102,6 +102,10 @@ def worker_environment(django_db_setup, tmp_path_factory):
         "MEDIA_ROOT": str(shared / "media"),
         "MODEL_ROOT": str(shared / "models"),
         "STARLING_TRAIN_EPOCHS": "3",
+        # Three epochs are no match for the image-free baseline, and a version worse than it does
+        # not reorder the queue: the loop tests judge nothing (no held-out split) so that every
+        # version steers. The gate itself is tested with a worker of its own (test_loop.py).
+        "STARLING_HELD_OUT_SHARE": "0",
         "STARLING_RETRAIN_LEASE_SECONDS": str(WORKER_LEASE_SECONDS),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }

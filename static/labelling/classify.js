@@ -1,11 +1,14 @@
 // The classify page: show an image, walk the question tree, submit, show the prefetched next image.
+// The tree and the URLs come from GET /api/projects/<slug>; subjects arrive PREFETCH at a time from
+// GET …/next?count=N, refilled in the background while the volunteer answers.
 (function () {
   "use strict";
   const root = document.getElementById("classify");
   if (!root) return;
-  const tree = JSON.parse(document.getElementById("question-tree").textContent);
-  const nextUrl = root.dataset.nextUrl;
-  const submitUrl = root.dataset.submitUrl;
+  const PREFETCH = 3;
+  let tree = JSON.parse(document.getElementById("question-tree").textContent);
+  let nextUrl = root.dataset.nextUrl;
+  let submitUrl = root.dataset.submitUrl;
   const image = document.getElementById("subject-image");
   const caption = document.getElementById("subject-caption");
   const questionText = document.getElementById("question");
@@ -15,7 +18,9 @@
   const doneCount = document.getElementById("done-count");
 
   let current = null;      // {id, image_url}
-  let prefetched = null;   // a promise of the next subject (or null when none is left)
+  let queued = [];         // prefetched subjects, best first
+  let refill = null;       // the request refilling `queued`, while one is under way
+  let exhausted = false;   // the server had nothing more
   let answers = {};        // {question_key: answer_key} for the current subject
   let path = [];           // question keys answered so far, for going back
   let questionKey = null;
@@ -32,16 +37,11 @@
     return Date.now().toString(36) + Math.random().toString(36).slice(2);
   }
 
-  async function fetchNext(excludeIds) {
-    const url = nextUrl + (excludeIds.length ? "?exclude=" + excludeIds.join(",") : "");
+  async function getJson(url) {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         const response = await fetch(url, { credentials: "same-origin" });
-        if (response.ok) {
-          const body = await response.json();
-          if (body.subject) new Image().src = body.subject.image_url; // preload
-          return body.subject;
-        }
+        if (response.ok) return await response.json();
         if (response.status < 500) throw new Error((await response.json()).error);
       } catch (error) {
         if (attempt === 4) throw error;
@@ -49,6 +49,33 @@
       await new Promise((resolve) => setTimeout(resolve, 300 * 2 ** attempt));
     }
     return null;
+  }
+
+  // Ask for enough subjects to hold PREFETCH, leaving out the one on screen and those queued.
+  function fillQueue() {
+    if (refill || exhausted) return refill;
+    const held = (current ? [current.id] : []).concat(queued.map((subject) => subject.id));
+    const wanted = PREFETCH - queued.length;
+    if (wanted <= 0) return null;
+    const url = nextUrl + "?count=" + wanted + (held.length ? "&exclude=" + held.join(",") : "");
+    refill = getJson(url)
+      .then((body) => {
+        const subjects = (body && body.subjects) || [];
+        if (subjects.length < wanted) exhausted = true;
+        for (const subject of subjects) {
+          if (subject.id === (current && current.id) || queued.some((q) => q.id === subject.id)) continue;
+          new Image().src = subject.image_url; // preload
+          queued.push(subject);
+        }
+      })
+      .finally(() => { refill = null; });
+    return refill;
+  }
+
+  async function takeNext() {
+    if (queued.length === 0 && !exhausted) await fillQueue();
+    if (queued.length === 0 && refill) await refill;
+    return queued.shift() || null;
   }
 
   function showQuestion(key) {
@@ -81,7 +108,8 @@
     image.src = subject.image_url;
     caption.textContent = "Subject " + subject.id;
     showQuestion(tree.root);
-    prefetched = fetchNext([subject.id]).catch(() => null);
+    const pending = fillQueue();
+    if (pending) pending.catch(() => null);
   }
 
   function choose(answer) {
@@ -128,7 +156,7 @@
       if (response.ok || response.status === 409) {
         done += response.ok ? 1 : 0;
         doneCount.textContent = String(done);
-        showSubject(await prefetched);
+        showSubject(await takeNext().catch(() => null));
       } else {
         statusLine.textContent = (await response.json()).error;
         path = [];
@@ -149,5 +177,13 @@
     if (answer) { event.preventDefault(); choose(answer); }
   });
 
-  fetchNext([]).then(showSubject).catch((error) => { questionText.textContent = error.message; });
+  getJson(root.dataset.projectUrl)
+    .then((project) => {
+      tree = project.tree;
+      nextUrl = project.next_url;
+      submitUrl = project.classifications_url;
+      return takeNext();
+    })
+    .then(showSubject)
+    .catch((error) => { questionText.textContent = error.message; });
 })();

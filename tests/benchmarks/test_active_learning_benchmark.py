@@ -6,28 +6,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
-    "--pool",
-    "80",
-    "--test",
-    "60",
-    "--initial",
-    "20",
-    "--batch",
-    "20",
-    "--rounds",
-    "1",
-    "--samples",
-    "5",
-    "--seeds",
-    "2",
-    "--image-size",
-    "16",
-    "--epochs",
-    "2",
-    "--strategies",
-    "random,power_bald,diverse_bald",
+    *("--pool", "80", "--test", "60", "--initial", "20", "--batch", "20", "--rounds", "1"),
+    *("--samples", "5", "--seeds", "3", "--image-size", "16", "--epochs", "2"),
+    *("--strategies", "random,power_bald,entropy"),
 ]
 
 
@@ -38,55 +24,132 @@ def load(name: str, path: Path):
     return module
 
 
-def test_a_tiny_run_reports_curves_intervals_the_floor_and_a_verdict(tmp_path):
-    benchmark = load("active_learning", ROOT / "benchmarks" / "active_learning.py")
-    result = benchmark.main([*TINY, "--results-dir", str(tmp_path), "--output", "tiny"])
+@pytest.fixture(scope="module")
+def benchmark():
+    return load("active_learning", ROOT / "benchmarks" / "active_learning.py")
+
+
+@pytest.fixture(scope="module")
+def tiny(benchmark, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    result = benchmark.main([*TINY, "--results-dir", str(folder), "--output", "tiny"])
+    return result, folder
+
+
+def test_a_tiny_run_reports_the_headline_the_issues_read(tiny):
+    result, tmp_path = tiny
     saved = json.loads((tmp_path / "tiny.json").read_text())
     assert (tmp_path / "tiny.png").stat().st_size > 1000
     assert saved["labelled"] == [20, 40]
-    assert set(saved["headline"]["label_saving_vs_random"]) == {"power_bald", "diverse_bald"}
-    for strategy in ("power_bald", "diverse_bald"):
-        low, high = saved["headline"]["saving_95_interval"][strategy]
-        assert low <= high and isinstance(saved["headline"]["verdict"][strategy], str)
-    random_final = result["summary"]["random"]["nll_mean"][-1]
-    assert 0 < saved["vote_noise_floor_nll"] < random_final  # no model beats the truth
-    assert all(len(curve) == 2 for curve in saved["curves"]["random"])
+    headline = saved["headline"]
+    assert headline["default_strategy"] in {"power_bald", "entropy"}
+    assert set(headline["saving"]["entropy"]) == {"quarter", "half", "full"}
+    assert set(headline["saving_interval"]["power_bald"]) == {"half", "full"}
+    assert set(headline["coverage_random_300"]) == {"50", "80", "95"}
+    cells = sum(len(curve) for curves in saved["curves"].values() for curve in curves)
+    assert 0 <= headline["rounds_worse_than_baseline"] <= cells == 3 * 3 * 2
+    for point in saved["curves"]["random"][0]:
+        assert point["floor"] < point["nll"] and point["floor"] < point["baseline_nll"]
+    assert result["summary"]["random"]["nll_mean"][0] == pytest.approx(
+        np.mean([curve[0]["nll"] for curve in saved["curves"]["random"]])
+    )
 
 
-def test_the_same_run_works_on_another_image_set_given_as_npz(tmp_path):
+def test_every_strategy_starts_from_the_same_labelled_set_and_model(tiny):
+    result, _ = tiny
+    first = {s: [curve[0]["nll"] for curve in result["curves"][s]] for s in result["curves"]}
+    np.testing.assert_allclose(first["entropy"], first["random"], rtol=1e-6)
+
+
+def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
+    result, folder = tiny
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- active-learning -->\nstale\n<!-- /active-learning -->\nrest\n")
+    figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
+    figures.main(folder / "tiny.json", readme)
+    text = readme.read_text()
+    assert "stale" not in text and text.startswith("intro") and text.endswith("rest\n")
+    worse = result["headline"]["rounds_worse_than_baseline"]
+    assert f"**{worse} of 18**" in text
+    assert f"{result['summary']['random']['nll_mean'][-1]:.3f}" in text
+
+
+def test_data_votes_and_choices_come_from_independent_streams(benchmark):
+    arguments = benchmark.parse_arguments(["--pool", "1500", "--test", "10", "--image-size", "16"])
+    data = benchmark.make_data(0, arguments)
+    smooth = data["pool_p"][:, 0] > 0.9
+    got_featured = np.mean(data["pool_counts"][smooth, 0, 1] > 0)
+    assert got_featured == pytest.approx(np.mean(1 - data["pool_p"][smooth, 0] ** 15), abs=0.05)
+
+
+def test_savings_are_zero_for_random_itself_and_exact_for_a_shifted_curve(benchmark):
+    labelled = np.array([100, 200, 300, 400, 500])
+    random = np.array([[5.0, 4.0, 3.0, 2.5, 2.0], [5.2, 4.2, 3.2, 2.7, 2.2]])
+    for share in (0.25, 0.5, 1.0):
+        assert benchmark.saving(random, random, labelled, share) == pytest.approx(0.0)
+    # A strategy 100 labels ahead of random reaches random's NLL at 500 labels with 400.
+    ahead = np.array([[4.0, 3.0, 2.5, 2.0, 1.8], [4.2, 3.2, 2.7, 2.2, 2.0]])
+    assert benchmark.saving(ahead, random, labelled, 1.0) == pytest.approx(0.2)
+    assert benchmark.saving(random + 10, random, labelled, 1.0) == -1.0  # never gets there
+
+
+def test_the_paired_interval_excludes_zero_only_for_a_real_difference(benchmark):
+    labelled = np.array([100, 200, 300, 400, 500])
+    rng = np.random.default_rng(0)
+    random = np.array([5.0, 4.0, 3.0, 2.5, 2.0]) + rng.normal(0, 0.05, (10, 5))
+    same = random + rng.normal(0, 0.01, (10, 5))
+    ahead = np.concatenate([random[:, 1:], random[:, -1:] - 0.5], axis=1)
+    interval, _ = benchmark.paired_interval(
+        lambda s, r: benchmark.saving(s, r, labelled, 1.0), same, random
+    )
+    assert interval[0] < 0 < interval[1]
+    interval, _ = benchmark.paired_interval(
+        lambda s, r: benchmark.saving(s, r, labelled, 1.0), ahead, random
+    )
+    assert interval[0] > 0.1
+
+
+def test_the_same_run_works_on_another_image_set_given_as_npz(benchmark, tmp_path):
     subprocess.run(
         [
             sys.executable,
             str(ROOT / "benchmarks" / "datasets" / "oriented_bars.py"),
             str(tmp_path / "bars.npz"),
-            "--n",
-            "140",
-            "--size",
-            "16",
+            *("--n", "140", "--size", "16"),
         ],
         check=True,
         capture_output=True,
     )
-    benchmark = load("active_learning", ROOT / "benchmarks" / "active_learning.py")
     arguments = [
         *TINY,
-        "--dataset",
-        str(tmp_path / "bars.npz"),
-        "--no-rotation-invariant",
-        "--results-dir",
-        str(tmp_path),
-        "--output",
-        "bars",
-        "--strategies",
-        "random,bald",
+        *("--dataset", str(tmp_path / "bars.npz"), "--no-rotation-invariant"),
+        *("--results-dir", str(tmp_path), "--output", "bars", "--strategies", "random,bald"),
     ]
     result = benchmark.main(arguments)
     assert result["settings"]["rotation_invariant"] is False
     assert set(result["summary"]) == {"random", "bald"} and result["vote_noise_floor_nll"] > 0
 
 
-def test_label_saving_interpolates_where_a_curve_reaches_randoms_final_nll():
-    benchmark = load("active_learning", ROOT / "benchmarks" / "active_learning.py")
+def test_label_saving_interpolates_where_a_curve_reaches_the_target(benchmark):
     labelled = [100, 200, 300, 400]
     assert benchmark.labels_to_reach(labelled, [5.0, 4.0, 3.0, 2.0], 3.5) == 250.0
     assert benchmark.labels_to_reach(labelled, [5.0, 4.0, 3.9, 3.8], 3.5) == float("inf")
+
+
+def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, monkeypatch):
+    """One pipeline: every fit, score and selection goes through mlworker.pipeline."""
+    from mlworker import pipeline
+
+    calls = {"fit_and_evaluate": 0, "score": 0, "select": 0}
+    for name in calls:
+        original = getattr(pipeline, name)
+
+        def counted(*args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(pipeline, name, counted)
+    arguments = [*TINY, "--seeds", "1", "--rounds", "2", "--strategies", "random,bald"]
+    benchmark.main([*arguments, "--results-dir", str(tmp_path), "--output", "spy"])
+    # One shared first round, then two rounds per strategy.
+    assert calls == {"fit_and_evaluate": 1 + 2 * 2, "score": 2 * 2, "select": 2 * 2}

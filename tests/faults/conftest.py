@@ -1,5 +1,7 @@
 """Gunicorn against the test database, on a free loopback port, for the fault tests."""
 
+import datetime
+import json
 import os
 import signal
 import socket
@@ -13,6 +15,19 @@ from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_APPLICATION_NAME = "starling-fault-web"
+# What the fault tests measured in their last run; docs/reliability.md's table of counts is
+# generated from it (scripts/reliability_doc.py), here after every result as by `make reliability-doc`.
+RESULTS = ROOT / "docs" / "reliability.json"
+
+
+def record_result(name: str, **counts) -> None:
+    """Store one fault test's counts (with the date) in the results file, replacing its last, and
+    regenerate the document's table from it."""
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results[name] = {**counts, "date": datetime.date.today().isoformat()}
+    RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "reliability_doc.py")], check=True)
+    print(f"[fault result] {name}: {counts}")
 
 
 def free_port() -> int:
@@ -105,3 +120,43 @@ def start_gunicorn(django_db_setup, tmp_path):
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def start_beat(worker_environment, tmp_path):
+    """A real `celery beat` on the test broker, checking the projects every `interval` seconds."""
+    started: list[subprocess.Popen] = []
+    logs: list = []
+
+    def start(interval: int = 2) -> subprocess.Popen:
+        log = open(tmp_path / f"beat-{len(started)}.log", "ab")
+        logs.append(log)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "labelling",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(tmp_path / f"beat-schedule-{len(started)}"),
+            ],
+            cwd=ROOT,
+            env={**worker_environment, "STARLING_BEAT_INTERVAL_SECONDS": str(interval)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+    for log in logs:
+        log.close()

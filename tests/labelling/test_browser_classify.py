@@ -13,12 +13,16 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_volunteer_classifies_three_images_with_the_keyboard(live_server, page, make_project):
+def test_volunteer_classifies_three_images_with_the_keyboard(
+    live_server, page, make_project, csp_violations
+):
     project = make_project(slug="browser-galaxies", subjects=0)
     for index, image in enumerate(synthetic.make_galaxies(5, size=64, seed=3).images):
         services.subject_import_image(
             project=project, name=f"{index}.png", data=synthetic.image_to_png_bytes(image)
         )
+    requested = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(f"{live_server.url}/projects/{project.slug}/classify/")
     question = page.locator("#question")
     caption = page.locator("#subject-caption")
@@ -45,3 +49,7 @@ def test_volunteer_classifies_three_images_with_the_keyboard(live_server, page, 
     ]
     assert [f"Subject {c.subject_id}" for c in stored] == seen
     assert len({c.volunteer_id for c in stored}) == 1
+    # The page reads the tree from the project endpoint and prefetches several subjects at a time.
+    assert f"{live_server.url}/api/projects/{project.slug}" in requested
+    assert any("/next?count=" in url for url in requested)
+    assert csp_violations == []  # the page works under its Content-Security-Policy

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from playwright.sync_api import expect
 
-from labelling.models import Project, Subject
+from labelling.models import Prediction, Project, Subject
 from mlworker import synthetic
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -35,7 +35,7 @@ def galaxy_zip(path: Path, count: int) -> Path:
 
 
 def test_staff_set_up_a_project_retrain_and_take_the_catalogue_away(
-    live_server, page, celery_worker, worker_settings, tmp_path
+    live_server, page, celery_worker, worker_settings, tmp_path, csp_violations
 ):
     get_user_model().objects.create_user("owner", password="owner-password-1", is_staff=True)
     page.goto(f"{live_server.url}/staff/")
@@ -81,8 +81,10 @@ def test_staff_set_up_a_project_retrain_and_take_the_catalogue_away(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
 
-    subject = (
-        Subject.objects.filter(project=project, classification_count__gt=0).order_by("pk").first()
+    subject = (  # the model scores the active pool; a subject retired by the votes is not in it
+        Subject.objects.filter(project=project, status="active", classification_count__gt=0)
+        .order_by("pk")
+        .first()
     )
     page.goto(f"{live_server.url}/staff/projects/{project.slug}/subjects/{subject.pk}/")
     posterior = page.locator("img.posterior").first
@@ -100,4 +102,24 @@ def test_staff_set_up_a_project_retrain_and_take_the_catalogue_away(
     assert {int(row["subject_id"]) for row in rows} == set(
         Subject.objects.filter(project=project, status="active").values_list("pk", flat=True)
     )
-    assert all(0.0 <= float(row["smooth-or-featured:smooth:mean"]) <= 1.0 for row in rows)
+    # The catalogue is the model's predictions, not just numbers in range: each row matches its
+    # Prediction, the answers' means of a question sum to 1, and each mean lies in its interval.
+    predictions = {
+        prediction.subject_id: prediction.per_question
+        for prediction in Prediction.objects.filter(model_version__project=project)
+    }
+    for row in rows:
+        stored = predictions[int(row["subject_id"])]
+        for question in ("smooth-or-featured", "bar"):
+            means = []
+            for answer, values in stored[question]["answers"].items():
+                mean = float(row[f"{question}:{answer}:mean"])
+                assert mean == pytest.approx(values["mean"], abs=1e-4), (row, answer)
+                low, high = (
+                    float(row[f"{question}:{answer}:low90"]),
+                    float(row[f"{question}:{answer}:high90"]),
+                )
+                assert low <= mean + 0.05 and mean - 0.05 <= high, (row, answer)
+                means.append(mean)
+            assert sum(means) == pytest.approx(1.0, abs=2e-3), (row, question)
+    assert csp_violations == []  # every page worked under its Content-Security-Policy

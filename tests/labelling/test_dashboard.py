@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 from io import StringIO
 
 import pytest
@@ -125,6 +126,34 @@ def test_every_staff_page_renders_for_staff(scored_project, staff):
             continue  # retrain is POST only (tested below); admin pages need model permissions too
         response = client.get(url)
         assert response.status_code == 200, url
+
+
+def test_the_versions_table_shows_the_baseline_beside_the_model_and_flags_worse_versions(
+    project, staff
+):
+    held_out = {"items": 14, "nll": 3.217, "baseline_nll": 2.905}
+    ModelVersion.objects.create(
+        project=project,
+        number=1,
+        status="ready",
+        metrics={"_held_out": held_out},
+        worse_than_baseline=True,
+    )
+    ModelVersion.objects.create(
+        project=project,
+        number=2,
+        status="ready",
+        metrics={"_held_out": {"items": 20, "nll": 2.104, "baseline_nll": 2.733}},
+    )
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/staff/projects/{project.slug}/").content.decode()
+    cells = [
+        re.sub(r"<[^>]+>", "", cell)
+        for cell in re.findall(r'<td class="held-out">(.*?)</td>', page)
+    ]
+    assert cells[0].startswith("2.104 · 2.733") and "worse" not in cells[0]  # v2 first
+    assert cells[1].startswith("3.217 · 2.905") and "worse than the baseline" in cells[1]
 
 
 def test_retrain_now_button_claims_a_retrain_once(project, staff):

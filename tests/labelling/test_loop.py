@@ -84,7 +84,8 @@ def test_triggered_retrain_trains_scores_every_active_subject_and_reorders_the_q
     version = ModelVersion.objects.get(project=project)
     assert version.status == ModelVersionStatus.READY, version.error
     assert version.training_set_size == 100
-    assert set(version.metrics["smooth-or-featured"]) >= {"nll", "rmse", "coverage"}
+    assert version.metrics["_split"]["held_out"] == 0 and not version.worse_than_baseline
+    assert version.metrics["_split"]["training"] + version.metrics["_split"]["validation"] == 100
     assert {"train_seconds", "score_seconds", "select_seconds"} <= set(version.timings)
     active = set(project.subjects.filter(status=SubjectStatus.ACTIVE).values_list("pk", flat=True))
     assert (
@@ -102,30 +103,98 @@ def test_triggered_retrain_trains_scores_every_active_subject_and_reorders_the_q
     assert response.json()["subject"]["id"] in [pick.subject_id for pick in picks[:5]]
 
 
-def test_scores_in_the_database_agree_with_acquisition_on_the_same_samples(
-    celery_worker, worker_settings
-):
-    from mlworker import acquisition
-    from mlworker.tasks import question_configs
+def brute_force_joint_mi(samples: dict, volunteers: int) -> float:
+    """MI between the galaxy tree's whole vote outcome and the mask, by scipy.stats.binom sums.
 
+    samples: {question: [answers, T]} of one subject (featured is answer 1 of the root).
+    """
+    from scipy import stats
+    from scipy.special import entr
+
+    root, edge_on, bar = (samples[k] for k in ("smooth-or-featured", "edge-on", "bar"))
+    columns = []  # one outcome a column, every mask a row
+    for featured in range(volunteers + 1):
+        for yes in range(featured + 1):
+            for barred in range(featured - yes + 1):
+                columns.append(
+                    stats.binom.pmf(featured, volunteers, root[1])
+                    * stats.binom.pmf(yes, featured, edge_on[0])
+                    * stats.binom.pmf(barred, featured - yes, bar[0])
+                )
+    per_mask = np.stack(columns, axis=1)  # [T, outcomes]
+    return entr(per_mask.mean(0)).sum() - entr(per_mask).sum(1).mean()
+
+
+def test_stored_scores_are_the_joint_mi_of_the_trees_vote_outcome(celery_worker, worker_settings):
+    """Recomputed from the stored MC samples by brute force, independently of mlworker."""
     project = demo_project("loop-scores", subjects=60)
     assert loop.retrain_request(project=project)
     wait_for(lambda: round_recorded(project), 180, "the acquisition round")
-    questions = question_configs(project)
-    predictions = list(Prediction.objects.filter(model_version__project=project))
-    samples = {
-        q.key: np.array([np.array(p.samples[q.key]).T for p in predictions]) for q in questions
-    }  # [items, answers, samples]
-    expected = acquisition.subject_scores(
-        samples, questions, project.retirement_limit, project.acquisition_strategy
+    predictions = list(Prediction.objects.filter(model_version__project=project).order_by("-score"))
+    assert len(predictions) == 60
+    for prediction in predictions[:2] + predictions[-2:]:
+        samples = {key: np.array(value).T for key, value in prediction.samples.items()}
+        expected = brute_force_joint_mi(samples, project.retirement_limit)
+        assert prediction.score == pytest.approx(expected, rel=2e-3, abs=1e-4)
+
+
+def test_a_version_worse_than_the_baseline_does_not_reorder_the_queue(
+    only_own_workers, start_worker, worker_settings
+):
+    """Bright galaxies are 'featured' in the training and validation subjects and 'smooth' in the
+    held-out ones: the CNN learns a rule the held-out votes contradict, the image-free baseline
+    does not, so the version is judged worse and must leave the queue alone."""
+    from mlworker.pipeline import split_roles
+
+    project = services.project_create(
+        slug="loop-gate",
+        title="gate",
+        questions=services.question_specs_from_dicts(synthetic.GALAXY_QUESTIONS),
+        image_size=16,
+        acquisition_batch_size=10,
     )
-    stored = np.array([p.score for p in predictions])
-    np.testing.assert_allclose(stored, expected, rtol=1e-3, atol=1e-5)
-    expected_mi = acquisition.multinomial_mutual_information(
-        samples["bar"], project.retirement_limit
+    rng = np.random.default_rng(0)
+    subjects = []
+    for index in range(160):
+        brightness = 0.8 if index % 2 else 0.2
+        image = np.clip(brightness + rng.normal(0, 0.02, (16, 16)), 0, 1)
+        subjects.append(
+            services.subject_import_image(
+                project=project, name=f"{index}.png", data=synthetic.image_to_png_bytes(image)
+            )
+        )
+    roles = split_roles([s.pk for s in subjects], validation_share=0.15, held_out_share=0.3)
+    volunteers = [
+        services.volunteer_get_or_create(session_key=f"gate-volunteer-{i}") for i in range(4)
+    ]
+    featured = {"smooth-or-featured": "featured", "edge-on": "no", "bar": "bar"}
+    for index, (subject, role) in enumerate(zip(subjects[:120], roles, strict=False)):
+        bright = index % 2 == 1
+        answers = featured if bright != (role == "held_out") else {"smooth-or-featured": "smooth"}
+        for number, volunteer in enumerate(volunteers):
+            services.classification_submit(
+                project=project,
+                volunteer=volunteer,
+                subject_id=subject.pk,
+                annotations=answers,
+                idempotency_key=f"gate-{index}-{number}",
+            )
+    priorities_before = dict(project.subjects.values_list("pk", "priority"))
+    start_worker(STARLING_HELD_OUT_SHARE="0.3", STARLING_TRAIN_EPOCHS="6")
+    assert loop.retrain_request(project=project)
+    wait_for(
+        lambda: Project.objects.get(pk=project.pk).retrain_state == RetrainState.IDLE,
+        180,
+        "the run to end",
     )
-    stored_mi = [p.per_question["bar"]["mutual_information"] for p in predictions]
-    np.testing.assert_allclose(stored_mi, expected_mi, rtol=1e-3, atol=1e-5)
+    version = ModelVersion.objects.get(project=project)
+    assert version.status == ModelVersionStatus.READY, version.error
+    held_out = version.metrics["_held_out"]
+    assert version.worse_than_baseline and held_out["nll"] > held_out["baseline_nll"]
+    assert held_out["items"] > 20 and set(version.metrics["bar"]) >= {"nll", "coverage"}
+    assert not AcquisitionRound.objects.filter(project=project).exists()
+    assert not Prediction.objects.filter(model_version=version).exists()
+    assert dict(project.subjects.values_list("pk", "priority")) == priorities_before
 
 
 def one_failed_run(project):
@@ -230,3 +299,14 @@ def test_a_failed_retrain_is_recorded_and_releases_the_claim(
         "the claim release",
     )
     assert loop.retrain_request(project=project)  # the schedule can go on
+    # Let that run end too (it fails the same way) before the test's tables are flushed: a
+    # worker still writing during the flush deadlocks it.
+    wait_for(
+        lambda: (
+            ModelVersion.objects.filter(project=project, status=ModelVersionStatus.FAILED).count()
+            == 2
+            and Project.objects.get(pk=project.pk).retrain_state == RetrainState.IDLE
+        ),
+        120,
+        "the second run to end",
+    )

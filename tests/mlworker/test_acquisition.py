@@ -93,17 +93,6 @@ def test_credible_interval_covers_the_requested_mass():
     assert low[0] <= 8 <= high[0]
 
 
-def test_subject_score_weights_a_question_by_the_share_that_reaches_it(galaxy_questions):
-    # Both subjects: the bar question's masks disagree; subject 0 is surely smooth, so few reach it.
-    samples = {
-        "smooth-or-featured": np.array([[[0.99] * 6, [0.01] * 6], [[0.01] * 6, [0.99] * 6]]),
-        "edge-on": np.array([[[0.01] * 6, [0.99] * 6]] * 2),
-        "bar": np.array([[[0.05, 0.95] * 3, [0.95, 0.05] * 3]] * 2),
-    }
-    scores = acquisition.subject_scores(samples, galaxy_questions, 15)
-    assert scores[1] > 10 * scores[0]
-
-
 @pytest.mark.parametrize("strategy", acquisition.STRATEGIES)
 def test_every_strategy_returns_distinct_indices_of_the_batch_size(strategy):
     rng = np.random.default_rng(4)

@@ -13,7 +13,26 @@ def tiny_model(galaxy_questions, dropout_rate=0.5):
         dense_units=32,
         dropout_rate=dropout_rate,
     )
-    return build_model(config)
+    model = build_model(config)
+    # Output kernels start at zero (an untrained model predicts the mean fractions, whatever the
+    # mask): give them weights, as training would, so the masks matter.
+    rng = np.random.default_rng(9)
+    model.head.set_weights([rng.normal(0, 0.5, w.shape) for w in model.head.get_weights()])
+    return model
+
+
+def test_an_untrained_model_predicts_the_mean_vote_fractions(galaxy_questions):
+    config = ModelConfig(
+        image_size=16,
+        questions=galaxy_questions,
+        conv_filters=(8,),
+        pool_after=(0,),
+        dense_units=8,
+        initial_log_fractions={"smooth-or-featured": np.log([0.7, 0.3]).tolist()},
+    )
+    images = np.random.default_rng(3).random((5, 16, 16, 1)).astype("float32")
+    samples = scoring.mc_samples(build_model(config), images, samples=4)
+    np.testing.assert_allclose(samples["smooth-or-featured"][:, 0, :], 0.7, atol=1e-6)
 
 
 def test_two_predictions_of_the_same_image_differ(galaxy_questions):

@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from mlworker import synthetic
 
@@ -71,3 +72,32 @@ def test_importing_synthetic_loads_no_tensorflow():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert output.strip() == "False"
+
+
+def _galaxies_and_votes(pattern: str, seed: int):
+    if pattern == "streams":  # what the benchmark does
+        streams = synthetic.streams(seed)
+        galaxies = synthetic.make_galaxies(3000, size=16, seed=streams["galaxies"])
+        rng = np.random.default_rng(streams["votes"])
+    else:  # a caller reusing one integer seed for both still gets independent draws
+        galaxies = synthetic.make_galaxies(3000, size=16, seed=seed)
+        rng = np.random.default_rng(seed)
+    return galaxies, synthetic.simulate_vote_counts(galaxies.p, 15, rng)
+
+
+@pytest.mark.parametrize("pattern", ["streams", "same-integer-seed"])
+def test_simulated_votes_are_binomial_given_p_for_every_galaxy_kind(pattern):
+    galaxies, counts = _galaxies_and_votes(pattern, seed=4)
+    smooth_votes, p_smooth = counts[:, 0, 0], galaxies.p[:, 0]
+    for kind in synthetic.KIND_SHARES:
+        rows = galaxies.kinds == kind
+        expected = 15 * p_smooth[rows]
+        z = (smooth_votes[rows].sum() - expected.sum()) / np.sqrt(
+            np.sum(expected * (1 - p_smooth[rows]))
+        )
+        assert abs(z) < 4, f"{kind}: votes stray from Binomial(15, p) (z = {z:.1f})"
+    # The tell-tale of shared streams: smooth galaxies never got a single "featured" vote.
+    smooth = galaxies.kinds == "smooth"
+    got_featured = np.mean(counts[smooth, 0, 1] > 0)
+    expected_share = np.mean(1 - p_smooth[smooth] ** 15)
+    assert got_featured == pytest.approx(expected_share, abs=0.04) and got_featured > 0.05

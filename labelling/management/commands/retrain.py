@@ -1,10 +1,19 @@
 import time
+from datetime import timedelta
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from labelling import loop, selectors
 from labelling.errors import StarlingError
-from labelling.models import AcquisitionRound, ModelVersion, Project, RetrainState
+from labelling.models import (
+    AcquisitionRound,
+    ModelVersion,
+    ModelVersionStatus,
+    Project,
+    RetrainState,
+)
 
 
 class Command(BaseCommand):
@@ -26,43 +35,64 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Invalid value for --timeout: expected seconds > 0, received {timeout}"
             )
-        before = (
-            ModelVersion.objects.filter(project=target)
-            .order_by("-number")
-            .values_list("number", flat=True)
-            .first()
-            or 0
-        )
         if not loop.retrain_request(project=target):
             raise CommandError(f"A retrain of {target.slug!r} is already queued or running")
-        self.stdout.write(f"queued a retrain of {target.slug!r}")
+        token = Project.objects.values_list("retrain_token", flat=True).get(pk=target.pk)
+        self.stdout.write(f"queued a retrain of {target.slug!r} (task {token})")
         if not wait:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(1.0)
-            state = Project.objects.values_list("retrain_state", flat=True).get(pk=target.pk)
-            version = (
-                ModelVersion.objects.filter(project=target, number__gt=before)
-                .order_by("-number")
-                .first()
-            )
-            if version and version.status == "failed":
-                raise CommandError(f"model version {version.number} failed: {version.error}")
+            version = ModelVersion.objects.filter(project=target, task_id=token).last()
             if (
-                version
-                and state == RetrainState.IDLE
+                version is not None
                 and AcquisitionRound.objects.filter(model_version=version).exists()
             ):
-                metrics = {
-                    k: round(v["nll"], 3)
-                    for k, v in version.metrics.items()
-                    if isinstance(v, dict) and v.get("nll") is not None
-                }
-                self.stdout.write(
-                    f"model version {version.number} ready; round recorded; validation NLL {metrics}; timings {version.timings}"
-                )
+                self.stdout.write(_ready_message(version))
                 return
+            failure = _run_failure(target, token, version)
+            if failure:
+                raise CommandError(failure)
         raise CommandError(
-            f"Timed out after {timeout:.0f} s waiting for the retrain of {target.slug!r}"
+            f"Timed out after {timeout:.0f} s waiting for the retrain of {target.slug!r} "
+            f"(task {token}); it may still finish: see the dashboard"
         )
+
+
+def _run_failure(project: Project, token: str, version: ModelVersion | None) -> str:
+    """Why the run `token` can no longer record its round ("" while it still can)."""
+    if version is not None and version.status == ModelVersionStatus.FAILED:
+        return f"model version {version.number} failed: {version.error}"
+    if version is not None and version.error:
+        return f"model version {version.number}: {version.error}"
+    state, holder, claimed_at = Project.objects.values_list(
+        "retrain_state", "retrain_token", "retrain_claimed_at"
+    ).get(pk=project.pk)
+    if holder != token or state == RetrainState.IDLE:
+        if version is None:
+            return (
+                f"the retrain task {token} ended without creating a model version "
+                "(see the worker log for its error)"
+            )
+        select_error = version.timings.get("select_error", "no round recorded")
+        return f"model version {version.number} is ready but its round failed: {select_error}"
+    lease = timedelta(seconds=settings.STARLING_RETRAIN_LEASE_SECONDS)
+    if claimed_at is not None and claimed_at < timezone.now() - lease:
+        return (
+            f"the retrain task {token} made no progress for more than the lease "
+            f"({lease.total_seconds():.0f} s): its worker died or no worker takes the 'ml' queue"
+        )
+    return ""
+
+
+def _ready_message(version: ModelVersion) -> str:
+    metrics = {
+        key: round(value["nll"], 3)
+        for key, value in version.metrics.items()
+        if isinstance(value, dict) and value.get("nll") is not None
+    }
+    return (
+        f"model version {version.number} ready; round recorded; validation NLL {metrics}; "
+        f"timings {version.timings}"
+    )

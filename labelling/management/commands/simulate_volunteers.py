@@ -1,12 +1,20 @@
+import logging
 import time
 
 import numpy as np
 from django.core.management.base import BaseCommand, CommandError
+from django.db import OperationalError, connection
 from tqdm import tqdm
 
 from labelling import selectors, services
 from labelling.errors import StarlingError
 from labelling.models import Volunteer
+
+logger = logging.getLogger(__name__)
+# A transient database error (SQLite's lock held past its timeout, a dropped connection) is retried
+# this many times, waiting 0.5 s, 1 s, 2 s, ... up to RETRY_MAX_WAIT_SECONDS between tries.
+RETRY_ATTEMPTS = 8
+RETRY_MAX_WAIT_SECONDS = 15.0
 
 
 class Command(BaseCommand):
@@ -52,16 +60,24 @@ class Command(BaseCommand):
         with tqdm(total=total, desc="classifications", disable=options["verbosity"] == 0) as bar:
             while options["forever"] or submitted < options["classifications"]:
                 volunteer = volunteers[int(rng.integers(len(volunteers)))]
-                subject = selectors.subject_next_for_volunteer(project=project, volunteer=volunteer)
+                subject = with_retries(
+                    selectors.subject_next_for_volunteer, project=project, volunteer=volunteer
+                )
                 if subject is None:
                     if all(
-                        selectors.subject_next_for_volunteer(project=project, volunteer=v) is None
-                        for v in volunteers
+                        with_retries(
+                            selectors.subject_next_for_volunteer, project=project, volunteer=other
+                        )
+                        is None
+                        for other in volunteers
                     ):
                         self.stdout.write("every simulated volunteer has seen every active subject")
                         break
                     continue
-                services.classification_submit(
+                # The same idempotency key on every try: a submit that was stored before its
+                # error reached us is replayed, not stored twice.
+                with_retries(
+                    services.classification_submit,
                     project=project,
                     volunteer=volunteer,
                     subject_id=subject.pk,
@@ -73,6 +89,29 @@ class Command(BaseCommand):
                 if options["rate"]:
                     time.sleep(1.0 / options["rate"])
         self.stdout.write(f"submitted {submitted} classifications to {project.slug!r}")
+
+
+def with_retries(call, **arguments):
+    """`call(**arguments)`; on a transient database error close the connection, wait (doubling
+    each time) and try again. The last error is raised after RETRY_ATTEMPTS tries."""
+    wait = 0.5
+    attempts = RETRY_ATTEMPTS
+    for attempt in range(1, attempts + 1):
+        try:
+            return call(**arguments)
+        except OperationalError as error:
+            if attempt == attempts:
+                raise
+            logger.warning(
+                "transient database error (try %d of %d), retrying in %.1f s: %s",
+                attempt,
+                attempts,
+                wait,
+                error,
+            )
+            connection.close()  # a broken connection is replaced on the next query
+            time.sleep(wait)
+            wait = min(wait * 2, RETRY_MAX_WAIT_SECONDS)
 
 
 def simulated_answers(tree, truth: dict, rng: np.random.Generator) -> dict[str, str]:

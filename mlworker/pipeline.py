@@ -1,0 +1,227 @@
+"""The few functions a round runs, called by the Celery tasks and by the benchmarks alike.
+
+    config = model_config(questions, image_size=..., channels=...)
+    fit = fit_and_evaluate(images, counts, subject_keys, config, ...)   # train, held-out report
+    scored = score(fit.model, pool_images, questions, volunteers=..., samples=..., strategy=...)
+    picked = acquisition.select(strategy, scored.scores, batch, rng, features=...)
+
+A benchmark that called anything else would measure code production never runs.
+"""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from mlworker import acquisition, baseline, metrics, outcomes, scoring, training
+from mlworker.model import BayesianCNN, ModelConfig
+
+ROLES = ("train", "validation", "held_out")
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How a round trains; every field has the value the benchmark chose (README)."""
+
+    epochs: int = 40
+    batch_size: int = 32
+    min_steps_per_epoch: int = 20
+    patience: int = 8
+    learning_rate: float = 1e-3
+    validation_share: float = 0.15
+    held_out_share: float = 0.15
+
+
+def model_config(questions: Sequence, *, image_size: int, channels: int = 1) -> ModelConfig:
+    """The network a project trains: the paper's layout, slimmed for the first rounds' few labels.
+
+    Four 3x3 convolutions (32, 32, 64, 64) with a 2x2 pool after every second one, dense 64,
+    MC dropout 0.5 (kept on when scoring), a softmax per question, L2 1e-3 on every kernel, output
+    kernels starting at zero (an untrained model predicts the mean fractions). Trained on 8
+    dropout masks per image at once with the alpha = 0.5 objective (model.py), which lets the
+    masks spread where the image does not settle the votes. Chosen on 100 labelled synthetic
+    galaxies (README, "calibrated from round 0"): the paper's six convolutions / dense 128 with
+    one mask per step scored 12 nats where the image-free baseline scores 2.8.
+    """
+    return ModelConfig(
+        image_size=image_size,
+        channels=channels,
+        questions=tuple(questions),
+        conv_filters=(32, 32, 64, 64),
+        pool_after=(1, 3),
+        dense_units=64,
+        dropout_rate=0.5,
+        weight_decay=1e-3,
+        training_masks=8,
+        mask_alpha=0.5,
+    )
+
+
+def split_roles(
+    keys: Sequence, *, validation_share: float = 0.15, held_out_share: float = 0.15
+) -> np.ndarray:
+    """Each subject's role, "train", "validation" or "held_out", from a hash of its key.
+
+    The role depends on the key alone, so a subject keeps it for good: a validation subject is never
+    trained on in a later round, and the held-out subjects (the metrics staff see) are never used
+    to stop or select anything. Returns str [items].
+    """
+    if not (0 <= validation_share < 1 and 0 <= held_out_share < 1):
+        raise ValueError(
+            "Invalid split shares: expected 0 <= share < 1 each, received "
+            f"validation {validation_share}, held-out {held_out_share}"
+        )
+    if validation_share + held_out_share >= 1:
+        raise ValueError(
+            "Invalid split shares: expected validation + held-out < 1, received "
+            f"{validation_share + held_out_share}"
+        )
+    positions = np.array(
+        [
+            int.from_bytes(hashlib.sha256(str(key).encode()).digest()[:8], "big") / 2.0**64
+            for key in keys
+        ]
+    )
+    roles = np.full(len(positions), "train", dtype=object)
+    roles[positions < held_out_share + validation_share] = "validation"
+    roles[positions < held_out_share] = "held_out"
+    return roles.astype(str)
+
+
+@dataclass
+class FitReport:
+    model: BayesianCNN
+    metrics: dict  # per question (metrics.evaluate) and "_held_out", "_split", "_baseline"
+    worse_than_baseline: bool
+    training: training.TrainingResult
+    alphas: dict[str, np.ndarray] = field(repr=False)
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+
+def fit_and_evaluate(
+    images: np.ndarray,
+    counts: dict[str, np.ndarray],
+    keys: Sequence,
+    config: ModelConfig,
+    *,
+    settings: TrainingSettings = TrainingSettings(),
+    samples: int = 50,
+    seed: int = 0,
+    rotation_invariant: bool = True,
+    warm_start: BayesianCNN | str | Path | None = None,
+    continue_in_place: bool = False,
+    callbacks: tuple = (),
+) -> FitReport:
+    """Train on the "train" subjects (stopping on "validation"), then judge on "held_out".
+
+    The image-free baseline is fitted on the same training subjects and scored on the same
+    held-out ones; the version is `worse_than_baseline` when its held-out vote NLL (joint over the
+    tree, MC mixture) is higher. With no held-out subject yet (tiny sets), nothing is judged.
+    """
+    roles = split_roles(
+        keys, validation_share=settings.validation_share, held_out_share=settings.held_out_share
+    )
+    train_rows, validation_rows, held_out_rows = (np.flatnonzero(roles == r) for r in ROLES)
+    if len(train_rows) == 0:  # a handful of subjects, all hashed away from training
+        train_rows, validation_rows = np.arange(len(roles)), np.zeros(0, dtype=np.int64)
+        held_out_rows = np.zeros(0, dtype=np.int64)
+    result = training.train(
+        images,
+        counts,
+        config,
+        training_indices=train_rows,
+        validation_indices=validation_rows,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        min_steps_per_epoch=settings.min_steps_per_epoch,
+        patience=settings.patience,
+        learning_rate=settings.learning_rate,
+        seed=seed,
+        rotation_invariant=rotation_invariant,
+        warm_start=warm_start,
+        continue_in_place=continue_in_place,
+        callbacks=callbacks,
+    )
+    alphas = baseline.fit({key: np.asarray(value)[train_rows] for key, value in counts.items()})
+    report = held_out_report(result.model, images, counts, held_out_rows, alphas, samples)
+    report["_split"] = {
+        "training": int(len(train_rows)),
+        "validation": int(len(validation_rows)),
+        "held_out": int(len(held_out_rows)),
+    }
+    report["_baseline"] = {
+        key: [round(float(a), 6) for a in value] for key, value in alphas.items()
+    }
+    judged = report["_held_out"]
+    worse = judged["items"] > 0 and judged["nll"] > judged["baseline_nll"]
+    return FitReport(result.model, report, bool(worse), result, alphas)
+
+
+def held_out_report(model, images, counts, rows, alphas, samples: int) -> dict:
+    """Per-question metrics and the joint vote NLL of model and baseline on `rows`."""
+    questions = model.config.questions
+    held_out_counts = {key: np.asarray(value)[rows] for key, value in counts.items()}
+    if len(rows) == 0:
+        return {"_held_out": {"items": 0, "nll": None, "baseline_nll": None}}
+    probabilities = scoring.mc_samples(model, images[rows], samples=samples)
+    report = metrics.evaluate(probabilities, held_out_counts)
+    report["_held_out"] = {
+        "items": int(len(rows)),
+        "nll": float(
+            -outcomes.observed_log_likelihood(probabilities, held_out_counts, questions).mean()
+        ),
+        "baseline_nll": float(-baseline.observed_log_likelihood(alphas, held_out_counts).mean()),
+    }
+    return report
+
+
+@dataclass
+class Scored:
+    samples: dict[str, np.ndarray]  # {question: [items, answers, T]}
+    mutual_information: np.ndarray  # [items], joint over the tree
+    predictive_entropy: np.ndarray  # [items], joint over the tree
+    scores: np.ndarray  # [items]: what the strategy ranks by
+    exact: bool  # False when the outcome space was too large and MI was estimated by Monte Carlo
+
+
+def score(
+    model: BayesianCNN,
+    images: np.ndarray,
+    *,
+    volunteers: int,
+    samples: int = 50,
+    strategy: str = "bald",
+    rng: np.random.Generator | None = None,
+) -> Scored:
+    """MC samples (trunk once), then the tree's joint MI and predictive entropy with `volunteers`
+    classifying each subject; `scores` is the entropy for "entropy", the MI otherwise."""
+    probabilities = scoring.mc_samples(model, images, samples=samples)
+    info = outcomes.information(probabilities, model.config.questions, volunteers, rng=rng)
+    ranked = info["predictive_entropy"] if strategy == "entropy" else info["mutual_information"]
+    return Scored(
+        samples=probabilities,
+        mutual_information=info["mutual_information"],
+        predictive_entropy=info["predictive_entropy"],
+        scores=ranked,
+        exact=info["exact"],
+    )
+
+
+def select(
+    strategy: str,
+    scored: Scored,
+    batch_size: int,
+    rng: np.random.Generator,
+    *,
+    features: np.ndarray | None = None,
+    beta: float = 1.0,
+) -> np.ndarray:
+    """Indices of the `batch_size` subjects to ask about, most wanted first."""
+    return acquisition.select(
+        strategy, scored.scores, batch_size, rng, features=features, beta=beta
+    )

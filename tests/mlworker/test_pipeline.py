@@ -1,0 +1,75 @@
+"""The functions a round runs (tasks and benchmarks alike): split, fit + judge, score."""
+
+import numpy as np
+import pytest
+
+from mlworker import pipeline
+from mlworker.pipeline import TrainingSettings
+
+QUICK = TrainingSettings(epochs=3, min_steps_per_epoch=5, patience=3)
+
+
+def test_a_subject_keeps_its_role_for_good_as_the_labelled_set_grows():
+    first = pipeline.split_roles(range(200))
+    later = pipeline.split_roles([*range(1000), *range(200)][::-1])
+    by_key = dict(zip([*range(1000), *range(200)][::-1], later, strict=True))
+    assert [by_key[key] for key in range(200)] == first.tolist()
+
+
+def test_roles_take_their_shares():
+    roles = pipeline.split_roles(range(20000), validation_share=0.15, held_out_share=0.1)
+    assert np.mean(roles == "validation") == pytest.approx(0.15, abs=0.01)
+    assert np.mean(roles == "held_out") == pytest.approx(0.1, abs=0.01)
+
+
+def test_impossible_shares_are_refused_with_what_was_received():
+    with pytest.raises(ValueError, match="validation \\+ held-out < 1, received 1.1"):
+        pipeline.split_roles(range(3), validation_share=0.6, held_out_share=0.5)
+
+
+def test_held_out_subjects_are_never_trained_on_and_are_judged_beside_the_baseline(
+    tiny_galaxies, galaxy_questions
+):
+    images, counts = tiny_galaxies
+    keys = [f"subject-{index}" for index in range(len(images))]
+    config = pipeline.model_config(galaxy_questions, image_size=24)
+    fit = pipeline.fit_and_evaluate(images, counts, keys, config, settings=QUICK, samples=10)
+    roles = pipeline.split_roles(keys)
+    assert set(fit.training.training_indices) == set(np.flatnonzero(roles == "train"))
+    assert set(fit.training.validation_indices) == set(np.flatnonzero(roles == "validation"))
+    held_out = fit.metrics["_held_out"]
+    assert held_out["items"] == np.sum(roles == "held_out") > 0
+    assert held_out["nll"] > 0 and held_out["baseline_nll"] > 0
+    assert fit.worse_than_baseline == (held_out["nll"] > held_out["baseline_nll"])
+
+
+def test_a_model_that_cannot_see_anything_is_marked_worse_than_the_baseline(galaxy_questions):
+    """Identical images, votes all-or-nothing: the best the CNN can do is the mean fraction, which
+    the beta-binomial (it knows votes come in lumps) beats by far."""
+    rng = np.random.default_rng(0)
+    items = 160
+    images = np.full((items, 16, 16), 0.5, dtype=np.float32)
+    featured = rng.random(items) < 0.4
+    counts = {
+        "smooth-or-featured": np.stack([np.where(featured, 0, 15), np.where(featured, 15, 0)], 1),
+        "edge-on": np.stack([np.zeros(items), np.where(featured, 15, 0)], 1).astype(int),
+        "bar": np.stack([np.where(featured, 15, 0), np.zeros(items)], 1).astype(int),
+    }
+    config = pipeline.model_config(galaxy_questions, image_size=16)
+    fit = pipeline.fit_and_evaluate(
+        images, counts, range(items), config, settings=QUICK, samples=10
+    )
+    assert fit.worse_than_baseline
+    assert fit.metrics["_held_out"]["nll"] > fit.metrics["_held_out"]["baseline_nll"] + 2
+
+
+def test_scoring_ranks_by_joint_mi_or_by_entropy(tiny_galaxies, galaxy_questions):
+    images, counts = tiny_galaxies
+    config = pipeline.model_config(galaxy_questions, image_size=24)
+    fit = pipeline.fit_and_evaluate(images, counts, range(len(images)), config, settings=QUICK)
+    bald = pipeline.score(fit.model, images[:20], volunteers=15, samples=12, strategy="bald")
+    entropy = pipeline.score(fit.model, images[:20], volunteers=15, samples=12, strategy="entropy")
+    assert bald.samples["bar"].shape == (20, 2, 12) and bald.exact
+    np.testing.assert_array_equal(bald.scores, bald.mutual_information)
+    np.testing.assert_array_equal(entropy.scores, entropy.predictive_entropy)
+    assert np.all(bald.predictive_entropy >= bald.mutual_information)

@@ -1,0 +1,578 @@
+"""Serving without avoidable database work (issue 12): the Redis queue, its SQL fallback, `count`,
+the project endpoint. Real PostgreSQL and real Redis; the outage tests run a redis-server of their
+own on another port and stop it."""
+
+import json
+import random
+import socket
+import subprocess
+import time
+import uuid
+
+import pytest
+import redis
+from django.db.models import F
+from django.test import Client
+from django.utils import timezone
+
+from labelling import loop, queue, selectors, snapshots
+from labelling.models import Classification, Subject, SubjectStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_serving_state():
+    queue.reset()
+    snapshots.forget()
+    yield
+    queue.reset()
+    snapshots.forget()
+
+
+def next_url(project, **query):
+    return f"/api/projects/{project.slug}/next", query
+
+
+def get_next(client, project, **query):
+    url, params = next_url(project, **query)
+    return client.get(url, params)
+
+
+def submit(client, project, subject_id, answers=None, key=None):
+    body = {
+        "subject": subject_id,
+        "answers": answers or {"smooth-or-featured": "smooth"},
+        "idempotency_key": key or uuid.uuid4().hex,
+    }
+    return client.post(
+        f"/api/projects/{project.slug}/classifications",
+        json.dumps(body),
+        content_type="application/json",
+    )
+
+
+def queue_is_built(project) -> bool:
+    version = type(project).objects.get(pk=project.pk).serving_version
+    client = redis.Redis.from_url(queue.queue_redis_url())
+    return bool(client.exists(f"starling:ready:{project.pk}:{version}"))
+
+
+# --- count and the project endpoint --------------------------------------------------------------
+
+
+def test_next_with_count_answers_that_many_distinct_subjects_best_first(make_project):
+    project = make_project(slug="counted", subjects=8)
+    body = get_next(Client(), project, count="3").json()
+    ids = [subject["id"] for subject in body["subjects"]]
+    assert len(ids) == 3 and len(set(ids)) == 3
+    priorities = dict(Subject.objects.filter(pk__in=ids).values_list("pk", "priority"))
+    assert [priorities[pk] for pk in ids] == sorted(priorities.values(), reverse=True)
+    assert all(subject["image_url"].startswith("/media/subjects/") for subject in body["subjects"])
+
+
+def test_next_with_count_leaves_out_excluded_and_says_when_fewer_are_left(make_project):
+    project = make_project(slug="few", subjects=3)
+    first, second, third = project.subjects.order_by("pk")
+    body = get_next(Client(), project, count="10", exclude=f"{first.pk},{second.pk}").json()
+    assert [subject["id"] for subject in body["subjects"]] == [third.pk]
+    client = Client()
+    for subject in (first, second, third):
+        assert submit(client, project, subject.pk).status_code == 201
+    assert get_next(client, project, count="2").json() == {"subjects": []}
+
+
+@pytest.mark.parametrize("count", ["0", "11", "-1", "abc", "", "2.5", "1e1", " 3", "²", "٣"])
+def test_a_count_outside_1_to_10_is_refused_with_a_message(project, count):
+    response = get_next(Client(), project, count=count)
+    assert response.status_code == 400
+    assert "Invalid value for count: expected an integer from 1 to 10" in response.json()["error"]
+
+
+@pytest.mark.parametrize("exclude", ["²", "9" * 30])
+def test_an_exclude_list_that_is_no_list_of_ids_is_refused(project, exclude):
+    response = get_next(Client(), project, count="2", exclude=exclude)
+    assert response.status_code == 400 and "Invalid value for exclude" in response.json()["error"]
+
+
+def test_without_count_the_answer_keeps_its_old_shape(project):
+    body = get_next(Client(), project).json()
+    assert set(body) == {"subject"} and set(body["subject"]) == {"id", "image_url"}
+
+
+def test_project_endpoint_gives_the_tree_and_the_settings_a_client_needs(project):
+    response = Client().get(f"/api/projects/{project.slug}")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["slug"] == project.slug and body["retirement_limit"] == project.retirement_limit
+    assert body["tree"]["root"] == "smooth-or-featured"
+    answers = body["tree"]["questions"]["smooth-or-featured"]["answers"]
+    assert [(a["key"], a["shortcut"], a["next"]) for a in answers] == [
+        ("smooth", "s", None),
+        ("featured", "f", "bar"),
+    ]
+    assert body["question_order"] == ["smooth-or-featured", "bar"]
+    assert body["next_url"] == f"/api/projects/{project.slug}/next"
+    assert body["classifications_url"] == f"/api/projects/{project.slug}/classifications"
+    assert body["max_count"] == 10
+    assert "csrftoken" in response.cookies  # so that a client can submit next
+
+
+def test_project_endpoint_refuses_outsiders_unknown_projects_and_other_methods(make_project):
+    hidden = make_project(slug="hidden", subjects=1, is_published=False)
+    for path in (f"/api/projects/{hidden.slug}", f"/api/projects/{hidden.slug}/next?count=2"):
+        response = Client().get(path)
+        assert (
+            response.status_code == 404 and "Unknown project 'hidden'" in response.json()["error"]
+        )
+    assert Client().get("/api/projects/nothing-here").status_code == 404
+    response = Client().post(f"/api/projects/{hidden.slug}")
+    assert response.status_code == 405 and "use GET" in response.json()["error"]
+
+
+def test_a_tree_changed_by_staff_reaches_the_project_endpoint_at_once(project):
+    from labelling import services
+    from labelling.services import AnswerSpec, QuestionSpec
+
+    client = Client()
+    assert (
+        client.get(f"/api/projects/{project.slug}").json()["tree"]["root"] == "smooth-or-featured"
+    )
+    services.project_update(
+        project=project,
+        questions=[
+            QuestionSpec(
+                key="round",
+                text="Round?",
+                answers=(
+                    AnswerSpec(key="yes", text="Yes", shortcut="y"),
+                    AnswerSpec(key="no", text="No", shortcut="n"),
+                ),
+            )
+        ],
+    )
+    assert client.get(f"/api/projects/{project.slug}").json()["tree"]["root"] == "round"
+    assert submit(client, project, project.subjects.first().pk, {"round": "yes"}).status_code == 201
+
+
+# --- the queue -----------------------------------------------------------------------------------
+
+
+def test_a_warm_next_costs_no_database_query(make_project, django_assert_num_queries):
+    project = make_project(slug="warm", subjects=6)
+    client = Client()
+    get_next(client, project, count="2")  # creates the session and the volunteer, builds the queue
+    get_next(client, project, count="2")  # loads the volunteer's seen set
+    assert queue_is_built(project)
+    with django_assert_num_queries(0):
+        body = get_next(client, project, count="2").json()
+    assert len(body["subjects"]) == 2
+
+
+def test_a_submit_is_one_statement_after_the_session_and_project_are_cached(
+    make_project, django_assert_num_queries
+):
+    project = make_project(slug="one-trip", subjects=3)
+    client = Client()
+    get_next(client, project)
+    subject = project.subjects.first()
+    with django_assert_num_queries(1):
+        response = submit(client, project, subject.pk)
+    assert response.status_code == 201
+    subject.refresh_from_db()
+    assert subject.vote_counts == {"smooth-or-featured": {"smooth": 1}}
+
+
+def test_the_queue_never_serves_a_classified_or_retired_subject(make_project):
+    """Three volunteers classify everything they are served (several per request, random answers)
+    while votes retire subjects at the limit; every serving is checked against the database."""
+    project = make_project(slug="never", subjects=24, retirement_limit=2)
+    rng = random.Random(7)
+    clients = [Client() for _ in range(3)]
+    served_total = 0
+    for _ in range(30):
+        for client in clients:
+            body = get_next(client, project, count=str(rng.randint(1, 4))).json()
+            volunteer_id = client.session[selectors_key()][0]
+            for subject in body["subjects"]:
+                served_total += 1
+                assert not Classification.objects.filter(
+                    volunteer_id=volunteer_id, subject_id=subject["id"]
+                ).exists(), "served a subject this volunteer already classified"
+                row = Subject.objects.get(pk=subject["id"])
+                assert row.status == SubjectStatus.ACTIVE, "served a retired subject"
+            if body["subjects"]:
+                answer = rng.choice(["smooth", "featured"])
+                answers = {"smooth-or-featured": answer}
+                if answer == "featured":
+                    answers["bar"] = rng.choice(["bar", "no-bar"])
+                assert (
+                    submit(client, project, body["subjects"][0]["id"], answers).status_code == 201
+                )
+    assert served_total > 40
+    assert queue_is_built(project)
+    assert_books_exact(project)
+
+
+def selectors_key():
+    from labelling.api import SESSION_VOLUNTEER
+
+    return SESSION_VOLUNTEER
+
+
+def assert_books_exact(project):
+    for subject in Subject.objects.filter(project=project):
+        assert subject.vote_counts == selectors.subject_recount(subject=subject)
+        assert subject.classification_count == subject.classifications.count()
+        retired = subject.classification_count >= project.retirement_limit
+        assert (subject.status == SubjectStatus.RETIRED) == retired
+
+
+def test_a_subject_retired_by_a_vote_leaves_the_queue_at_once(make_project):
+    project = make_project(slug="retire", subjects=2, retirement_limit=1)
+    first, second = project.subjects.order_by("-priority")
+    voter, other = Client(), Client()
+    get_next(other, project)  # builds the queue with both subjects
+    assert submit(voter, project, first.pk).status_code == 201
+    for _ in range(10):
+        assert [s["id"] for s in get_next(other, project, count="2").json()["subjects"]] == [
+            second.pk
+        ]
+
+
+def test_a_new_round_reorders_the_queue(make_project):
+    project = make_project(slug="round", subjects=6)
+    client = Client()
+    get_next(client, project)
+    assert queue_is_built(project)
+    last = project.subjects.order_by("priority").first()
+    loop.subjects_set_priorities(priorities={last.pk: loop.ROUND_PRIORITY_BASE})
+    queue.after_round(project_id=project.pk)
+    time.sleep(snapshots.RECHECK_SECONDS)
+    assert queue_is_built(project)
+    served = {get_next(client, project, count="1").json()["subjects"][0]["id"] for _ in range(20)}
+    assert last.pk in served  # it is in the top few now; before it was last of six
+
+
+def test_a_cold_queue_and_a_missing_redis_give_the_same_answers_as_sql(make_project, settings):
+    project = make_project(slug="same", subjects=12)
+    volunteer_client = Client()
+    for subject in project.subjects.order_by("-priority")[:3]:
+        submit(volunteer_client, project, subject.pk)
+    volunteer_id = volunteer_client.session[selectors_key()][0]
+    project.refresh_from_db()
+    classified = set(
+        Classification.objects.filter(volunteer_id=volunteer_id).values_list(
+            "subject_id", flat=True
+        )
+    )
+    expected_pool = list(
+        Subject.objects.filter(project=project)
+        .exclude(pk__in=classified)
+        .order_by("-priority")
+        .values_list("pk", flat=True)[:7]
+    )
+    answers = []
+    for redis_there in (True, True, False):
+        if not redis_there:
+            settings.STARLING_QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+            queue.reset()
+        body = get_next(volunteer_client, project, count="3").json()
+        answers.append([subject["id"] for subject in body["subjects"]])
+    for ids in answers:
+        assert len(ids) == 3 and set(ids) <= set(expected_pool)
+
+
+# --- Redis stopped -------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class OwnRedis:
+    """A redis-server of the test's own on a free port (the shared one is never touched)."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.command = [
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ]
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("own redis-server did not start")
+
+    def stop(self):
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@pytest.fixture
+def own_redis(tmp_path, settings):
+    server = OwnRedis(tmp_path)
+    server.start()
+    settings.STARLING_QUEUE_REDIS_URL = server.url
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": server.url,
+            "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
+        }
+    }
+    queue.reset()
+    yield server
+    server.stop()
+
+
+def test_with_redis_stopped_next_and_submit_answer_from_the_database(make_project, own_redis):
+    project = make_project(slug="outage", subjects=20, retirement_limit=2)
+    clients = [Client() for _ in range(3)]
+    acknowledged = []
+
+    def round_of_votes():
+        for client in clients:
+            body = get_next(client, project, count="2")
+            assert body.status_code == 200
+            subjects = body.json()["subjects"]
+            volunteer_id = client.session[selectors_key()][0]
+            for subject in subjects:
+                assert not Classification.objects.filter(
+                    volunteer_id=volunteer_id, subject_id=subject["id"]
+                ).exists()
+                assert Subject.objects.get(pk=subject["id"]).status == SubjectStatus.ACTIVE
+            if subjects:
+                response = submit(client, project, subjects[0]["id"])
+                assert response.status_code == 201, response.content
+                acknowledged.append(response.json()["id"])
+
+    for _ in range(2):
+        round_of_votes()
+    assert queue_is_built(project)
+    version_before = type(project).objects.get(pk=project.pk).serving_version
+    own_redis.stop()
+    for _ in range(3):
+        round_of_votes()  # sessions, rate limits and the queue all without Redis
+    version_during = type(project).objects.get(pk=project.pk).serving_version
+    assert version_during > version_before  # nobody trusts the keys that missed these votes
+    own_redis.start()  # empty: everything is cold again
+    time.sleep(queue.RETRY_AFTER_SECONDS)
+    for _ in range(3):
+        round_of_votes()
+    stored = set(Classification.objects.filter(project=project).values_list("pk", flat=True))
+    assert set(acknowledged) <= stored and len(acknowledged) == len(stored)
+    assert_books_exact(project)
+
+
+def test_keys_that_missed_votes_while_redis_was_unreachable_are_never_trusted(
+    make_project, own_redis
+):
+    """Redis stays up with its data, but this process could not reach it for a while (paused):
+    the votes it stored meanwhile are not in the seen sets, so those keys must not serve again."""
+    project = make_project(slug="paused", subjects=10)
+    client = Client()
+    ordered = list(project.subjects.order_by("-priority").values_list("pk", flat=True))
+    get_next(client, project)
+    get_next(client, project)  # queue built, seen set loaded
+    assert queue_is_built(project)
+    admin = redis.Redis.from_url(own_redis.url)
+    admin.execute_command("CLIENT", "PAUSE", "1500", "ALL")
+    for subject_id in ordered[:6]:  # the top six, voted while the queue cannot be told
+        assert submit(client, project, subject_id).status_code == 201
+    time.sleep(1.6)
+    time.sleep(snapshots.RECHECK_SECONDS)
+    for _ in range(10):
+        served = [s["id"] for s in get_next(client, project, count="4").json()["subjects"]]
+        assert not set(served) & set(ordered[:6])
+    # The stale keys are still in Redis, under a version nobody reads any more.
+    assert admin.keys(f"starling:seen:{project.pk}:*")
+
+
+def test_project_cache_follows_publishing_within_a_second(make_project):
+    project = make_project(slug="unpublish", subjects=2)
+    client = Client()
+    assert get_next(client, project).status_code == 200
+    type(project).objects.filter(pk=project.pk).update(is_published=False)  # no signal: stale
+    time.sleep(snapshots.RECHECK_SECONDS)
+    assert get_next(client, project).status_code == 404
+    type(project).objects.filter(pk=project.pk).update(
+        is_published=True, serving_version=F("serving_version") + 1
+    )
+    time.sleep(snapshots.RECHECK_SECONDS)
+    assert get_next(client, project).status_code == 200
+    assert timezone.now()
+
+
+# --- the per-volunteer cursor in the queue -------------------------------------------------------
+
+
+def queue_next(project, client, wanted=1, exclude=()):
+    project.refresh_from_db()
+    return [
+        subject_id
+        for subject_id, _ in queue.next_subjects(
+            project_id=project.pk,
+            version=project.serving_version,
+            volunteer_id=client.session[selectors_key()][0],
+            wanted=wanted,
+            exclude_ids=tuple(exclude),
+        )
+    ]
+
+
+def test_a_subject_held_by_the_client_is_not_skipped_later(make_project):
+    project = make_project(slug="held", subjects=4)
+    first, second, third, _ = project.subjects.order_by("-priority").values_list("pk", flat=True)
+    client = Client()
+    get_next(client, project)  # builds the queue
+    assert submit(client, project, second).status_code == 201
+    get_next(client, project)  # the seen set is loaded
+    assert queue_next(project, client, exclude=[first]) == [third]
+    assert queue_next(project, client) == [first]  # excluded once, not seen: still served
+
+
+def test_an_import_ranked_above_the_volunteers_cursor_is_served(make_project):
+    from labelling import services
+    from tests.conftest import png_bytes
+
+    project = make_project(slug="cursor", subjects=5)
+    ordered = list(project.subjects.order_by("-priority").values_list("pk", flat=True))
+    client = Client()
+    get_next(client, project)
+    for subject_id in ordered[:3]:
+        assert submit(client, project, subject_id).status_code == 201
+    assert queue_next(project, client) == [ordered[3]]  # the cursor now stands after ordered[2]
+    with django_capture_on_commit():
+        newcomer = services.subject_import_image(
+            project=project, name="new.png", data=png_bytes(99)
+        )
+    Subject.objects.filter(pk=newcomer.pk).update(priority=5.0)
+    project.refresh_from_db()
+    redis.Redis.from_url(queue.queue_redis_url()).zadd(
+        f"starling:queue:{project.pk}:{project.serving_version}", {newcomer.pk: 5.0}
+    )
+    assert queue_next(project, client, wanted=2) == [newcomer.pk, ordered[3]]
+
+
+def django_capture_on_commit():
+    from django.test import TestCase
+
+    return TestCase.captureOnCommitCallbacks(execute=True)
+
+
+def test_a_recorded_round_rebuilds_the_queue_in_its_new_order_after_commit(
+    make_project, django_capture_on_commit_callbacks
+):
+    from labelling.models import ModelVersion, ModelVersionStatus
+
+    project = make_project(slug="round-hook", subjects=8)
+    client = Client()
+    get_next(client, project)  # the queue of the current version
+    version_before = type(project).objects.get(pk=project.pk).serving_version
+    bottom = list(project.subjects.order_by("priority").values_list("pk", flat=True)[:2])
+    model_version = ModelVersion.objects.create(
+        project=project, number=1, status=ModelVersionStatus.READY
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        loop.round_record(
+            version=model_version,
+            picks=[(bottom[0], False), (bottom[1], True)],
+            scores={pk: 0.0 for pk in project.subjects.values_list("pk", flat=True)},
+        )
+    project.refresh_from_db()
+    assert project.serving_version > version_before
+    assert queue_is_built(project)  # built by the hook, before any request asked for it
+    time.sleep(snapshots.RECHECK_SECONDS)
+    assert queue_next(project, client, wanted=2) == bottom  # the picks, in rank order
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_submit_books_stay_exact_with_and_without_the_prepared_statement(
+    make_project, settings, prepared
+):
+    settings.STARLING_SUBMIT_PREPARED = prepared
+    project = make_project(slug="prepared", subjects=2, retirement_limit=3)
+    subject = project.subjects.first()
+    answers = [
+        {"smooth-or-featured": "smooth"},
+        {"smooth-or-featured": "featured", "bar": "bar"},
+        {"smooth-or-featured": "featured", "bar": "no-bar"},
+        {"smooth-or-featured": "smooth"},
+    ]
+    responses = [submit(Client(), project, subject.pk, given) for given in answers * 2]
+    assert [r.status_code for r in responses] == [201] * 8
+    assert [r.json()["after_retirement"] for r in responses] == [False] * 3 + [True] * 5
+    assert_books_exact(project)
+    subject.refresh_from_db()
+    assert subject.vote_counts == {
+        "smooth-or-featured": {"smooth": 4, "featured": 4},
+        "bar": {"bar": 2, "no-bar": 2},
+    }
+
+
+def test_a_vote_from_a_process_that_missed_a_new_version_joins_the_new_seen_set(make_project):
+    """A web process re-reads the project once a second: a vote it stores just after a round still
+    reaches the seen set of the round's version, so that version never serves it back."""
+    from labelling import services
+    from labelling.models import Project, Volunteer
+
+    project = make_project(slug="stale-version", subjects=6)
+    ordered = list(project.subjects.order_by("-priority").values_list("pk", flat=True))
+    client = Client()
+    get_next(client, project)
+    volunteer_id = client.session[selectors_key()][0]
+    stale = Project.objects.get(pk=project.pk)  # what a process holds until its next re-read
+    queue.after_round(project_id=project.pk)
+    new_version = Project.objects.get(pk=project.pk).serving_version
+    assert new_version > stale.serving_version
+    queue.next_subjects(  # another process loads the volunteer's seen set of the new version
+        project_id=project.pk, version=new_version, volunteer_id=volunteer_id, wanted=1
+    )
+    services.classification_submit(
+        project=stale,
+        volunteer=Volunteer(pk=volunteer_id),
+        subject_id=ordered[0],
+        annotations={"smooth-or-featured": "smooth"},
+        idempotency_key="stale-1",
+    )
+    served = queue.next_subjects(
+        project_id=project.pk, version=new_version, volunteer_id=volunteer_id, wanted=6
+    )
+    assert served is not None and len(served) == 5
+    assert ordered[0] not in [subject_id for subject_id, _ in served]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_cold_queue_is_built_in_the_background_while_sql_answers(make_project):
+    project = make_project(slug="background", subjects=5)
+    client = Client()
+    first = get_next(client, project, count="2")  # cold: SQL answers, a thread builds the queue
+    assert first.status_code == 200 and len(first.json()["subjects"]) == 2
+    deadline = time.monotonic() + 10
+    while not queue_is_built(project) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert queue_is_built(project)
+    assert len(get_next(client, project, count="5").json()["subjects"]) == 5
