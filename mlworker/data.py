@@ -37,25 +37,30 @@ def as_image_batch(images: np.ndarray) -> np.ndarray:
     return images
 
 
-def augment(image: tf.Tensor, *, rotation_invariant: bool, seed: tf.Tensor) -> tf.Tensor:
-    """Random flips and 90-degree rotations (rotation-invariant images only), small zoom, contrast.
+def augment(images: tf.Tensor, *, rotation_invariant: bool, seed: tf.Tensor) -> tf.Tensor:
+    """A batch's random symmetries (rotation-invariant images only), small zoom and contrast.
 
-    image: [h, w, c]; seed: int32 [2] (stateless ops, so a run is reproducible).
+    images: [batch, h, w, c]; seed: int32 [2] (stateless ops, so a run is reproducible). Each
+    image draws its own: one of the square's 8 symmetries (a transpose or not, then a flip of each
+    axis or not — every 90-degree turn and mirror), a centred crop of 90-100% resized back, and a
+    contrast factor in [0.9, 1.1]. Whole-batch operations: per-image ones cost more than the
+    training step on small images.
     """
     seeds = tf.random.experimental.stateless_split(seed, num=5)
+    batch = tf.shape(images)[0]
+    size = tf.shape(images)[1:3]
     if rotation_invariant:
-        image = tf.image.stateless_random_flip_left_right(image, seeds[0])
-        image = tf.image.stateless_random_flip_up_down(image, seeds[1])
-        turns = tf.random.stateless_uniform([], seeds[2], 0, 4, dtype=tf.int32)
-        image = tf.image.rot90(image, k=turns)
-    size = tf.shape(image)[:2]
-    scale = tf.random.stateless_uniform([], seeds[3], 0.9, 1.0)
-    crop = tf.cast(tf.cast(size, tf.float32) * scale, tf.int32)
-    offset = (size - crop) // 2
-    image = tf.image.crop_to_bounding_box(image, offset[0], offset[1], crop[0], crop[1])
-    image = tf.image.resize(image, size)
-    image = tf.image.stateless_random_contrast(image, 0.9, 1.1, seeds[4])
-    return tf.clip_by_value(image, 0.0, 1.0)
+        if images.shape[1] == images.shape[2]:  # a transpose only keeps the shape of a square
+            transpose = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5
+            images = tf.where(transpose, tf.transpose(images, [0, 2, 1, 3]), images)
+        images = tf.image.stateless_random_flip_left_right(images, seeds[1])
+        images = tf.image.stateless_random_flip_up_down(images, seeds[2])
+    half = tf.random.stateless_uniform([batch], seeds[3], 0.9, 1.0) / 2
+    boxes = tf.stack([0.5 - half, 0.5 - half, 0.5 + half, 0.5 + half], axis=1)
+    images = tf.image.crop_and_resize(images, boxes, tf.range(batch), size)
+    factor = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[4], 0.9, 1.1)
+    mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+    return tf.clip_by_value((images - mean) * factor + mean, 0.0, 1.0)
 
 
 def _targets(counts):
@@ -76,20 +81,21 @@ def training_dataset(
     """(image [h, w, c], {question: counts [answers]}) batches; cached, shuffled, augmented, prefetched."""
     dataset = tf.data.Dataset.from_tensor_slices((as_image_batch(images), _targets(counts))).cache()
     dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(batch_size)
     if augment_images:
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            lambda pair, item_seed: (
+            lambda pair, batch_seed: (
                 augment(
                     pair[0],
                     rotation_invariant=rotation_invariant,
-                    seed=tf.cast(item_seed, tf.int32),
+                    seed=tf.cast(batch_seed, tf.int32),
                 ),
                 pair[1],
             ),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def evaluation_dataset(images: np.ndarray, counts: dict[str, np.ndarray], *, batch_size: int):

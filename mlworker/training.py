@@ -115,6 +115,8 @@ def train(
     batch_size: int = 16,
     min_steps_per_epoch: int = 20,
     patience: int = 10,
+    min_epochs: int = 0,
+    lr_patience: int | None = None,
     learning_rate: float = 1e-3,
     seed: int = 0,
     rotation_invariant: bool = True,
@@ -130,8 +132,9 @@ def train(
     The caller chooses the split (pipeline.split_roles keeps it fixed across rounds); without
     `training_indices` every item trains, without `validation_indices` nothing is held back.
     An epoch is at least `min_steps_per_epoch` optimizer steps (the data repeats), so a first round
-    of 100 subjects still learns; the learning rate halves after patience/3 epochs without a better
-    validation loss and early stopping after `patience` restores the best weights. A NaN loss
+    of 100 subjects still learns; the learning rate halves after `lr_patience` (default patience/3)
+    epochs without a better validation loss, and early stopping after `patience` restores the best
+    weights — for a fresh model not before `min_epochs` (a warm start may stop at once). A NaN loss
     raises FloatingPointError. `warm_start` copies an earlier model's weights into a new one; with
     `continue_in_place` a compiled BayesianCNN is trained further as it is (optimizer state kept).
     """
@@ -166,13 +169,17 @@ def train(
             else []
         ),
         keras.callbacks.EarlyStopping(
-            monitor=monitor, mode="min", patience=patience, restore_best_weights=True
+            monitor=monitor,
+            mode="min",
+            patience=patience,
+            restore_best_weights=True,
+            start_from_epoch=0 if warm_start is not None else min_epochs,
         ),
         keras.callbacks.ReduceLROnPlateau(
             monitor=monitor,
             mode="min",
             factor=0.5,
-            patience=max(2, patience // 3),
+            patience=lr_patience if lr_patience is not None else max(2, patience // 3),
             min_lr=learning_rate / 16,
         ),
         *callbacks,
