@@ -152,7 +152,7 @@ def _retire(pk, classifications, version, decision, questions) -> bool:
     forecast = {
         question.key: decision.forecasts[question.key].as_json(question.answers)
         for question in questions
-        if question.key in decision.forecasts
+        if question.key in decision.forecasts and decision.forecasts[question.key].reached
     }
     by_model = decision.reason == retirement.REASON_MODEL
     return bool(

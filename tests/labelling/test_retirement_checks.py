@@ -266,3 +266,69 @@ def test_staff_switch_the_rule_in_the_settings_form(make_project, staff):
     assert (
         refused.status_code == 400 and "greater than or equal to 0.01" in refused.content.decode()
     )
+
+
+# --- shown to staff ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def retired_both_ways(model_aware):
+    """One subject retired by the model (3 votes), one at the limit (15), the rest active."""
+    version_with_samples(model_aware)
+    by_model, at_limit = model_aware.subjects.order_by("pk")[:2]
+    vote(model_aware, by_model, 3)
+    subjects_retire_settled(project=model_aware)
+    vote(model_aware, at_limit, 15)
+    return model_aware, by_model, at_limit
+
+
+@pytest.fixture
+def staff_client(staff):
+    client = Client()
+    client.force_login(staff)
+    return client
+
+
+def test_the_subject_page_shows_how_it_retired_and_the_forecast(retired_both_ways, staff_client):
+    project, by_model, at_limit = retired_both_ways
+    page = staff_client.get(f"/staff/projects/{project.slug}/subjects/{by_model.pk}/")
+    body = page.content.decode()
+    assert "Settled by the model and the votes: model v1" in body
+    assert 'id="retirement-forecast"' in body and "smooth: 0.99 [" in body
+    limit_page = staff_client.get(f"/staff/projects/{project.slug}/subjects/{at_limit.pk}/")
+    assert "Retirement limit reached" in limit_page.content.decode()
+    assert 'id="retirement-forecast"' not in limit_page.content.decode()
+
+
+def test_the_dashboard_counts_retirements_by_reason(retired_both_ways, staff_client):
+    project = retired_both_ways[0]
+    body = staff_client.get(f"/staff/projects/{project.slug}/").content.decode()
+    assert '<strong id="stat-retired">2</strong>' in body
+    assert '<span id="stat-retired-limit">1</span>' in body
+    assert '<span id="stat-retired-model">1</span>' in body
+    assert '<span id="stat-votes-spared">12</span>' in body  # 15 - 3
+
+
+def test_the_vote_count_export_says_how_each_subject_retired(retired_both_ways, staff_client):
+    import csv
+    import io
+
+    project, by_model, at_limit = retired_both_ways
+    response = staff_client.get(f"/staff/projects/{project.slug}/export/vote-counts.csv")
+    rows = {
+        int(row["subject_id"]): row
+        for row in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
+    }
+    model_row, limit_row = rows[by_model.pk], rows[at_limit.pk]
+    assert (model_row["retirement_reason"], model_row["retired_by_version"]) == ("model", "1")
+    assert model_row["retired_at"] and model_row["smooth-or-featured:smooth"] == "3"
+    assert float(model_row["smooth-or-featured:smooth:final_estimate"]) > 0.95
+    assert model_row["bar:bar:final_estimate"] == ""  # nobody reaches it
+    assert (limit_row["retirement_reason"], limit_row["retired_by_version"]) == ("limit", "")
+    assert limit_row["smooth-or-featured:smooth:final_estimate"] == ""
+    active = next(row for pk, row in rows.items() if pk not in (by_model.pk, at_limit.pk))
+    assert (active["status"], active["retirement_reason"], active["retired_at"]) == (
+        "active",
+        "",
+        "",
+    )
