@@ -6,7 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-slow lint format bench bench-mc-scoring bench-active-learning \
-        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke services clean \
+        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement \
+        services clean \
         reliability-doc
 
 $(STAMP): pyproject.toml
@@ -44,7 +45,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-mc-scoring bench-round-time bench-serving bench-pool-scale bench-active-learning
+bench: bench-mc-scoring bench-round-time bench-serving bench-pool-scale bench-active-learning \
+       bench-retirement
 
 bench-mc-scoring: $(STAMP)
 	$(PY) benchmarks/mc_scoring.py
@@ -55,6 +57,10 @@ bench-active-learning: $(STAMP)
 
 bench-active-learning-smoke: $(STAMP)
 	$(PY) benchmarks/active_learning.py --preset smoke --output active_learning_smoke
+
+# Fixed 15-vote retirement against model-aware retirement (issue 14); one core is enough.
+bench-retirement: $(STAMP)
+	$(PY) benchmarks/retirement.py
 
 bench-round-time: $(STAMP)
 	$(PY) benchmarks/round_time.py

@@ -217,7 +217,9 @@ def subject_list(request, slug):
 @staff_only
 def subject_detail(request, slug, subject_id):
     project = staff_project(slug)
-    subject = get_object_or_404(Subject, project=project, pk=subject_id)
+    subject = get_object_or_404(
+        Subject.objects.select_related("retired_by_version"), project=project, pk=subject_id
+    )
     tree = selectors.project_tree(project=project)
     history = list(
         Prediction.objects.filter(subject=subject)
@@ -245,6 +247,11 @@ def subject_detail(request, slug, subject_id):
             "subject": subject,
             "questions": questions,
             "latest": history[0] if history else None,
+            "forecast": [
+                {"key": key, **subject.retirement_forecast[key]}
+                for key in tree.ordered_keys()
+                if key in (subject.retirement_forecast or {})
+            ],
         },
     )
 

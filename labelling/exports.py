@@ -55,25 +55,41 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
 
 
 def vote_counts_csv(*, project: Project) -> Iterator[str]:
-    """One row per subject: count per answer (question:answer columns) and N per question."""
+    """One row per subject: count per answer (question:answer columns) and N per question; how
+    and when it retired ("limit" or "model", and the model version behind a model retirement);
+    for a subject the model retired, each answer's predicted final vote fraction at the limit
+    (`question:answer:final_estimate`, the catalogue's estimate; empty otherwise)."""
     tree = project_tree(project=project)
     keys = tree.ordered_keys()
     header = ["subject_id", "original_name", "status", "classifications"]
+    header += ["retirement_reason", "retired_by_version", "retired_at"]
     for key in keys:
         header += [f"{key}:{answer.key}" for answer in tree.questions[key].answers] + [f"{key}:N"]
+        header += [f"{key}:{answer.key}:final_estimate" for answer in tree.questions[key].answers]
     yield _line(header)
     rows = (
         Subject.objects.filter(project=project)
         .order_by("pk")
-        .values_list("pk", "original_name", "status", "classification_count", "vote_counts")
+        .values_list(
+            "pk",
+            "original_name",
+            "status",
+            "classification_count",
+            "retirement_reason",
+            "retired_by_version__number",
+            "retired_at",
+            "vote_counts",
+            "retirement_forecast",
+        )
     )
-    for pk, name, status, total, votes in rows.iterator(chunk_size=CHUNK):
-        line = [pk, name, status, total]
+    for *described, retired_at, votes, forecast in rows.iterator(chunk_size=CHUNK):
+        line = [*described, retired_at.isoformat() if retired_at else ""]
         for key in keys:
-            counts = [
-                (votes.get(key) or {}).get(answer.key, 0) for answer in tree.questions[key].answers
-            ]
+            answers = tree.questions[key].answers
+            counts = [(votes.get(key) or {}).get(answer.key, 0) for answer in answers]
+            estimates = ((forecast or {}).get(key) or {}).get("answers", {})
             line += counts + [sum(counts)]
+            line += [estimates.get(answer.key, {}).get("mean", "") for answer in answers]
         yield _line(line)
 
 

@@ -24,6 +24,7 @@ from labelling.models import (
     ModelVersionStatus,
     Prediction,
     Project,
+    RetirementRule,
     RetrainState,
     Subject,
     SubjectStatus,
@@ -86,6 +87,12 @@ def _versions_abandon(*, project_id: int, now) -> None:
         acquisition_round__isnull=True,
         worse_than_baseline=False,  # those never get a round, by design
     ).filter(error="").update(error=ROUND_ABANDONED)
+
+
+def _send_retirement_check(project_id: int) -> None:
+    from labelling.tasks import check_retirements
+
+    check_retirements.apply_async(kwargs={"project_id": project_id, "recheck_all": True})
 
 
 def _send_retrain(project_id: int, token: str) -> None:
@@ -341,6 +348,8 @@ def round_record(
     else:
         subjects_set_priorities(priorities=priorities)
         transaction.on_commit(lambda: queue.after_round(project_id=project.pk))
+    if project.retirement_rule == RetirementRule.MODEL_AWARE:  # new samples: check every subject
+        transaction.on_commit(lambda: _send_retirement_check(project.pk))
     retrain_release(project_id=project.pk, token=version.task_id)
     return acquisition_round
 

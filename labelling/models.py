@@ -14,6 +14,17 @@ class AcquisitionStrategy(models.TextChoices):
     RANDOM = "random", "Random"
 
 
+class RetirementRule(models.TextChoices):
+    FIXED_COUNT = "fixed_count", "Fixed count: retire at the retirement limit"
+    MODEL_AWARE = "model_aware", "Model-aware: retire once more votes would change nothing"
+
+
+class RetirementReason(models.TextChoices):
+    NONE = "", "Not retired"
+    LIMIT = "limit", "Retirement limit reached"
+    MODEL = "model", "Settled by the model and the votes"
+
+
 class RetrainState(models.TextChoices):
     IDLE = "idle", "Idle"
     QUEUED = "queued", "Queued"
@@ -32,6 +43,19 @@ class Project(models.Model):
     )
     retirement_limit = models.PositiveIntegerField(
         default=15, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
+    # Model-aware retirement (labelling/retirement.py): retire before the limit once the latest
+    # good model version and the votes settle every reached question's final vote fractions (90%
+    # interval narrower than the threshold, or expected change below one vote), after at least
+    # `retirement_minimum_votes` classifications. The limit always retires.
+    retirement_rule = models.CharField(
+        max_length=16, choices=RetirementRule.choices, default=RetirementRule.FIXED_COUNT
+    )
+    retirement_threshold = models.FloatField(
+        default=0.2, validators=[MinValueValidator(0.01), MaxValueValidator(1.0)]
+    )
+    retirement_minimum_votes = models.PositiveIntegerField(
+        default=3, validators=[MinValueValidator(1), MaxValueValidator(1000)]
     )
     acquisition_batch_size = models.PositiveIntegerField(
         default=50, validators=[MinValueValidator(1)]
@@ -139,6 +163,18 @@ class Subject(models.Model):
     priority = models.FloatField(default=0.0)
     created_at = models.DateTimeField(auto_now_add=True)
     retired_at = models.DateTimeField(null=True, blank=True)
+    retirement_reason = models.CharField(
+        max_length=16, choices=RetirementReason.choices, default=RetirementReason.NONE, blank=True
+    )
+    # The model version whose samples settled it (model-aware retirement only).
+    retired_by_version = models.ForeignKey(
+        "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="retired"
+    )
+    # The forecast it was retired on: {question: {"votes", "remaining", "answers": {answer:
+    # {"mean", "low", "high", "expected_change"}}}} (labelling/retirement.py, Forecast.as_json).
+    retirement_forecast = models.JSONField(default=dict, blank=True)
+    # classification_count when the model-aware check last looked: it re-checks only newer votes.
+    retirement_checked_votes = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -357,6 +357,27 @@ def subject_added(*, project_id: int, version: int, subject_id: int, priority: f
         serving_version_bump(project_id=project_id)
 
 
+def subjects_retired(*, project_id: int, subject_ids: list[int]) -> None:
+    """Subjects retired outside a vote (model-aware retirement) leave the queue; a failure bumps
+    the serving version, so that no process trusts the keys that still hold them."""
+    if queue_redis_url() is None or not subject_ids:
+        return
+    version = Project.objects.values_list("serving_version", flat=True).get(pk=project_id)
+    _, queue, images = _keys(project_id, version)
+    client = _redis()
+    try:
+        if client is None:
+            raise redis.ConnectionError("Redis marked unavailable")
+        pipeline = client.pipeline(transaction=True)
+        pipeline.zrem(queue, *subject_ids)
+        pipeline.hdel(images, *subject_ids)
+        pipeline.execute()
+    except redis.RedisError:
+        if client is not None:
+            _failed("a retirement's queue update")
+        serving_version_bump(project_id=project_id)
+
+
 def queue_build(*, project_id: int, version: int) -> bool:
     """Build the queue of one project version from the database (one builder at a time).
 

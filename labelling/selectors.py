@@ -12,6 +12,7 @@ from labelling.models import (
     Classification,
     Project,
     Question,
+    RetirementReason,
     Subject,
     SubjectStatus,
     Volunteer,
@@ -175,12 +176,19 @@ def project_dashboard_stats(*, project: Project) -> dict:
     """Totals for the dashboard in a handful of aggregate queries, whatever the project's size."""
     from django.db.models import Count, Q, Sum
 
+    by_model = Q(status=SubjectStatus.RETIRED, retirement_reason=RetirementReason.MODEL)
     subjects = Subject.objects.filter(project=project).aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(status=SubjectStatus.ACTIVE)),
         retired=Count("id", filter=Q(status=SubjectStatus.RETIRED)),
+        retired_by_model=Count("id", filter=by_model),
+        votes_at_model_retirement=Sum("classification_count", filter=by_model),
         votes=Sum("classification_count"),
     )
+    # Votes the model-aware rule did not ask for: the limit minus what model-retired subjects had.
+    spared = subjects.pop("votes_at_model_retirement") or 0
+    subjects["votes_spared"] = subjects["retired_by_model"] * project.retirement_limit - spared
+    subjects["retired_at_limit"] = subjects["retired"] - subjects["retired_by_model"]
     volunteers = Classification.objects.filter(project=project).aggregate(
         n=Count("volunteer", distinct=True)
     )["n"]

@@ -29,6 +29,7 @@ from labelling.models import (
     Classification,
     Project,
     Question,
+    RetirementReason,
     Subject,
     SubjectStatus,
     Volunteer,
@@ -276,7 +277,10 @@ WITH target AS (
                       THEN 'retired' ELSE subject.status END,
         retired_at = CASE WHEN subject.status = 'active'
                            AND subject.classification_count + 1 >= %(limit)s
-                          THEN now() ELSE subject.retired_at END
+                          THEN now() ELSE subject.retired_at END,
+        retirement_reason = CASE WHEN subject.status = 'active'
+                                  AND subject.classification_count + 1 >= %(limit)s
+                                 THEN 'limit' ELSE subject.retirement_reason END
     FROM inserted WHERE subject.id = %(subject)s
     RETURNING subject.status
 )
@@ -422,7 +426,8 @@ def _store_classification(project, volunteer, subject_id, walked, idempotency_ke
     ):
         subject.status = SubjectStatus.RETIRED
         subject.retired_at = timezone.now()
-        update_fields += ["status", "retired_at"]
+        subject.retirement_reason = RetirementReason.LIMIT
+        update_fields += ["status", "retired_at", "retirement_reason"]
     subject.save(update_fields=update_fields)
     return classification, True
 

@@ -211,6 +211,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labelling.tasks.check_retraining_schedules",
         "schedule": float(env_int("STARLING_BEAT_INTERVAL_SECONDS", 60)),
     },
+    "check-model-aware-retirement": {
+        "task": "labelling.tasks.check_retirements",
+        "schedule": float(env_int("STARLING_BEAT_INTERVAL_SECONDS", 60)),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 

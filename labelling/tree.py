@@ -28,6 +28,16 @@ class QuestionNode:
 
 
 @dataclass(frozen=True)
+class HeadQuestion:
+    """One question for the maths: its answer keys and the (parent question, parent answer) edges
+    that reach it (empty for the root). The fields of mlworker.model.QuestionConfig."""
+
+    key: str
+    answers: tuple[str, ...]
+    reached_from: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Tree:
     root: str | None
     questions: dict[str, QuestionNode] = field(default_factory=dict)
@@ -44,6 +54,18 @@ class Tree:
             queue.extend(a.next_question for a in self.questions[key].answers if a.next_question)
         order.extend(key for key in self.questions if key not in order)
         return order
+
+    def head_questions(self) -> tuple["HeadQuestion", ...]:
+        """The questions as the model's heads and the vote maths see them, parents first."""
+        edges: dict[str, list[tuple[str, str]]] = {key: [] for key in self.questions}
+        for key, question in self.questions.items():
+            for answer in question.answers:
+                if answer.next_question in edges:
+                    edges[answer.next_question].append((key, answer.key))
+        return tuple(
+            HeadQuestion(key, tuple(a.key for a in self.questions[key].answers), tuple(edges[key]))
+            for key in self.ordered_keys()
+        )
 
     def as_json(self) -> dict:
         return {

@@ -27,15 +27,9 @@ def question_configs(project: Project):
     from labelling.selectors import project_tree
     from mlworker.model import QuestionConfig
 
-    tree = project_tree(project=project)
-    edges: dict[str, list[tuple[str, str]]] = {key: [] for key in tree.questions}
-    for key, question in tree.questions.items():
-        for answer in question.answers:
-            if answer.next_question:
-                edges[answer.next_question].append((key, answer.key))
     return tuple(
-        QuestionConfig(key, tuple(a.key for a in tree.questions[key].answers), tuple(edges[key]))
-        for key in tree.ordered_keys()
+        QuestionConfig(question.key, question.answers, question.reached_from)
+        for question in project_tree(project=project).head_questions()
     )
 
 

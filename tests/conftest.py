@@ -25,6 +25,18 @@ def _fresh_cache():
     cache.clear()
 
 
+@pytest.fixture
+def fresh_serving_state():
+    """No Redis client, back-off or cached tree carried over from another test, before or after."""
+    from labelling import queue, snapshots
+
+    queue.reset()
+    snapshots.forget()
+    yield
+    queue.reset()
+    snapshots.forget()
+
+
 def png_bytes(seed: int, size: int = 16) -> bytes:
     """A small distinct PNG image."""
     image = Image.new("L", (size, size), color=seed % 256)

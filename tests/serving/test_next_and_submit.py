@@ -18,16 +18,7 @@ from django.utils import timezone
 from labelling import loop, queue, selectors, snapshots
 from labelling.models import Classification, Subject, SubjectStatus
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_serving_state():
-    queue.reset()
-    snapshots.forget()
-    yield
-    queue.reset()
-    snapshots.forget()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving_state")]
 
 
 def next_url(project, **query):

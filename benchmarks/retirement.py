@@ -1,0 +1,399 @@
+"""Does model-aware retirement save votes? Fixed 15-vote retirement against the model-aware rule.
+
+Per seed, from independent random streams (synthetic.streams): galaxies, votes, choices.
+- An initial labelled set (15 votes each) trains one CNN with production's own functions
+  (`mlworker.pipeline`: model_config, fit_and_evaluate on the fixed train/validation/held-out
+  split) and the pool is scored with T dropout masks (`pipeline.score`), as a round does.
+- Every pool subject gets the same 15 simulated volunteers under both rules (one vote simulator,
+  `synthetic.simulate_annotations`, answers following the tree with the true p); subject by
+  subject, in one random order. The fixed rule takes all 15. The model-aware rule asks one volunteer
+  at a time and stops when production's `labelling.retirement.decide` says so (checked after every
+  vote: the ideal of a check per beat tick). A version marked worse than the image-free baseline
+  retires nothing early, as in production.
+- The catalogue: every question of every subject gets an estimate of the true p, under both
+  rules the same function of the model's samples and the votes so far — the predicted final vote
+  fraction (`retirement.forecast`) where volunteers reach the question, the posterior mean answer
+  probability where none does (before any vote: the model alone). At 15 votes it is the vote
+  fraction k/N. Catalogue RMSE against the true p weights each question by the share of
+  volunteers the true p sends to it.
+- Headline: votes the model-aware rule spends until its catalogue RMSE first reaches the fixed
+  rule's final RMSE, as a saving against the fixed rule's 15 x pool votes (-1 for a seed that never
+  reaches it); a paired BCa interval over seeds (each seed brings both rules); the share of
+  model-retired subjects whose final estimate is off the true p by more than 0.2 on a question most
+  of their volunteers reach (true reach share >= 0.5), beside the fixed rule's share on the same
+  subjects (15 votes are noisy too).
+
+    .venv/bin/python benchmarks/retirement.py                     # the README's figures
+    .venv/bin/python benchmarks/retirement.py --preset small      # a few minutes
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.active_learning import paired_interval, questions_for  # noqa: E402
+from labelling import retirement  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+PRESETS = {
+    "standard": dict(pool=1000, initial=500, seeds=5, image_size=32, samples=50),
+    "small": dict(pool=200, initial=150, seeds=3, image_size=24, samples=20),
+}
+OFF_BY = 0.2
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description="Fixed-count vs model-aware retirement")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="standard")
+    for name in ("pool", "initial", "seeds", "image-size", "samples", "epochs"):
+        parser.add_argument(f"--{name}", type=int)
+    parser.add_argument("--limit", type=int, default=15, help="the fixed rule's votes per subject")
+    parser.add_argument("--minimum-votes", type=int, default=3)
+    parser.add_argument(
+        "--thresholds",
+        default="0.2,0.1,0.3",
+        help="interval widths to try; the first is the headline (the project default)",
+    )
+    parser.add_argument("--output", default="retirement", help="result name")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    arguments = parser.parse_args(argv)
+    for key, value in PRESETS[arguments.preset].items():
+        if getattr(arguments, key) is None:
+            setattr(arguments, key, value)
+    arguments.thresholds = [float(value) for value in arguments.thresholds.split(",")]
+    return arguments
+
+
+def fit_and_score(seed: int, arguments) -> dict:
+    """One seed's data, its one CNN (production's fit) and the pool's MC samples."""
+    from dataclasses import replace
+
+    from mlworker import pipeline, synthetic
+
+    streams = synthetic.streams(seed)
+    total = arguments.initial + arguments.pool
+    galaxies = synthetic.make_galaxies(total, size=arguments.image_size, seed=streams["galaxies"])
+    votes = np.random.default_rng(streams["votes"])
+    choices = np.random.default_rng(streams["choices"])
+    questions = questions_for(galaxies.p.shape[1], dataset=False)
+    initial = np.arange(arguments.initial)
+    counts = synthetic.simulate_vote_counts(galaxies.p[initial], arguments.limit, votes)
+    config = pipeline.model_config(questions, image_size=arguments.image_size)
+    settings = pipeline.TrainingSettings()
+    if arguments.epochs is not None:
+        settings = replace(settings, epochs=arguments.epochs)
+    fit = pipeline.fit_and_evaluate(
+        galaxies.images[initial],
+        {q.key: counts[:, i] for i, q in enumerate(questions)},
+        initial.tolist(),
+        config,
+        settings=settings,
+        samples=arguments.samples,
+        seed=seed,
+    )
+    pool = np.arange(arguments.initial, total)
+    scored = pipeline.score(
+        fit.model, galaxies.images[pool], volunteers=arguments.limit, samples=arguments.samples
+    )
+    annotations = [
+        [synthetic.simulate_annotations(galaxies.p[i], votes) for _ in range(arguments.limit)]
+        for i in pool
+    ]
+    return {
+        "questions": questions,
+        "p": galaxies.p[pool],
+        "samples": scored.samples,  # {question: [pool, answers, T]}
+        "annotations": annotations,
+        "order": choices.permutation(len(pool)),
+        "worse_than_baseline": fit.worse_than_baseline,
+        "held_out": fit.metrics["_held_out"],
+    }
+
+
+def estimates(samples: dict, counts: dict, questions, remaining: int) -> dict:
+    """The catalogue's first-answer estimate per question: forecast mean where reached, else the
+    posterior mean answer probability. samples {q: [T, answers]}, counts {q: int [answers]}."""
+    forecasts = retirement.forecast(samples, counts, questions, remaining_volunteers=remaining)
+    weights = retirement.posterior(samples, counts, questions)
+    means = retirement.posterior_mean_answers(samples, counts, weights, questions)
+    return {
+        key: float(result.mean[0] if result.reached else means[key][0])
+        for key, result in forecasts.items()
+    }
+
+
+def run_subject(samples, annotations, questions, rule: retirement.Rule | None) -> dict:
+    """Volunteers one at a time until the rule retires the subject (None: the fixed limit)."""
+    counts = {q.key: np.zeros(len(q.answers), dtype=np.int64) for q in questions}
+    answer_index = {q.key: {a: i for i, a in enumerate(q.answers)} for q in questions}
+    decision = None
+    for votes, annotation in enumerate(annotations, start=1):
+        for key, answer in annotation.items():
+            counts[key][answer_index[key][answer]] += 1
+        if rule is not None:
+            decision = retirement.decide(
+                samples, counts, questions, classifications=votes, rule=rule
+            )
+            if decision.retire:
+                break
+    return {
+        "votes": votes,
+        "estimate": estimates(samples, counts, questions, len(annotations) - votes),
+        "by_model": decision is not None and decision.reason == retirement.REASON_MODEL,
+    }
+
+
+def true_reach(p: np.ndarray, questions) -> np.ndarray:
+    """[items, questions]: the share of volunteers the true p sends to each question."""
+    from mlworker.acquisition import reach_share
+
+    truth = {q.key: np.stack([p[:, i], 1 - p[:, i]], axis=-1) for i, q in enumerate(questions)}
+    share = reach_share(truth, questions)
+    return np.stack([share[q.key] for q in questions], axis=-1)
+
+
+def curve(results: list[dict], prior_error: np.ndarray, errors: np.ndarray, weights, order):
+    """Catalogue RMSE after each subject in `order` is retired: (votes [n + 1], rmse [n + 1])."""
+    total = weights.sum()
+    before = (weights * prior_error**2).sum(axis=1)[order]
+    after = (weights * errors**2).sum(axis=1)[order]
+    remaining = np.concatenate([np.cumsum(before[::-1])[::-1], [0.0]])
+    done = np.concatenate([[0.0], np.cumsum(after)])
+    votes = np.concatenate([[0], np.cumsum([results[i]["votes"] for i in order])])
+    return votes, np.sqrt((remaining + done) / total)
+
+
+def votes_to_reach(votes: np.ndarray, rmse: np.ndarray, target: float) -> float:
+    """Votes at which the curve first reaches `target` (linear between subjects); inf if never."""
+    below = np.flatnonzero(rmse <= target + 1e-12)
+    if len(below) == 0:
+        return float("inf")
+    index = below[0]
+    if index == 0:
+        return 0.0
+    share = (rmse[index - 1] - target) / (rmse[index - 1] - rmse[index])
+    return float(votes[index - 1] + share * (votes[index] - votes[index - 1]))
+
+
+def off_share(results, p, reach, questions, reference=None) -> tuple[int, int]:
+    """(model-retired subjects whose final estimate is off the true p by > OFF_BY on a question
+    most of their volunteers reach (true reach share >= 0.5), all model-retired subjects); with
+    `reference` (the fixed rule's results), the fixed rule's estimates of the same subjects."""
+    retired = [i for i, result in enumerate(results) if result["by_model"]]
+    off = 0
+    for i in retired:
+        estimate = (reference or results)[i]["estimate"]
+        off += any(
+            abs(estimate[q.key] - p[i, j]) > OFF_BY
+            for j, q in enumerate(questions)
+            if reach[i, j] >= 0.5
+        )
+    return off, len(retired)
+
+
+def run_seed(seed: int, arguments) -> dict:
+    """Both rules on one seed's pool: curves, savings and error shares per threshold."""
+    started = time.time()
+    data = fit_and_score(seed, arguments)
+    questions, p = data["questions"], data["p"]
+    samples = [
+        {q.key: data["samples"][q.key][i].T for q in questions} for i in range(len(p))
+    ]  # {question: [T, answers]} per subject, as Prediction.samples stores them
+    weights, order = true_reach(p, questions), data["order"]
+
+    def errors(results):
+        return np.array([[r["estimate"][q.key] for q in questions] for r in results]) - p
+
+    prior = [estimates(s, {}, questions, arguments.limit) for s in samples]
+    prior_error = np.array([[e[q.key] for q in questions] for e in prior]) - p
+
+    def simulate(rule):
+        return [
+            run_subject(s, a, questions, rule)
+            for s, a in zip(samples, data["annotations"], strict=True)
+        ]
+
+    fixed = simulate(None)
+    fixed_votes, fixed_rmse = curve(fixed, prior_error, errors(fixed), weights, order)
+    target = float(fixed_rmse[-1])
+    by_threshold = {}
+    for threshold in arguments.thresholds:
+        rule = None
+        if not data["worse_than_baseline"]:  # as in production: a flagged version retires nothing
+            rule = retirement.Rule(arguments.limit, threshold, arguments.minimum_votes)
+        results = simulate(rule)
+        votes, rmse = curve(results, prior_error, errors(results), weights, order)
+        needed = votes_to_reach(votes, rmse, target)
+        off, retired = off_share(results, p, weights, questions)
+        fixed_off, _ = off_share(results, p, weights, questions, reference=fixed)
+        by_threshold[str(threshold)] = {
+            "votes_needed": needed if np.isfinite(needed) else None,  # None: never reached
+            "votes_total": int(votes[-1]),
+            "final_rmse": float(rmse[-1]),
+            "retired_by_model": retired,
+            "off_by_0_2": off,
+            "fixed_off_by_0_2_same_subjects": fixed_off,
+            "curve_votes": votes[:: max(1, len(votes) // 100)].tolist() + [int(votes[-1])],
+            "curve_rmse": rmse[:: max(1, len(rmse) // 100)].tolist() + [float(rmse[-1])],
+        }
+    print(
+        f"seed {seed}: fixed RMSE {target:.4f} in {fixed_votes[-1]} votes; "
+        + "; ".join(
+            f"w<{t}: {_votes_needed(r):.0f} votes to reach it, {r['votes_total']} in all, "
+            f"{r['retired_by_model']} model-retired, {r['off_by_0_2']} off by >{OFF_BY}"
+            for t, r in by_threshold.items()
+        )
+        + f" ({time.time() - started:.0f} s)",
+        flush=True,
+    )
+    return {
+        "seed": seed,
+        "fixed_votes": int(fixed_votes[-1]),
+        "fixed_final_rmse": target,
+        "fixed_curve_votes": fixed_votes[:: max(1, len(fixed_votes) // 100)].tolist()
+        + [int(fixed_votes[-1])],
+        "fixed_curve_rmse": fixed_rmse[:: max(1, len(fixed_rmse) // 100)].tolist() + [target],
+        "model_worse_than_baseline": bool(data["worse_than_baseline"]),
+        "held_out": data["held_out"],
+        "by_threshold": by_threshold,
+        "seconds": round(time.time() - started, 1),
+    }
+
+
+def _votes_needed(entry: dict) -> float:
+    return np.inf if entry["votes_needed"] is None else entry["votes_needed"]
+
+
+def saving(needed: np.ndarray, fixed: np.ndarray) -> float:
+    """Mean over seeds of 1 - needed / fixed votes; a seed that never reaches the target counts -1.
+    needed, fixed: [seeds, 1] (paired by seed)."""
+    return float(np.mean(np.maximum(-1.0, 1.0 - needed[:, 0] / fixed[:, 0])))
+
+
+def summarise(seeds: list[dict], threshold: str) -> dict:
+    needed = np.array([[_votes_needed(s["by_threshold"][threshold])] for s in seeds], dtype=float)
+    fixed = np.array([[float(s["fixed_votes"])] for s in seeds])
+    interval, method = paired_interval(saving, needed, fixed)
+    off = sum(s["by_threshold"][threshold]["off_by_0_2"] for s in seeds)
+    fixed_off = sum(s["by_threshold"][threshold]["fixed_off_by_0_2_same_subjects"] for s in seeds)
+    retired = sum(s["by_threshold"][threshold]["retired_by_model"] for s in seeds)
+    return {
+        "votes_saved": round(saving(needed, fixed), 4),
+        "votes_saved_interval": interval,
+        "interval_method": method,
+        "share_off_by_0_2": round(off / retired, 4) if retired else 0.0,
+        "fixed_rule_share_off_by_0_2_same_subjects": round(fixed_off / retired, 4)
+        if retired
+        else 0.0,
+        "seeds_reaching_target": int(np.isfinite(needed).sum()),
+        "retired_by_model": retired,
+        "votes_spent_share": round(
+            float(
+                np.mean([s["by_threshold"][threshold]["votes_total"] for s in seeds] / fixed[:, 0])
+            ),
+            4,
+        ),  # all the model-aware rule spent, against the fixed rule's votes
+        "fixed_final_rmse": round(float(np.mean([s["fixed_final_rmse"] for s in seeds])), 5),
+        "model_aware_final_rmse": round(
+            float(np.mean([s["by_threshold"][threshold]["final_rmse"] for s in seeds])), 5
+        ),
+    }
+
+
+def plot(seeds: list[dict], summaries: dict, headline_threshold: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for index, seed in enumerate(seeds):
+        aware = seed["by_threshold"][headline_threshold]
+        label = index == 0
+        axes[0].plot(
+            seed["fixed_curve_votes"],
+            seed["fixed_curve_rmse"],
+            color="tab:blue",
+            alpha=0.6,
+            label="fixed 15 votes" if label else None,
+        )
+        axes[0].plot(
+            aware["curve_votes"],
+            aware["curve_rmse"],
+            color="tab:orange",
+            alpha=0.6,
+            label=f"model-aware (width < {headline_threshold})" if label else None,
+        )
+        axes[0].axhline(seed["fixed_final_rmse"], color="grey", linestyle=":", linewidth=0.8)
+    axes[0].set_xlabel("votes spent on the pool")
+    axes[0].set_ylabel("catalogue RMSE vs true p (reach-weighted)")
+    axes[0].legend(fontsize=8)
+    thresholds = list(summaries)
+    saved = [summaries[t]["votes_saved"] for t in thresholds]
+    low = [saved[i] - summaries[t]["votes_saved_interval"][0] for i, t in enumerate(thresholds)]
+    high = [summaries[t]["votes_saved_interval"][1] - saved[i] for i, t in enumerate(thresholds)]
+    positions = np.arange(len(thresholds))
+    axes[1].bar(positions - 0.2, saved, 0.4, yerr=[low, high], label="votes saved (95% BCa)")
+    axes[1].bar(
+        positions + 0.2,
+        [summaries[t]["share_off_by_0_2"] for t in thresholds],
+        0.4,
+        label="model-retired off by > 0.2",
+    )
+    axes[1].set_xticks(positions, [f"width < {t}" for t in thresholds])
+    axes[1].axhline(0.4, color="grey", linestyle="--", linewidth=0.8)
+    axes[1].axhline(0.02, color="grey", linestyle=":", linewidth=0.8)
+    axes[1].legend(fontsize=8)
+    figure.suptitle("Model-aware vs fixed-count retirement: one seed a line")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv=None) -> dict:
+    arguments = parse_arguments(argv)
+    started = time.time()
+    seeds = [run_seed(seed, arguments) for seed in range(arguments.seeds)]
+    summaries = {str(t): summarise(seeds, str(t)) for t in arguments.thresholds}
+    headline_threshold = str(arguments.thresholds[0])
+    head = summaries[headline_threshold]
+    result = {
+        "headline": {
+            "votes_saved": head["votes_saved"],
+            "votes_saved_interval": head["votes_saved_interval"],
+            "share_off_by_0_2": head["share_off_by_0_2"],
+            "threshold": arguments.thresholds[0],
+            "minimum_votes": arguments.minimum_votes,
+            "seeds": arguments.seeds,
+            "seeds_model_worse_than_baseline": sum(s["model_worse_than_baseline"] for s in seeds),
+            **{k: v for k, v in head.items() if k not in ("votes_saved", "share_off_by_0_2")},
+        },
+        "by_threshold": summaries,
+        "seeds": seeds,
+        "settings": {
+            key: (str(value) if isinstance(value, Path) else value)
+            for key, value in vars(arguments).items()
+        },
+        "seconds": round(time.time() - started, 1),
+        "command": " ".join(["benchmarks/retirement.py", *(argv or sys.argv[1:])]),
+    }
+    arguments.results_dir.mkdir(parents=True, exist_ok=True)
+    (arguments.results_dir / f"{arguments.output}.json").write_text(
+        json.dumps(result, indent=2) + "\n"
+    )
+    plot(seeds, summaries, headline_threshold, arguments.results_dir / f"{arguments.output}.png")
+    print(json.dumps(result["headline"], indent=2))
+    print(f"{result['seconds']} s")
+    return result
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()

@@ -1,0 +1,93 @@
+"""The retirement benchmark's machinery on a tiny setting (the real run is `make bench-retirement`)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.benchmarks.test_active_learning_benchmark import ROOT, load
+
+TINY = [
+    *("--pool", "30", "--initial", "40", "--seeds", "3", "--image-size", "16"),
+    *("--samples", "5", "--epochs", "1", "--thresholds", "0.2,0.3"),
+]
+
+
+@pytest.fixture(scope="module")
+def benchmark():
+    return load("retirement_benchmark", ROOT / "benchmarks" / "retirement.py")
+
+
+@pytest.fixture(scope="module")
+def tiny(benchmark, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny")
+    result = benchmark.main([*TINY, "--results-dir", str(folder), "--output", "tiny"])
+    return result, folder
+
+
+def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny):
+    result, folder = tiny
+    saved = json.loads((folder / "tiny.json").read_text())
+    assert (folder / "tiny.png").stat().st_size > 1000
+    headline = saved["headline"]
+    assert {"votes_saved", "votes_saved_interval", "share_off_by_0_2"} <= set(headline)
+    assert len(headline["votes_saved_interval"]) == 2
+    assert headline["threshold"] == 0.2 and set(saved["by_threshold"]) == {"0.2", "0.3"}
+    assert [seed["fixed_votes"] for seed in saved["seeds"]] == [30 * 15] * 3
+
+
+def test_the_headline_is_the_arithmetic_of_the_seeds(tiny):
+    result, _ = tiny
+    seeds = [seed["by_threshold"]["0.2"] for seed in result["seeds"]]
+    savings = [
+        max(-1.0, 1 - s["votes_needed"] / 450) if s["votes_needed"] is not None else -1.0
+        for s in seeds
+    ]
+    assert result["headline"]["votes_saved"] == pytest.approx(np.mean(savings), abs=1e-4)
+    retired = sum(s["retired_by_model"] for s in seeds)
+    off = sum(s["off_by_0_2"] for s in seeds)
+    assert result["headline"]["share_off_by_0_2"] == pytest.approx(
+        off / retired if retired else 0.0, abs=1e-4
+    )
+    for seed in result["seeds"]:
+        entry = seed["by_threshold"]["0.2"]
+        if seed["model_worse_than_baseline"]:  # a flagged version retires nothing early
+            assert entry["retired_by_model"] == 0 and entry["votes_total"] == 450
+        assert entry["votes_total"] <= seed["fixed_votes"]
+
+
+def test_votes_to_reach_interpolates_between_subjects(benchmark):
+    votes = np.array([0, 10, 25, 30])
+    rmse = np.array([0.3, 0.2, 0.1, 0.05])
+    assert benchmark.votes_to_reach(votes, rmse, 0.15) == pytest.approx(17.5)
+    assert benchmark.votes_to_reach(votes, rmse, 0.3) == 0.0
+    assert benchmark.votes_to_reach(votes, rmse, 0.01) == float("inf")
+
+
+def test_the_catalogue_curve_swaps_prior_errors_for_final_ones_subject_by_subject(benchmark):
+    results = [{"votes": 3}, {"votes": 15}]
+    prior_error = np.array([[0.4, 0.0], [0.2, 0.0]])
+    errors = np.array([[0.1, 0.0], [0.0, 0.0]])
+    weights = np.array([[1.0, 0.0], [1.0, 1.0]])
+    votes, rmse = benchmark.curve(results, prior_error, errors, weights, np.array([1, 0]))
+    assert votes.tolist() == [0, 15, 18]
+    expected = [np.sqrt((0.16 + 0.04) / 3), np.sqrt(0.16 / 3), np.sqrt(0.01 / 3)]
+    np.testing.assert_allclose(rmse, expected)
+
+
+def test_a_sure_right_model_retires_a_smooth_subject_after_the_minimum(benchmark):
+    from labelling import retirement
+    from mlworker import synthetic
+
+    questions = benchmark.questions_for(3, dataset=False)
+    sure = {q.key: np.tile([0.01, 0.99], (10, 1)) for q in questions}
+    sure["smooth-or-featured"] = np.tile([0.99, 0.01], (10, 1))
+    rng = np.random.default_rng(0)
+    annotations = [
+        synthetic.simulate_annotations(np.array([1.0, 0.0, 0.0]), rng) for _ in range(15)
+    ]
+    result = benchmark.run_subject(sure, annotations, questions, retirement.Rule(15, 0.2))
+    assert result["votes"] == 3 and result["by_model"]
+    assert result["estimate"]["smooth-or-featured"] > 0.95
+    fixed = benchmark.run_subject(sure, annotations, questions, None)
+    assert fixed["votes"] == 15 and fixed["estimate"]["smooth-or-featured"] == 1.0
