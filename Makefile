@@ -61,6 +61,7 @@ bench-active-learning-smoke: $(STAMP)
 # Fixed 15-vote retirement against model-aware retirement (issue 14); one core is enough.
 bench-retirement: $(STAMP)
 	$(PY) benchmarks/retirement.py
+	$(PY) benchmarks/readme_figures.py
 
 bench-round-time: $(STAMP)
 	$(PY) benchmarks/round_time.py

@@ -1,8 +1,9 @@
-"""Write the README's active-learning section from `benchmarks/results/active_learning.json`.
+"""Write the README's benchmark sections from their result files (active learning, retirement).
 
-The figures in the README come from the result file, never by hand:
+The figures in the README come from the result files, never by hand:
 
-    .venv/bin/python benchmarks/readme_figures.py      # (make bench-active-learning runs it)
+    .venv/bin/python benchmarks/readme_figures.py      # (make bench-active-learning and
+                                                       #  make bench-retirement run it)
 """
 
 import datetime
@@ -11,8 +12,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULT = ROOT / "benchmarks" / "results" / "active_learning.json"
+RESULTS = ROOT / "benchmarks" / "results"
+RESULT = RESULTS / "active_learning.json"
 START, END = "<!-- active-learning -->", "<!-- /active-learning -->"
+RETIREMENT = RESULTS / "retirement.json"
+RETIREMENT_START, RETIREMENT_END = "<!-- retirement -->", "<!-- /retirement -->"
 
 
 def percent(value) -> str:
@@ -120,16 +124,80 @@ def section(result: dict, when: str) -> str:
     return "\n".join(lines)
 
 
-def main(result_path: Path = RESULT, readme: Path = ROOT / "README.md") -> None:
+def retirement_section(result: dict, when: str) -> str:
+    settings, headline = result["settings"], result["headline"]
+    headline_threshold = str(headline["threshold"])
+    rows = [
+        "| rule (interval width) | votes spent | final catalogue RMSE | votes saved to reach "
+        "the fixed rule's RMSE (95% interval) | model-retired off by > 0.2 |",
+        "|---|---|---|---|---|",
+        f"| fixed {settings['limit']} votes | 100% | {headline['fixed_final_rmse']:.4f} | — | "
+        f"{headline['fixed_rule_share_off_by_0_2_same_subjects']:.1%} (same subjects) |",
+    ]
+    for threshold, entry in result["by_threshold"].items():
+        name = f"model-aware (< {threshold}{', the default' if threshold == headline_threshold else ''})"
+        rows.append(
+            f"| {name} | {percent(entry['votes_spent_share'])} | "
+            f"{entry['model_aware_final_rmse']:.4f} | {percent(entry['votes_saved'])} "
+            f"({interval(entry['votes_saved_interval'])}) | {entry['share_off_by_0_2']:.1%} |"
+        )
+    met = headline["votes_saved_interval"][0] > 0 and headline["share_off_by_0_2"] <= 0.02
+    lines = [
+        RETIREMENT_START,
+        "## Does model-aware retirement save votes? (`make bench-retirement`)",
+        "",
+        f"Per seed ({headline['seeds']} seeds, independent streams): {settings['initial']:,} "
+        f"synthetic galaxies at {settings['image_size']} px with {settings['limit']} votes each "
+        "train one CNN with production's `mlworker.pipeline` (seeds whose model was worse than "
+        f"the image-free baseline on its held-out split: {headline['seeds_model_worse_than_baseline']}); "
+        f"a pool of {settings['pool']:,} is scored (T = {settings['samples']}) and every pool "
+        f"galaxy gets the same {settings['limit']} simulated volunteers under both rules, subject "
+        "by subject; the model-aware rule runs production's `labelling.retirement.decide` after "
+        f"every vote (limit {settings['limit']}, minimum {settings['minimum_votes']}). The "
+        "catalogue estimate is the same function of samples and votes for both rules. Savings: "
+        "votes the model-aware rule needs to reach the fixed rule's final RMSE (-100% = never), "
+        "paired bootstrap intervals over seeds. Figures from the run of "
+        f"{when} ({duration(result)}, `benchmarks/results/retirement.json`):",
+        "",
+        *rows,
+        "",
+        "**The issue's target (≥ 40% of votes saved, ≤ 2% off by more than 0.2) is "
+        + ("met.**" if met else "not met.**"),
+        RETIREMENT_END,
+    ]
+    return "\n".join(lines)
+
+
+def fill(readme: Path, start: str, end: str, text: str) -> None:
+    content = readme.read_text()
+    if start not in content or end not in content:
+        sys.exit(f"{readme} has no {start} ... {end} markers to fill")
+    before, rest = content.split(start, 1)
+    _, after = rest.split(end, 1)
+    readme.write_text(before + text + after)
+
+
+def run_date(path: Path) -> str:
+    return datetime.date.fromtimestamp(path.stat().st_mtime).isoformat()
+
+
+def main(
+    result_path: Path = RESULT,
+    readme: Path = ROOT / "README.md",
+    retirement_path: Path | None = RETIREMENT,
+) -> None:
     result = json.loads(result_path.read_text())
-    when = datetime.date.fromtimestamp(result_path.stat().st_mtime).isoformat()
-    text = readme.read_text()
-    if START not in text or END not in text:
-        sys.exit(f"{readme} has no {START} ... {END} markers to fill")
-    before, rest = text.split(START, 1)
-    _, after = rest.split(END, 1)
-    readme.write_text(before + section(result, when) + after)
+    fill(readme, START, END, section(result, run_date(result_path)))
     print(f"README: active-learning section written from {result_path}")
+    if retirement_path is not None and retirement_path.exists():
+        retirement = json.loads(retirement_path.read_text())
+        fill(
+            readme,
+            RETIREMENT_START,
+            RETIREMENT_END,
+            retirement_section(retirement, run_date(retirement_path)),
+        )
+        print(f"README: retirement section written from {retirement_path}")
 
 
 if __name__ == "__main__":

@@ -91,3 +91,24 @@ def test_a_sure_right_model_retires_a_smooth_subject_after_the_minimum(benchmark
     assert result["estimate"]["smooth-or-featured"] > 0.95
     fixed = benchmark.run_subject(sure, annotations, questions, None)
     assert fixed["votes"] == 15 and fixed["estimate"]["smooth-or-featured"] == 1.0
+
+
+def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
+    result, folder = tiny
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "a\n<!-- active-learning -->\n<!-- /active-learning -->\n"
+        "<!-- retirement -->\nstale\n<!-- /retirement -->\nz\n"
+    )
+    figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
+    figures.main(
+        ROOT / "benchmarks" / "results" / "active_learning.json", readme, folder / "tiny.json"
+    )
+    text = readme.read_text()
+    assert "stale" not in text and text.startswith("a\n") and text.endswith("z\n")
+    headline = result["headline"]
+    assert f"| {headline['fixed_final_rmse']:.4f} |" in text
+    for entry in result["by_threshold"].values():
+        assert f"| {entry['model_aware_final_rmse']:.4f} |" in text
+    met = headline["votes_saved_interval"][0] > 0 and headline["share_off_by_0_2"] <= 0.02
+    assert ("is met." if met else "is not met.") in text
