@@ -246,6 +246,8 @@ LOGGING = {
 STARLING_RETRAIN_LEASE_SECONDS = env_int("STARLING_RETRAIN_LEASE_SECONDS", 15 * 60)
 STARLING_TRAIN_EPOCHS = env_int("STARLING_TRAIN_EPOCHS", 40)
 STARLING_TRAIN_BATCH_SIZE = env_int("STARLING_TRAIN_BATCH_SIZE", 32)
+# A first model (random weights) is trained this many times; the lowest validation NLL is kept.
+STARLING_FRESH_RESTARTS = env_int("STARLING_FRESH_RESTARTS", 2)
 # Shares of labelled subjects kept (by a hash of their id, for good) for early stopping and for
 # the held-out metrics staff see.
 STARLING_VALIDATION_SHARE = float(env_str("STARLING_VALIDATION_SHARE", "0.15"))

@@ -34,7 +34,11 @@ class TrainingSettings:
     min_steps_per_epoch: int = 20
     patience: int = 8
     lr_patience: int = 6  # epochs without a better validation NLL before the rate halves
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
+    # A network starting from random weights is trained this many times from different
+    # initialisations and the one with the lowest validation NLL kept: on 100 labels about one
+    # training run in five fails to learn the image and ends worse than the image-free baseline.
+    fresh_restarts: int = 2
     validation_share: float = 0.15
     held_out_share: float = 0.15
 
@@ -135,25 +139,32 @@ def fit_and_evaluate(
     if len(train_rows) == 0:  # a handful of subjects, all hashed away from training
         train_rows, validation_rows = np.arange(len(roles)), np.zeros(0, dtype=np.int64)
         held_out_rows = np.zeros(0, dtype=np.int64)
-    result = training.train(
-        images,
-        counts,
-        config,
-        training_indices=train_rows,
-        validation_indices=validation_rows,
-        epochs=settings.epochs,
-        batch_size=settings.batch_size,
-        min_steps_per_epoch=settings.min_steps_per_epoch,
-        patience=settings.patience,
-        min_epochs=settings.min_epochs,
-        lr_patience=settings.lr_patience,
-        learning_rate=settings.learning_rate,
-        seed=seed,
-        rotation_invariant=rotation_invariant,
-        warm_start=warm_start,
-        continue_in_place=continue_in_place,
-        callbacks=callbacks,
-    )
+    fresh = warm_start is None and len(validation_rows) > 0
+    candidates = []
+    for attempt in range(settings.fresh_restarts if fresh else 1):
+        result = training.train(
+            images,
+            counts,
+            config,
+            training_indices=train_rows,
+            validation_indices=validation_rows,
+            epochs=settings.epochs,
+            batch_size=settings.batch_size,
+            min_steps_per_epoch=settings.min_steps_per_epoch,
+            patience=settings.patience,
+            min_epochs=settings.min_epochs,
+            lr_patience=settings.lr_patience,
+            learning_rate=settings.learning_rate,
+            seed=seed + 7919 * attempt,
+            rotation_invariant=rotation_invariant,
+            warm_start=warm_start,
+            continue_in_place=continue_in_place,
+            callbacks=callbacks,
+        )
+        nll = vote_nll(result.model, images, counts, validation_rows, samples)
+        candidates.append((nll, result))
+    kept = min(range(len(candidates)), key=lambda index: candidates[index][0])
+    result = candidates[kept][1]
     alphas = baseline.fit({key: np.asarray(value)[train_rows] for key, value in counts.items()})
     report = held_out_report(result.model, images, counts, held_out_rows, alphas, samples)
     report["_split"] = {
@@ -161,12 +172,26 @@ def fit_and_evaluate(
         "validation": int(len(validation_rows)),
         "held_out": int(len(held_out_rows)),
     }
+    report["_restarts"] = {
+        "validation_nll": [round(float(nll), 4) for nll, _ in candidates],
+        "kept": kept,
+    }
     report["_baseline"] = {
         key: [round(float(a), 6) for a in value] for key, value in alphas.items()
     }
     judged = report["_held_out"]
     worse = judged["items"] > 0 and judged["nll"] > judged["baseline_nll"]
     return FitReport(result.model, report, bool(worse), result, alphas)
+
+
+def vote_nll(model, images, counts, rows, samples: int) -> float:
+    """Mean joint vote NLL of `rows` under the model's MC predictive (NaN with no rows)."""
+    if len(rows) == 0:
+        return float("nan")
+    probabilities = scoring.mc_samples(model, images[rows], samples=samples)
+    questions = model.config.questions
+    selected = {key: np.asarray(value)[rows] for key, value in counts.items()}
+    return float(-outcomes.observed_log_likelihood(probabilities, selected, questions).mean())
 
 
 def held_out_report(model, images, counts, rows, alphas, samples: int) -> dict:

@@ -60,6 +60,7 @@ def training_settings():
     return TrainingSettings(
         epochs=settings.STARLING_TRAIN_EPOCHS,
         batch_size=settings.STARLING_TRAIN_BATCH_SIZE,
+        fresh_restarts=settings.STARLING_FRESH_RESTARTS,
         validation_share=settings.STARLING_VALIDATION_SHARE,
         held_out_share=settings.STARLING_HELD_OUT_SHARE,
     )

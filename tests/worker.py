@@ -106,6 +106,7 @@ def worker_environment(django_db_setup, tmp_path_factory):
         # not reorder the queue: the loop tests judge nothing (no held-out split) so that every
         # version steers. The gate itself is tested with a worker of its own (test_loop.py).
         "STARLING_HELD_OUT_SHARE": "0",
+        "STARLING_FRESH_RESTARTS": "1",  # one first model is enough for the loop tests
         "STARLING_RETRAIN_LEASE_SECONDS": str(WORKER_LEASE_SECONDS),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }

@@ -6,7 +6,7 @@ import pytest
 from mlworker import pipeline
 from mlworker.pipeline import TrainingSettings
 
-QUICK = TrainingSettings(epochs=3, min_steps_per_epoch=5, patience=3)
+QUICK = TrainingSettings(epochs=3, min_steps_per_epoch=5, patience=3, fresh_restarts=1)
 
 
 def test_a_subject_keeps_its_role_for_good_as_the_labelled_set_grows():
@@ -41,6 +41,31 @@ def test_held_out_subjects_are_never_trained_on_and_are_judged_beside_the_baseli
     assert held_out["items"] == np.sum(roles == "held_out") > 0
     assert held_out["nll"] > 0 and held_out["baseline_nll"] > 0
     assert fit.worse_than_baseline == (held_out["nll"] > held_out["baseline_nll"])
+
+
+def test_a_fresh_network_keeps_the_restart_with_the_lowest_validation_nll_a_warm_one_trains_once(
+    tiny_galaxies, galaxy_questions
+):
+    images, counts = tiny_galaxies
+    config = pipeline.model_config(galaxy_questions, image_size=24)
+    settings = TrainingSettings(epochs=2, min_steps_per_epoch=3, patience=2, fresh_restarts=3)
+    fresh = pipeline.fit_and_evaluate(
+        images, counts, range(len(images)), config, settings=settings, samples=10
+    )
+    restarts = fresh.metrics["_restarts"]
+    assert len(restarts["validation_nll"]) == 3
+    assert len(set(restarts["validation_nll"])) == 3  # different initialisations, different fits
+    assert restarts["kept"] == int(np.argmin(restarts["validation_nll"]))
+    warm = pipeline.fit_and_evaluate(
+        images,
+        counts,
+        range(len(images)),
+        config,
+        settings=settings,
+        samples=10,
+        warm_start=fresh.model,
+    )
+    assert len(warm.metrics["_restarts"]["validation_nll"]) == 1
 
 
 def test_a_model_that_cannot_see_anything_is_marked_worse_than_the_baseline(galaxy_questions):
