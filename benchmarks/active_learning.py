@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 RESULTS = Path(__file__).resolve().parent / "results"
 # Rounds cost the time (each one a fit, a test pass and a pool scoring), labels do not: 4 rounds
 # of 125 reach 600 labels, where random's curve has flattened to a few hundredths of a nat per 100
-# labels, and 10 seeds x 3 strategies fit in the 90 minutes the issue allows on 2 cores.
+# labels. 10 seeds x 3 strategies were estimated from per-round times at about 75 minutes on 2
+# cores (`--jobs 2`); the result file's `seconds` is the measured duration.
 STANDARD = dict(
     pool=2000,
     test=2000,
