@@ -168,12 +168,12 @@ def build_queue(project_id: int) -> tuple[float, int]:
     """Build the project's Redis queue as `select_round` does after a round: (seconds, bytes)."""
     import redis
 
-    from labelling import queue
+    from labelling import queue_builder
     from labelling.models import Project
 
     started = time.perf_counter()
     version = Project.objects.values_list("serving_version", flat=True).get(pk=project_id)
-    if not queue.queue_build(project_id=project_id, version=version):
+    if not queue_builder.queue_build(project_id=project_id, version=version):
         raise RuntimeError("the queue could not be built: is Redis up?")
     seconds = round(time.perf_counter() - started, 1)
     client = redis.Redis.from_url(REDIS_URL)
