@@ -24,6 +24,7 @@ __all__ = [
     "VolunteerGone",
     "classification_submit",
     "project_create",
+    "project_delete",
     "project_tree_replace",
     "project_update",
     "question_specs_from_dicts",
@@ -105,6 +106,12 @@ def project_create(
     project.save()
     project_tree_replace(project=project, questions=questions)
     return project
+
+
+@transaction.atomic
+def project_delete(*, slug: str) -> None:
+    """Delete the project and everything of it (subjects, votes, versions); files stay on disk."""
+    Project.objects.filter(slug=slug).delete()
 
 
 @transaction.atomic
