@@ -81,12 +81,7 @@ def project_new(request):
         else:
             messages.success(request, f"Project {project.title} created. Now upload its images.")
             return redirect("staff_upload", slug=project.slug)
-    return render(
-        request,
-        "labelling/dashboard/project_form.html",
-        {"form": form, "creating": True},
-        status=400 if form.errors else 200,
-    )
+    return _project_form_page(request, form, creating=True)
 
 
 @staff_only
@@ -107,10 +102,14 @@ def project_edit(request, slug):
         else:
             messages.success(request, "Project saved.")
             return redirect("staff_dashboard", slug=project.slug)
+    return _project_form_page(request, form, project=project)
+
+
+def _project_form_page(request, form, **context) -> HttpResponse:
     return render(
         request,
         "labelling/dashboard/project_form.html",
-        {"form": form, "project": project},
+        {"form": form, **context},
         status=400 if form.errors else 200,
     )
 
