@@ -6,7 +6,6 @@ public functions are exported here, so callers write `services.classification_su
 
 import logging
 import secrets
-from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import F
@@ -16,11 +15,10 @@ from labelling.imports import ImportLine, subject_import_image, subjects_import_
 from labelling.models import Answer, Classification, Project, Question, Subject, Volunteer
 from labelling.selectors import project_tree, subject_recount
 from labelling.submission import VolunteerGone, classification_submit
+from labelling.tree import AnswerNode, QuestionNode, Tree
 
 __all__ = [
-    "AnswerSpec",
     "ImportLine",
-    "QuestionSpec",
     "VolunteerGone",
     "classification_submit",
     "project_create",
@@ -59,29 +57,14 @@ def volunteer_create_anonymous() -> Volunteer:
 # --- projects and their question trees -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class AnswerSpec:
-    key: str
-    text: str
-    shortcut: str
-    next_question: str | None = None
-
-
-@dataclass(frozen=True)
-class QuestionSpec:
-    key: str
-    text: str
-    answers: tuple[AnswerSpec, ...]
-
-
-def question_specs_from_dicts(questions: list[dict]) -> list[QuestionSpec]:
-    """[{key, text, answers: [{key, text, shortcut, next}]}] (the synthetic tree's shape) -> specs."""
+def question_specs_from_dicts(questions: list[dict]) -> list[QuestionNode]:
+    """[{key, text, answers: [{key, text, shortcut, next}]}] (the synthetic tree's shape) -> nodes."""
     return [
-        QuestionSpec(
+        QuestionNode(
             key=question["key"],
             text=question["text"],
             answers=tuple(
-                AnswerSpec(
+                AnswerNode(
                     key=a["key"],
                     text=a["text"],
                     shortcut=a["shortcut"],
@@ -96,7 +79,7 @@ def question_specs_from_dicts(questions: list[dict]) -> list[QuestionSpec]:
 
 @transaction.atomic
 def project_create(
-    *, slug: str, title: str, questions: list[QuestionSpec], **settings_values
+    *, slug: str, title: str, questions: list[QuestionNode], **settings_values
 ) -> Project:
     """Create a project and its question tree; the first question is the root."""
     if Project.objects.filter(slug=slug).exists():
@@ -115,7 +98,7 @@ def project_delete(*, slug: str) -> None:
 
 
 @transaction.atomic
-def project_tree_replace(*, project: Project, questions: list[QuestionSpec]) -> None:
+def project_tree_replace(*, project: Project, questions: list[QuestionNode]) -> None:
     """Replace the project's question tree. Refused once votes exist (they would lose meaning)."""
     _check_tree_spec(questions)
     if Classification.objects.filter(project=project).exists():
@@ -144,7 +127,7 @@ def project_tree_replace(*, project: Project, questions: list[QuestionSpec]) -> 
             )
 
 
-def _check_tree_spec(questions: list[QuestionSpec]) -> None:
+def _check_tree_spec(questions: list[QuestionNode]) -> None:
     if not questions:
         raise InvalidInput("Invalid question tree: expected at least one question, received none")
     keys = [question.key for question in questions]
@@ -190,7 +173,7 @@ def subject_counts_rebuild(*, subject: Subject) -> Subject:
 
 @transaction.atomic
 def project_update(
-    *, project: Project, questions: list[QuestionSpec] | None = None, **settings_values
+    *, project: Project, questions: list[QuestionNode] | None = None, **settings_values
 ) -> Project:
     """Change a project's settings (and its tree while it has no votes)."""
     for name, value in settings_values.items():
@@ -211,17 +194,8 @@ def project_update(
     return project
 
 
-def _specs_differ(tree, questions: list[QuestionSpec]) -> bool:
-    current = [
-        (
-            key,
-            tree.questions[key].text,
-            [(a.key, a.text, a.shortcut, a.next_question) for a in tree.questions[key].answers],
-        )
-        for key in tree.ordered_keys()
-    ]
-    wanted = [
-        (q.key, q.text, [(a.key, a.text, a.shortcut, a.next_question) for a in q.answers])
-        for q in questions
-    ]
-    return sorted(current) != sorted(wanted) or (questions and tree.root != questions[0].key)
+def _specs_differ(tree: Tree, questions: list[QuestionNode]) -> bool:
+    """Whether `questions` (root first) is another tree than `tree`, question order aside."""
+    if not questions:
+        return bool(tree.questions)
+    return set(tree.questions.values()) != set(questions) or tree.root != questions[0].key

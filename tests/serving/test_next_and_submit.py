@@ -122,7 +122,7 @@ def test_project_endpoint_refuses_outsiders_unknown_projects_and_other_methods(m
 
 def test_a_tree_changed_by_staff_reaches_the_project_endpoint_at_once(project):
     from labelling import services
-    from labelling.services import AnswerSpec, QuestionSpec
+    from labelling.tree import AnswerNode, QuestionNode
 
     client = Client()
     assert (
@@ -131,12 +131,12 @@ def test_a_tree_changed_by_staff_reaches_the_project_endpoint_at_once(project):
     services.project_update(
         project=project,
         questions=[
-            QuestionSpec(
+            QuestionNode(
                 key="round",
                 text="Round?",
                 answers=(
-                    AnswerSpec(key="yes", text="Yes", shortcut="y"),
-                    AnswerSpec(key="no", text="No", shortcut="n"),
+                    AnswerNode(key="yes", text="Yes", shortcut="y"),
+                    AnswerNode(key="no", text="No", shortcut="n"),
                 ),
             )
         ],
