@@ -168,12 +168,12 @@ def build_queue(project_id: int) -> tuple[float, int]:
     """Build the project's Redis queue as `select_round` does after a round: (seconds, bytes)."""
     import redis
 
-    from labelling import queue
+    from labelling import queue_builder
     from labelling.models import Project
 
     started = time.perf_counter()
     version = Project.objects.values_list("serving_version", flat=True).get(pk=project_id)
-    if not queue.queue_build(project_id=project_id, version=version):
+    if not queue_builder.queue_build(project_id=project_id, version=version):
         raise RuntimeError("the queue could not be built: is Redis up?")
     seconds = round(time.perf_counter() - started, 1)
     client = redis.Redis.from_url(REDIS_URL)
@@ -199,8 +199,8 @@ def pgbench_volunteers() -> tuple[int, int]:
 
 
 def pgbench_script(project: dict, volunteers: tuple[int, int], path: Path) -> Path:
-    """The submit's statement (labelling.services.SUBMIT_SQL) with pgbench variables."""
-    from labelling.services import SUBMIT_SQL, _counts_sql
+    """The submit's statement (labelling.submission.SUBMIT_SQL) with pgbench variables."""
+    from labelling.submission import SUBMIT_SQL, _counts_sql
 
     counts, _ = _counts_sql({"smooth-or-featured": "smooth"})
     statement = SUBMIT_SQL.replace("{counts}", counts)
@@ -492,7 +492,7 @@ def summarise(cells, sizes, client_counts, projects, arguments) -> dict:
             "cores": os.cpu_count(),
             "volunteer_history": "each client volunteer already classified the 1,000 highest-priority subjects",
             "next": "GET …/next without count (one subject), from the Redis queue",
-            "pgbench": "the submit's own statement (labelling.services.SUBMIT_SQL), prepared as the "
+            "pgbench": "the submit's own statement (labelling.submission.SUBMIT_SQL), prepared as the "
             "app prepares it, a random subject, one of 2,000 volunteers",
         },
         "command": "make bench-serving",

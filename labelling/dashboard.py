@@ -20,7 +20,6 @@ from labelling import charts, exports, loop, selectors, services
 from labelling.errors import StarlingError
 from labelling.forms import SETTINGS_FIELDS, ProjectForm, UploadForm, tree_as_text
 from labelling.models import (
-    AcquisitionRound,
     ModelVersion,
     ModelVersionStatus,
     Prediction,
@@ -61,7 +60,7 @@ def png(data: bytes) -> HttpResponse:
 @staff_only
 def home(request):
     return render(
-        request, "labelling/dashboard/home.html", {"projects": Project.objects.order_by("title")}
+        request, "labelling/dashboard/home.html", {"projects": selectors.project_list_all()}
     )
 
 
@@ -82,12 +81,7 @@ def project_new(request):
         else:
             messages.success(request, f"Project {project.title} created. Now upload its images.")
             return redirect("staff_upload", slug=project.slug)
-    return render(
-        request,
-        "labelling/dashboard/project_form.html",
-        {"form": form, "creating": True},
-        status=400 if form.errors else 200,
-    )
+    return _project_form_page(request, form, creating=True)
 
 
 @staff_only
@@ -108,10 +102,14 @@ def project_edit(request, slug):
         else:
             messages.success(request, "Project saved.")
             return redirect("staff_dashboard", slug=project.slug)
+    return _project_form_page(request, form, project=project)
+
+
+def _project_form_page(request, form, **context) -> HttpResponse:
     return render(
         request,
         "labelling/dashboard/project_form.html",
-        {"form": form, "project": project},
+        {"form": form, **context},
         status=400 if form.errors else 200,
     )
 
@@ -145,10 +143,8 @@ def project_upload(request, slug):
 @staff_only
 def project_dashboard(request, slug):
     project = staff_project(slug)
-    versions = list(ModelVersion.objects.filter(project=project).order_by("-number")[:50])
-    latest_round = (
-        AcquisitionRound.objects.filter(project=project).select_related("model_version").first()
-    )
+    versions = selectors.model_versions_recent(project=project)
+    latest_round = selectors.round_latest(project=project)
     return render(
         request,
         "labelling/dashboard/project.html",
@@ -180,9 +176,7 @@ def project_retrain(request, slug):
 @staff_only
 def round_view(request, slug):
     project = staff_project(slug)
-    latest_round = (
-        AcquisitionRound.objects.filter(project=project).select_related("model_version").first()
-    )
+    latest_round = selectors.round_latest(project=project)
     picks = latest_round.picks.select_related("subject").order_by("rank") if latest_round else []
     return render(
         request,
@@ -221,11 +215,7 @@ def subject_detail(request, slug, subject_id):
         Subject.objects.select_related("retired_by_version"), project=project, pk=subject_id
     )
     tree = selectors.project_tree(project=project)
-    history = list(
-        Prediction.objects.filter(subject=subject)
-        .select_related("model_version")
-        .order_by("-model_version__number")
-    )
+    history = selectors.subject_prediction_history(subject=subject)
     questions = []
     for key in tree.ordered_keys():
         votes = (subject.vote_counts or {}).get(key, {})
@@ -264,9 +254,7 @@ def chart_votes(request, slug):
 
 @staff_only
 def chart_learning(request, slug):
-    versions = ModelVersion.objects.filter(
-        project=staff_project(slug), status=ModelVersionStatus.READY
-    ).order_by("number")
+    versions = selectors.model_versions_ready(project=staff_project(slug))
     return png(
         charts.learning_curve(
             [
@@ -344,16 +332,12 @@ def export_counts(request, slug):
 def export_predictions(request, slug):
     project = staff_project(slug)
     number = request.GET.get("version", "")
-    versions = ModelVersion.objects.filter(project=project, status=ModelVersionStatus.READY)
-    if number:
-        if not number.isdigit():
-            return HttpResponse(
-                f"Invalid value for version: expected a version number, received {number!r}",
-                status=400,
-            )
-        version = versions.filter(number=int(number)).first()
-    else:
-        version = versions.order_by("-number").first()
+    if number and not number.isdigit():
+        return HttpResponse(
+            f"Invalid value for version: expected a version number, received {number!r}",
+            status=400,
+        )
+    version = selectors.model_version_ready(project=project, number=int(number) if number else None)
     if version is None:
         return HttpResponse(
             f"No ready model version {number or ''} in project {project.slug!r}", status=404

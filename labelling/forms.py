@@ -18,8 +18,7 @@ from django import forms
 
 from labelling.errors import InvalidInput
 from labelling.models import Project
-from labelling.services import AnswerSpec, QuestionSpec
-from labelling.tree import Tree
+from labelling.tree import AnswerNode, QuestionNode, Tree
 
 QUESTION_LINE = re.compile(r"^(?P<key>[a-z0-9][a-z0-9_-]*)\s*:\s*(?P<text>.+)$")
 ANSWER_LINE = re.compile(
@@ -27,7 +26,7 @@ ANSWER_LINE = re.compile(
 )
 
 
-def parse_tree_text(text: str) -> list[QuestionSpec]:
+def parse_tree_text(text: str) -> list[QuestionNode]:
     questions: list[dict] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         if not raw.strip() or raw.strip().startswith("#"):
@@ -40,7 +39,7 @@ def parse_tree_text(text: str) -> list[QuestionSpec]:
                     f"Line {number}: expected an answer like '  smooth [s] Smooth -> next-question', received {line!r}"
                 )
             questions[-1]["answers"].append(
-                AnswerSpec(
+                AnswerNode(
                     key=match["key"],
                     text=match["text"],
                     shortcut=match["shortcut"].lower(),
@@ -55,7 +54,7 @@ def parse_tree_text(text: str) -> list[QuestionSpec]:
                 )
             questions.append({"key": match["key"], "text": match["text"], "answers": []})
     return [
-        QuestionSpec(key=q["key"], text=q["text"], answers=tuple(q["answers"])) for q in questions
+        QuestionNode(key=q["key"], text=q["text"], answers=tuple(q["answers"])) for q in questions
     ]
 
 

@@ -1,11 +1,12 @@
-"""The active-learning loop's reads and writes: claim, model versions, predictions, rounds, schedule.
+"""The active-learning loop's writes: claim, model versions, predictions, rounds.
+
+Its reads (training set, pool, schedule) are in labelling/selectors.py.
 
 No TensorFlow here: mlworker.tasks calls these around the ML; web calls `retrain_request`.
 """
 
 import logging
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,9 +28,7 @@ from labelling.models import (
     RetirementRule,
     RetrainState,
     Subject,
-    SubjectStatus,
 )
-from labelling.selectors import project_tree
 
 logger = logging.getLogger(__name__)
 RETRAIN_TASK = "mlworker.tasks.retrain"
@@ -229,45 +228,6 @@ def model_version_add_timings(*, version_id: int, timings: dict) -> None:
         version.save(update_fields=["timings"])
 
 
-@dataclass
-class TrainingSet:
-    subject_ids: list[int]
-    image_paths: list[Path]
-    counts: dict[str, np.ndarray]  # {question: int [items, answers]}
-
-
-def training_set_for_project(*, project: Project) -> TrainingSet:
-    """Every subject with votes: its image and its counts per answer (N per question = row sum)."""
-    tree = project_tree(project=project)
-    rows = list(
-        Subject.objects.filter(project=project, classification_count__gt=0)
-        .order_by("pk")
-        .values_list("pk", "image", "vote_counts")
-    )
-    counts = {
-        key: np.array(
-            [
-                [(votes.get(key) or {}).get(answer.key, 0) for answer in question.answers]
-                for _, _, votes in rows
-            ],
-            dtype=np.int64,
-        ).reshape(len(rows), len(question.answers))
-        for key, question in tree.questions.items()
-    }
-    media = Path(settings.MEDIA_ROOT)
-    return TrainingSet([pk for pk, _, _ in rows], [media / image for _, image, _ in rows], counts)
-
-
-def active_pool(*, project: Project) -> list[tuple[int, Path]]:
-    media = Path(settings.MEDIA_ROOT)
-    return [
-        (pk, media / image)
-        for pk, image in Subject.objects.filter(project=project, status=SubjectStatus.ACTIVE)
-        .order_by("pk")
-        .values_list("pk", "image")
-    ]
-
-
 def predictions_write(*, version_id: int, rows: list[dict]) -> int:
     """Bulk upsert Prediction rows ({subject_id, per_question, samples, score}); idempotent.
     Each chunk written refreshes its run's lease (only its own claim)."""
@@ -374,18 +334,3 @@ def subjects_set_priorities(*, priorities: dict[int, float]) -> None:
         ["priority"],
         batch_size=1000,
     )
-
-
-def retraining_due(*, project: Project, now=None) -> bool:
-    """Beat's rule: enough new votes since the last version, or enough time with some new votes."""
-    now = now or timezone.now()
-    latest = ModelVersion.objects.filter(project=project).order_by("-number").first()
-    total = Classification.objects.filter(project=project).count()
-    new_votes = total - (latest.classifications_at_start if latest else 0)
-    if new_votes <= 0:
-        return False
-    if project.retrain_after_new_votes and new_votes >= project.retrain_after_new_votes:
-        return True
-    if latest is not None and project.retrain_after_minutes:
-        return now - latest.created_at >= timedelta(minutes=project.retrain_after_minutes)
-    return False

@@ -15,8 +15,6 @@ from django.utils import timezone
 
 from labelling import queue, retirement
 from labelling.models import (
-    ModelVersion,
-    ModelVersionStatus,
     Prediction,
     Project,
     RetirementReason,
@@ -24,7 +22,7 @@ from labelling.models import (
     Subject,
     SubjectStatus,
 )
-from labelling.selectors import project_tree
+from labelling.selectors import model_version_latest_good, project_tree
 from labelling.tree import Tree
 
 logger = logging.getLogger(__name__)
@@ -38,17 +36,6 @@ class RetirementCheck:
     version: int | None = None  # the model version number whose samples were used
     checked: int = 0
     retired: list[int] = field(default_factory=list)
-
-
-def retirement_version(*, project: Project) -> ModelVersion | None:
-    """The latest ready version not marked worse than the image-free baseline, or None."""
-    return (
-        ModelVersion.objects.filter(
-            project=project, status=ModelVersionStatus.READY, worse_than_baseline=False
-        )
-        .order_by("-number")
-        .first()
-    )
 
 
 def rule_for(project: Project) -> retirement.Rule:
@@ -83,7 +70,7 @@ def subjects_retire_settled(*, project: Project, recheck_all: bool = False) -> R
     report = RetirementCheck()
     if project.retirement_rule != RetirementRule.MODEL_AWARE:
         return report
-    version = retirement_version(project=project)
+    version = model_version_latest_good(project=project)
     if version is None:
         return report
     report.version = version.number

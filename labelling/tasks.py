@@ -5,7 +5,7 @@ import logging
 
 from celery import shared_task
 
-from labelling import loop
+from labelling import loop, selectors
 from labelling.models import Project, RetirementRule
 from labelling.retirement_checks import subjects_retire_settled
 
@@ -25,7 +25,7 @@ def check_retraining_schedules() -> list[int]:
     for project in Project.objects.all():
         try:
             loop.retrain_reap_stale(project=project)
-            if loop.retraining_due(project=project) and loop.retrain_request(project=project):
+            if selectors.retraining_due(project=project) and loop.retrain_request(project=project):
                 queued.append(project.pk)
         except Exception:  # one project's trouble must not stop the others' schedule
             logger.exception("retraining check failed for project %s", project.pk)

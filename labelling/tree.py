@@ -14,7 +14,7 @@ class AnswerNode:
     key: str
     text: str
     shortcut: str
-    next_question: str | None
+    next_question: str | None = None
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from celery import chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from labelling import loop
-from labelling.models import ModelVersion, ModelVersionStatus, Prediction, Project, Subject
+from labelling import loop, selectors
+from labelling.models import ModelVersion, ModelVersionStatus, Project
 
 logger = logging.getLogger(__name__)
 _model_cache: dict[int, object] = {}
@@ -68,13 +68,7 @@ def training_settings():
 
 def _previous_good(project: Project, config) -> Path | None:
     """The latest ready version not marked worse than the baseline, if it has the same shape."""
-    previous = (
-        ModelVersion.objects.filter(
-            project=project, status=ModelVersionStatus.READY, worse_than_baseline=False
-        )
-        .order_by("-number")
-        .first()
-    )
+    previous = selectors.model_version_latest_good(project=project)
     if previous is None or not previous.artefact_path:
         return None
     same_shape = all(
@@ -132,7 +126,7 @@ def _train_and_register(project: Project, version: ModelVersion) -> bool:
 
     device = configure_device()
     started = time.perf_counter()
-    training_set = loop.training_set_for_project(project=project)
+    training_set = selectors.training_set_for_project(project=project)
     if len(training_set.subject_ids) < 2:
         raise ValueError(
             f"Not enough labelled subjects to train: expected at least 2 with votes, found {len(training_set.subject_ids)}"
@@ -190,7 +184,7 @@ def artefact_folder_name(version: ModelVersion) -> str:
 
 
 def _launch_scoring(project: Project, version: ModelVersion) -> None:
-    pool = [pk for pk, _ in loop.active_pool(project=project)]
+    pool = [pk for pk, _ in selectors.active_pool(project=project)]
     size = settings.STARLING_SCORE_CHUNK
     chunks = [pool[start : start + size] for start in range(0, len(pool), size)]
     if not chunks:
@@ -226,10 +220,8 @@ def score_pool(self, version_id: int, subject_ids: list[int]) -> float:
     version = ModelVersion.objects.select_related("project").get(pk=version_id)
     project = version.project
     model = _load_model(version)
-    rows = list(
-        Subject.objects.filter(pk__in=subject_ids).order_by("pk").values_list("pk", "image")
-    )
-    paths = [Path(settings.MEDIA_ROOT) / image for _, image in rows]
+    rows = sorted(selectors.subject_image_paths(subject_ids=subject_ids).items())
+    paths = [path for _, path in rows]
     images = data.load_image_files(paths, project.image_size, project.image_channels)
     scored = pipeline.score(
         model,
@@ -319,9 +311,7 @@ def select_round(self, chunk_seconds: list[float], version_id: int) -> int | Non
     version = ModelVersion.objects.select_related("project").get(pk=version_id)
     project = version.project
     try:
-        scored = list(
-            Prediction.objects.filter(model_version=version).values_list("subject_id", "score")
-        )
+        scored = selectors.prediction_scores(version=version)
         scored_ids = np.array([pk for pk, _ in scored], dtype=np.int64)
         scores = np.array([score for _, score in scored], dtype=np.float64)
         rng = np.random.default_rng(version.number)
@@ -375,9 +365,9 @@ def _features_for(version: ModelVersion, subject_ids: np.ndarray) -> np.ndarray:
 
     project = version.project
     model = _load_model(version)
-    paths = dict(Subject.objects.filter(pk__in=subject_ids.tolist()).values_list("pk", "image"))
+    paths = selectors.subject_image_paths(subject_ids=subject_ids.tolist())
     images = data.load_image_files(
-        [Path(settings.MEDIA_ROOT) / paths[int(pk)] for pk in subject_ids],
+        [paths[int(pk)] for pk in subject_ids],
         project.image_size,
         project.image_channels,
     )

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from PIL import Image
 
 from labelling import services
-from labelling.services import AnswerSpec, QuestionSpec
+from labelling.tree import AnswerNode, QuestionNode
 
 pytest_plugins = ["tests.worker"]
 
@@ -47,20 +47,20 @@ def png_bytes(seed: int, size: int = 16) -> bytes:
 
 
 GALAXY_TREE = [
-    QuestionSpec(
+    QuestionNode(
         key="smooth-or-featured",
         text="Is the galaxy simply smooth and rounded, or does it have features?",
         answers=(
-            AnswerSpec(key="smooth", text="Smooth", shortcut="s"),
-            AnswerSpec(key="featured", text="Featured or disk", shortcut="f", next_question="bar"),
+            AnswerNode(key="smooth", text="Smooth", shortcut="s"),
+            AnswerNode(key="featured", text="Featured or disk", shortcut="f", next_question="bar"),
         ),
     ),
-    QuestionSpec(
+    QuestionNode(
         key="bar",
         text="Is there a bar?",
         answers=(
-            AnswerSpec(key="bar", text="Bar", shortcut="b"),
-            AnswerSpec(key="no-bar", text="No bar", shortcut="n"),
+            AnswerNode(key="bar", text="Bar", shortcut="b"),
+            AnswerNode(key="no-bar", text="No bar", shortcut="n"),
         ),
     ),
 ]

@@ -4,14 +4,14 @@ import datetime
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from django.db import connection
+
+from tests.processes import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_APPLICATION_NAME = "starling-fault-web"
@@ -28,23 +28,6 @@ def record_result(name: str, **counts) -> None:
     RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
     subprocess.run([sys.executable, str(ROOT / "scripts" / "reliability_doc.py")], check=True)
     print(f"[fault result] {name}: {counts}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
 class Gunicorn:

@@ -8,7 +8,6 @@ import ipaddress
 import os
 import signal
 import socket
-import subprocess
 import time
 
 import numpy as np
@@ -27,9 +26,10 @@ from labelling.models import (
     Subject,
 )
 from mlworker import synthetic
-from tests.faults.conftest import WEB_APPLICATION_NAME, free_port, record_result
+from tests.faults.conftest import WEB_APPLICATION_NAME, record_result
 from tests.faults.load import run_load
 from tests.labelling.test_loop import demo_project, wait_for
+from tests.processes import OwnRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CLIENTS = 32
@@ -119,40 +119,24 @@ def test_a_gunicorn_worker_killed_mid_load(start_gunicorn):
 
 
 def test_redis_stopped_and_restarted_mid_load(start_gunicorn, tmp_path):
-    port = free_port()
-    command = [
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(tmp_path),
-    ]
-    redis_process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
-    time.sleep(0.5)
-    server = start_gunicorn(REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    redis_server = OwnRedis(tmp_path)
+    redis_server.start()
+    server = start_gunicorn(REDIS_URL=redis_server.url)
     project = galaxy_project("fault-redis")
     outage = {}
 
     def stop_and_restart(result):
-        nonlocal redis_process
         time.sleep(3)
-        redis_process.kill()
-        redis_process.wait()
+        redis_server.stop()
         outage["start"] = time.monotonic()
         time.sleep(4)
         outage["end"] = time.monotonic()
-        redis_process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        redis_server.start()
 
     try:
         result = run_load(server.port, project.slug, CLIENTS, SECONDS, during=stop_and_restart)
     finally:
-        redis_process.kill()
+        redis_server.stop()
     during_outage = result.acknowledged_between(outage["start"], outage["end"])
     check_books(project, result, acknowledged_during_outage=during_outage)
     assert during_outage > 0  # votes never needed Redis

@@ -251,16 +251,14 @@ def parse(content: bytes | str):
     return list(csv.DictReader(io.StringIO(text)))
 
 
+def download_csv(client, url: str) -> list[dict]:
+    return parse(b"".join(client.get(url).streaming_content))
+
+
 def test_exports_stream_csv_with_one_row_per_subject_and_n_per_question(scored_project, staff):
     client = Client()
     client.force_login(staff)
-    counts = parse(
-        b"".join(
-            client.get(
-                f"/staff/projects/{scored_project.slug}/export/vote-counts.csv"
-            ).streaming_content
-        )
-    )
+    counts = download_csv(client, f"/staff/projects/{scored_project.slug}/export/vote-counts.csv")
     assert len(counts) == scored_project.subjects.count()
     voted = next(row for row in counts if row["classifications"] == "1")
     assert (
@@ -268,20 +266,10 @@ def test_exports_stream_csv_with_one_row_per_subject_and_n_per_question(scored_p
         and voted["smooth-or-featured:N"] == "1"
         and voted["bar:N"] == "1"
     )
-    raw = parse(
-        b"".join(
-            client.get(
-                f"/staff/projects/{scored_project.slug}/export/classifications.csv"
-            ).streaming_content
-        )
-    )
+    raw = download_csv(client, f"/staff/projects/{scored_project.slug}/export/classifications.csv")
     assert len(raw) == 1 and '"bar": "bar"' in raw[0]["answers"]
-    predictions = parse(
-        b"".join(
-            client.get(
-                f"/staff/projects/{scored_project.slug}/export/predictions.csv?version=1"
-            ).streaming_content
-        )
+    predictions = download_csv(
+        client, f"/staff/projects/{scored_project.slug}/export/predictions.csv?version=1"
     )
     assert len(predictions) == scored_project.subjects.count()
     assert (

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import free_port, wait_for_port
 from tests.faults.load import LoadResult, Volunteer
 from tests.labelling.test_embedded_default import ROOT, embedded_environment
+from tests.processes import free_port, wait_for_port
 
 pytestmark = pytest.mark.slow
 ROUNDS = 3

@@ -70,6 +70,12 @@ def wait_for(condition, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def wait_for_version(project, status: str, timeout: float, what: str) -> ModelVersion:
+    return wait_for(
+        lambda: ModelVersion.objects.filter(project=project, status=status).first(), timeout, what
+    )
+
+
 def round_recorded(project):
     return AcquisitionRound.objects.filter(project=project).first()
 
@@ -247,13 +253,7 @@ def test_worker_killed_mid_training_leaves_no_ready_version_and_the_next_retrain
     project = demo_project("loop-killed", subjects=120)
     doomed = start_worker(STARLING_TRAIN_EPOCHS=200)  # long enough to be killed mid-training
     assert loop.retrain_request(project=project)
-    version = wait_for(
-        lambda: ModelVersion.objects.filter(
-            project=project, status=ModelVersionStatus.TRAINING
-        ).first(),
-        120,
-        "training to start",
-    )
+    version = wait_for_version(project, ModelVersionStatus.TRAINING, 120, "training to start")
     first_heartbeat = Project.objects.get(pk=project.pk).retrain_claimed_at
     wait_for(
         lambda: Project.objects.get(pk=project.pk).retrain_claimed_at != first_heartbeat,
@@ -285,13 +285,7 @@ def test_a_failed_retrain_is_recorded_and_releases_the_claim(
 ):
     project = make_project(slug="loop-no-votes", subjects=3)  # nobody voted: nothing to train on
     assert loop.retrain_request(project=project)
-    version = wait_for(
-        lambda: ModelVersion.objects.filter(
-            project=project, status=ModelVersionStatus.FAILED
-        ).first(),
-        120,
-        "the failed version",
-    )
+    version = wait_for_version(project, ModelVersionStatus.FAILED, 120, "the failed version")
     assert "Not enough labelled subjects" in version.error
     wait_for(
         lambda: Project.objects.get(pk=project.pk).retrain_state == RetrainState.IDLE,

@@ -10,7 +10,7 @@ from django.test import Client
 
 from labelling import services
 from labelling.models import Classification, Project, SubjectStatus
-from labelling.services import AnswerSpec, QuestionSpec
+from labelling.tree import AnswerNode, QuestionNode
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
@@ -125,12 +125,12 @@ def test_user_supplied_text_is_escaped_on_every_page(make_project, staff):
         title=f"Stars {XSS}",
         description=f"About {XSS}",
         questions=[
-            QuestionSpec(
+            QuestionNode(
                 key="q",
                 text=f"Question {XSS}",
                 answers=(
-                    AnswerSpec(key="a", text=f"Yes {XSS}", shortcut="y"),
-                    AnswerSpec(key="b", text="No", shortcut="n"),
+                    AnswerNode(key="a", text=f"Yes {XSS}", shortcut="y"),
+                    AnswerNode(key="b", text="No", shortcut="n"),
                 ),
             )
         ],

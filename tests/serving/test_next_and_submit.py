@@ -4,8 +4,6 @@ own on another port and stop it."""
 
 import json
 import random
-import socket
-import subprocess
 import time
 import uuid
 
@@ -17,6 +15,7 @@ from django.utils import timezone
 
 from labelling import loop, queue, selectors, snapshots
 from labelling.models import Classification, Subject, SubjectStatus
+from tests.processes import OwnRedis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving_state")]
 
@@ -123,7 +122,7 @@ def test_project_endpoint_refuses_outsiders_unknown_projects_and_other_methods(m
 
 def test_a_tree_changed_by_staff_reaches_the_project_endpoint_at_once(project):
     from labelling import services
-    from labelling.services import AnswerSpec, QuestionSpec
+    from labelling.tree import AnswerNode, QuestionNode
 
     client = Client()
     assert (
@@ -132,12 +131,12 @@ def test_a_tree_changed_by_staff_reaches_the_project_endpoint_at_once(project):
     services.project_update(
         project=project,
         questions=[
-            QuestionSpec(
+            QuestionNode(
                 key="round",
                 text="Round?",
                 answers=(
-                    AnswerSpec(key="yes", text="Yes", shortcut="y"),
-                    AnswerSpec(key="no", text="No", shortcut="n"),
+                    AnswerNode(key="yes", text="Yes", shortcut="y"),
+                    AnswerNode(key="no", text="No", shortcut="n"),
                 ),
             )
         ],
@@ -275,51 +274,6 @@ def test_a_cold_queue_and_a_missing_redis_give_the_same_answers_as_sql(make_proj
 
 
 # --- Redis stopped -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class OwnRedis:
-    """A redis-server of the test's own on a free port (the shared one is never touched)."""
-
-    def __init__(self, tmp_path):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.command = [
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ]
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                redis.Redis.from_url(self.url).ping()
-                return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        raise RuntimeError("own redis-server did not start")
-
-    def stop(self):
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait()
-            self.process = None
 
 
 @pytest.fixture

@@ -2,9 +2,8 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from labelling import services
+from labelling import selectors, services
 from labelling.errors import StarlingError
-from labelling.models import Project
 
 
 class Command(BaseCommand):
@@ -35,12 +34,12 @@ class Command(BaseCommand):
                 f"Invalid value for --size: expected 8 to 512, received {options['size']}"
             )
         slug = options["slug"]
-        if Project.objects.filter(slug=slug).exists():
+        if selectors.project_slug_taken(slug=slug):
             if not options["replace"]:
                 raise CommandError(
                     f"A project with slug {slug!r} already exists (use --replace to recreate it)"
                 )
-            Project.objects.filter(slug=slug).delete()
+            services.project_delete(slug=slug)
         try:
             project = services.project_create(
                 slug=slug,

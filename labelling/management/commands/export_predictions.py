@@ -5,7 +5,6 @@ from django.core.management.base import BaseCommand, CommandError
 from labelling import exports, selectors
 from labelling.errors import StarlingError
 from labelling.management.commands._write import write_lines
-from labelling.models import ModelVersion, ModelVersionStatus
 
 
 class Command(BaseCommand):
@@ -27,12 +26,7 @@ class Command(BaseCommand):
             target = selectors.project_get_by_slug(slug=project)
         except StarlingError as error:
             raise CommandError(error.message) from None
-        versions = ModelVersion.objects.filter(project=target, status=ModelVersionStatus.READY)
-        chosen = (
-            versions.filter(number=version).first()
-            if version is not None
-            else versions.order_by("-number").first()
-        )
+        chosen = selectors.model_version_ready(project=target, number=version)
         if chosen is None:
             raise CommandError(
                 f"No ready model version {version or ''} in project {target.slug!r}".replace(

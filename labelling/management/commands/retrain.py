@@ -8,7 +8,6 @@ from django.utils import timezone
 from labelling import loop, selectors
 from labelling.errors import StarlingError
 from labelling.models import (
-    AcquisitionRound,
     ModelVersion,
     ModelVersionStatus,
     Project,
@@ -37,18 +36,15 @@ class Command(BaseCommand):
             )
         if not loop.retrain_request(project=target):
             raise CommandError(f"A retrain of {target.slug!r} is already queued or running")
-        token = Project.objects.values_list("retrain_token", flat=True).get(pk=target.pk)
+        _, token, _ = selectors.project_retrain_claim(project_id=target.pk)
         self.stdout.write(f"queued a retrain of {target.slug!r} (task {token})")
         if not wait:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(1.0)
-            version = ModelVersion.objects.filter(project=target, task_id=token).last()
-            if (
-                version is not None
-                and AcquisitionRound.objects.filter(model_version=version).exists()
-            ):
+            version = selectors.model_version_of_run(project=target, task_id=token)
+            if version is not None and selectors.round_exists(version=version):
                 self.stdout.write(_ready_message(version))
                 return
             failure = _run_failure(target, token, version)
@@ -66,9 +62,7 @@ def _run_failure(project: Project, token: str, version: ModelVersion | None) -> 
         return f"model version {version.number} failed: {version.error}"
     if version is not None and version.error:
         return f"model version {version.number}: {version.error}"
-    state, holder, claimed_at = Project.objects.values_list(
-        "retrain_state", "retrain_token", "retrain_claimed_at"
-    ).get(pk=project.pk)
+    state, holder, claimed_at = selectors.project_retrain_claim(project_id=project.pk)
     if holder != token or state == RetrainState.IDLE:
         if version is None:
             return (

@@ -8,7 +8,6 @@ from tqdm import tqdm
 
 from labelling import selectors, services
 from labelling.errors import StarlingError
-from labelling.models import Volunteer
 
 logger = logging.getLogger(__name__)
 # A transient database error (SQLite's lock held past its timeout, a dropped connection) is retried
@@ -50,9 +49,9 @@ class Command(BaseCommand):
             raise CommandError(f"Project {project.slug!r} has no questions to answer")
         rng = np.random.default_rng(options["seed"])
         volunteers = [
-            Volunteer.objects.get_or_create(
+            services.volunteer_get_or_create(
                 session_key=f"simulated-{project.slug}-{options['seed']}-{i}"
-            )[0]
+            )
             for i in range(options["volunteers"])
         ]
         total = None if options["forever"] else options["classifications"]
