@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-slow lint format bench bench-mc-scoring bench-active-learning \
-        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement \
+        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round \
         services clean \
         reliability-doc
 
@@ -61,6 +61,11 @@ bench-active-learning-smoke: $(STAMP)
 # Fixed 15-vote retirement against model-aware retirement (issue 14); one core is enough.
 bench-retirement: $(STAMP)
 	$(PY) benchmarks/retirement.py
+	$(PY) benchmarks/readme_figures.py
+
+# Round 0 alone over 10 seeds: is a first model better than ignoring the image? (issue 11)
+bench-first-round: $(STAMP)
+	$(PY) benchmarks/first_round.py --seeds 10 --jobs 2
 	$(PY) benchmarks/readme_figures.py
 
 bench-round-time: $(STAMP)

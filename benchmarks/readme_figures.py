@@ -17,6 +17,8 @@ RESULT = RESULTS / "active_learning.json"
 START, END = "<!-- active-learning -->", "<!-- /active-learning -->"
 RETIREMENT = RESULTS / "retirement.json"
 RETIREMENT_START, RETIREMENT_END = "<!-- retirement -->", "<!-- /retirement -->"
+FIRST_ROUND = RESULTS / "first_round.json"
+FIRST_START, FIRST_END = "<!-- first-round -->", "<!-- /first-round -->"
 
 
 def percent(value) -> str:
@@ -168,6 +170,30 @@ def retirement_section(result: dict, when: str) -> str:
     return "\n".join(lines)
 
 
+def first_round_section(result: dict, when: str) -> str:
+    headline, settings = result["headline"], result["settings"]
+    coverage = headline["coverage_mean"]
+    lines = [
+        FIRST_START,
+        "### The first model against the image-free baseline (`make bench-first-round`)",
+        "",
+        f"Round 0 of the benchmark above ({settings['initial']} random labels, "
+        f"{settings['image_size']} px, a test set of {settings['test']:,}, production's "
+        "`fit_and_evaluate` from random weights) over "
+        f"{headline['seeds']} seeds, run of {when} ({duration(result)}, "
+        "`benchmarks/results/first_round.json`): the CNN's test vote NLL averages "
+        f"**{headline['nll_mean']:.3f}** against the baseline's {headline['baseline_nll_mean']:.3f}; "
+        f"seeds where the CNN is worse: **{headline['seeds_worse_than_baseline']} of "
+        f"{headline['seeds']}** (largest CNN-minus-baseline difference "
+        f"{headline['largest_margin_over_baseline']:+.3f}); its 50/80/95% vote intervals cover "
+        f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
+        "",
+        "![first round](benchmarks/results/first_round.png)",
+        FIRST_END,
+    ]
+    return "\n".join(lines)
+
+
 def fill(readme: Path, start: str, end: str, text: str) -> None:
     content = readme.read_text()
     if start not in content or end not in content:
@@ -185,6 +211,7 @@ def main(
     result_path: Path = RESULT,
     readme: Path = ROOT / "README.md",
     retirement_path: Path | None = RETIREMENT,
+    first_round_path: Path | None = FIRST_ROUND,
 ) -> None:
     result = json.loads(result_path.read_text())
     fill(readme, START, END, section(result, run_date(result_path)))
@@ -198,6 +225,11 @@ def main(
             retirement_section(retirement, run_date(retirement_path)),
         )
         print(f"README: retirement section written from {retirement_path}")
+    if first_round_path is not None and first_round_path.exists():
+        first = json.loads(first_round_path.read_text())
+        section_text = first_round_section(first, run_date(first_round_path))
+        fill(readme, FIRST_START, FIRST_END, section_text)
+        print(f"README: first-round section written from {first_round_path}")
 
 
 if __name__ == "__main__":

@@ -66,7 +66,7 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- active-learning -->\nstale\n<!-- /active-learning -->\nrest\n")
     figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
-    figures.main(folder / "tiny.json", readme, retirement_path=None)
+    figures.main(folder / "tiny.json", readme, retirement_path=None, first_round_path=None)
     text = readme.read_text()
     assert "stale" not in text and text.startswith("intro") and text.endswith("rest\n")
     worse = result["headline"]["rounds_worse_than_baseline"]

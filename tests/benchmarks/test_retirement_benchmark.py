@@ -102,7 +102,10 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     )
     figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
     figures.main(
-        ROOT / "benchmarks" / "results" / "active_learning.json", readme, folder / "tiny.json"
+        ROOT / "benchmarks" / "results" / "active_learning.json",
+        readme,
+        folder / "tiny.json",
+        first_round_path=None,
     )
     text = readme.read_text()
     assert "stale" not in text and text.startswith("a\n") and text.endswith("z\n")

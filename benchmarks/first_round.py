@@ -1,0 +1,119 @@
+"""Is a first model, trained on the first 100 labels, better than ignoring the image?
+
+Round 0 of the active-learning benchmark (`active_learning.py`: the same data, streams and
+production functions — `mlworker.pipeline.fit_and_evaluate` from random weights), over many seeds:
+each seed's CNN against the image-free baseline fitted on the same training labels, on a test set
+scored as the expected vote NLL under the true p. Cheaper than the whole benchmark, so the
+first-round training settings can be checked on more seeds.
+
+    .venv/bin/python benchmarks/first_round.py --seeds 10 --jobs 2
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import active_learning  # noqa: E402  (the benchmark this is the first round of)
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def run_seed(seed: int, arguments) -> dict:
+    started = time.time()
+    data = active_learning.make_data(seed, arguments)
+    labelled = [int(i) for i in data["initial"]]
+    fit = active_learning.fit_round(data, labelled, seed, 0, arguments, None)
+    point = active_learning.test_point(fit, data, arguments)
+    point.update(
+        seed=seed,
+        restarts_validation_nll=fit.metrics["_restarts"]["validation_nll"],
+        seconds=round(time.time() - started, 1),
+    )
+    print(f"seed {seed}: CNN {point['nll']:.3f} baseline {point['baseline_nll']:.3f}", flush=True)
+    return point
+
+
+def _run_seed_job(job):
+    return run_seed(*job)
+
+
+def summarise(points: list[dict]) -> dict:
+    nll = np.array([p["nll"] for p in points])
+    base = np.array([p["baseline_nll"] for p in points])
+    return {
+        "seeds": len(points),
+        "seeds_worse_than_baseline": int(np.sum(nll > base)),
+        "nll_mean": round(float(nll.mean()), 4),
+        "baseline_nll_mean": round(float(base.mean()), 4),
+        "largest_margin_over_baseline": round(float(np.max(nll - base)), 4),
+        "coverage_mean": {
+            mass: round(float(np.mean([p["coverage"][mass] for p in points])), 3)
+            for mass in ("50", "80", "95")
+        },
+    }
+
+
+def plot(points: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seeds = [p["seed"] for p in points]
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    axis.plot(seeds, [p["nll"] for p in points], "o", label="CNN (first round)")
+    axis.plot(seeds, [p["baseline_nll"] for p in points], "s", label="image-free baseline")
+    axis.plot(seeds, [p["floor"] for p in points], "_", color="black", label="vote-noise floor")
+    axis.set_xlabel("seed")
+    axis.set_ylabel("test vote NLL (nats)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description="First-round CNN against the image-free baseline")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--output", default="first_round")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    own, rest = parser.parse_known_args(argv)
+    arguments = active_learning.parse_arguments(["--preset", "standard", *rest])
+    started = time.time()
+    jobs = [(seed, arguments) for seed in range(own.seeds)]
+    if own.jobs <= 1:
+        points = [run_seed(*job) for job in jobs]
+    else:
+        threads = max(1, (os.cpu_count() or 1) // own.jobs)
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(
+            own.jobs, initializer=active_learning._limit_threads, initargs=(threads,)
+        ) as pool:
+            points = sorted(pool.map(_run_seed_job, jobs), key=lambda p: p["seed"])
+    result = {
+        "headline": summarise(points),
+        "points": points,
+        "settings": {**active_learning._settings(arguments), "seeds": own.seeds},
+        "training": vars(active_learning.training_settings(arguments)),
+        "seconds": round(time.time() - started, 1),
+        "command": " ".join(["benchmarks/first_round.py", *(argv or sys.argv[1:])]),
+    }
+    own.results_dir.mkdir(parents=True, exist_ok=True)
+    (own.results_dir / f"{own.output}.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(points, own.results_dir / f"{own.output}.png")
+    print(json.dumps(result["headline"], indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()

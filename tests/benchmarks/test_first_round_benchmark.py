@@ -1,0 +1,52 @@
+"""The first-round benchmark on a tiny setting (the real run: benchmarks/first_round.py --seeds 10)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.benchmarks.test_active_learning_benchmark import ROOT, load
+
+TINY = [
+    *("--seeds", "3", "--pool", "40", "--test", "30", "--initial", "30"),
+    *("--image-size", "16", "--epochs", "2", "--samples", "5"),
+]
+
+
+def test_a_tiny_run_counts_the_seeds_worse_than_the_baseline(tmp_path):
+    first_round = load("first_round", ROOT / "benchmarks" / "first_round.py")
+    result = first_round.main([*TINY, "--results-dir", str(tmp_path), "--output", "tiny"])
+    saved = json.loads((tmp_path / "tiny.json").read_text())
+    assert (tmp_path / "tiny.png").stat().st_size > 1000
+    points, headline = saved["points"], saved["headline"]
+    assert [p["seed"] for p in points] == [0, 1, 2] and headline == result["headline"]
+    nll = np.array([p["nll"] for p in points])
+    base = np.array([p["baseline_nll"] for p in points])
+    assert headline["seeds_worse_than_baseline"] == int(np.sum(nll > base))
+    assert headline["nll_mean"] == pytest.approx(nll.mean(), abs=1e-4)
+    assert headline["largest_margin_over_baseline"] == pytest.approx(np.max(nll - base), abs=1e-4)
+    # a first model is trained from two initialisations (production's default), per seed
+    assert all(len(p["restarts_validation_nll"]) == 2 for p in points)
+    assert saved["settings"]["initial"] == 30 and saved["settings"]["image_size"] == 16
+
+
+def test_the_readme_section_is_written_from_the_result_file(tmp_path):
+    first_round = load("first_round", ROOT / "benchmarks" / "first_round.py")
+    first_round.main(["--seeds", "1", *TINY[2:], "--results-dir", str(tmp_path), "--output", "t"])
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "a\n<!-- active-learning -->\n<!-- /active-learning -->\n"
+        "<!-- first-round -->\nstale\n<!-- /first-round -->\nz\n"
+    )
+    figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
+    figures.main(
+        ROOT / "benchmarks" / "results" / "active_learning.json",
+        readme,
+        retirement_path=None,
+        first_round_path=tmp_path / "t.json",
+    )
+    text = readme.read_text()
+    headline = json.loads((tmp_path / "t.json").read_text())["headline"]
+    assert "stale" not in text and text.endswith("z\n")
+    assert f"**{headline['nll_mean']:.3f}**" in text
+    assert f"**{headline['seeds_worse_than_baseline']} of 1**" in text
