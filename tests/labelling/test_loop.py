@@ -86,6 +86,12 @@ def test_triggered_retrain_trains_scores_every_active_subject_and_reorders_the_q
     project = demo_project("loop-end-to-end")
     assert loop.retrain_request(project=project)
     acquisition_round = wait_for(lambda: round_recorded(project), 180, "the acquisition round")
+    # select_round records its timings just after the round
+    wait_for(
+        lambda: "select_seconds" in ModelVersion.objects.get(project=project).timings,
+        30,
+        "the round's timings",
+    )
 
     version = ModelVersion.objects.get(project=project)
     assert version.status == ModelVersionStatus.READY, version.error

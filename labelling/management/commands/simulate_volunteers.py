@@ -49,8 +49,9 @@ class Command(BaseCommand):
             raise CommandError(f"Project {project.slug!r} has no questions to answer")
         rng = np.random.default_rng(options["seed"])
         volunteers = [
-            services.volunteer_get_or_create(
-                session_key=f"simulated-{project.slug}-{options['seed']}-{i}"
+            with_retries(
+                services.volunteer_get_or_create,
+                session_key=f"simulated-{project.slug}-{options['seed']}-{i}",
             )
             for i in range(options["volunteers"])
         ]
