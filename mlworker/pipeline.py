@@ -161,7 +161,12 @@ def fit_and_evaluate(
             continue_in_place=continue_in_place,
             callbacks=callbacks,
         )
-        nll = vote_nll(result.model, images, counts, validation_rows, samples)
+        nll = scoring.vote_nll(
+            result.model,
+            images[validation_rows],
+            {key: np.asarray(value)[validation_rows] for key, value in counts.items()},
+            samples,
+        )
         candidates.append((nll, result))
     kept = min(range(len(candidates)), key=lambda index: candidates[index][0])
     result = candidates[kept][1]
@@ -173,7 +178,8 @@ def fit_and_evaluate(
         "held_out": int(len(held_out_rows)),
     }
     report["_restarts"] = {
-        "validation_nll": [round(float(nll), 4) for nll, _ in candidates],
+        # None: no validation subject to judge on (JSON has no NaN)
+        "validation_nll": [round(nll, 4) if np.isfinite(nll) else None for nll, _ in candidates],
         "kept": kept,
     }
     report["_baseline"] = {
@@ -182,16 +188,6 @@ def fit_and_evaluate(
     judged = report["_held_out"]
     worse = judged["items"] > 0 and judged["nll"] > judged["baseline_nll"]
     return FitReport(result.model, report, bool(worse), result, alphas)
-
-
-def vote_nll(model, images, counts, rows, samples: int) -> float:
-    """Mean joint vote NLL of `rows` under the model's MC predictive (NaN with no rows)."""
-    if len(rows) == 0:
-        return float("nan")
-    probabilities = scoring.mc_samples(model, images[rows], samples=samples)
-    questions = model.config.questions
-    selected = {key: np.asarray(value)[rows] for key, value in counts.items()}
-    return float(-outcomes.observed_log_likelihood(probabilities, selected, questions).mean())
 
 
 def held_out_report(model, images, counts, rows, alphas, samples: int) -> dict:

@@ -87,3 +87,22 @@ def mc_samples_generic(
     images = as_image_batch(images)
     passes = [model.full.predict(images, batch_size=batch_size, verbose=0) for _ in range(samples)]
     return {key: np.stack([p[key] for p in passes], axis=-1) for key in model.config.question_keys}
+
+
+def vote_nll(
+    model: BayesianCNN,
+    images: np.ndarray,
+    counts: dict[str, np.ndarray],
+    samples: int = 50,
+    compiled: bool = True,
+) -> float:
+    """Mean vote NLL of the items' counts under the MC-dropout predictive, joint over the tree
+    (NaN with no items). `compiled=False` for a model still being trained (see head_samples)."""
+    from mlworker import outcomes
+
+    if len(images) == 0:
+        return float("nan")
+    probabilities = mc_samples(model, images, samples=samples, compiled=compiled)
+    return float(
+        -outcomes.observed_log_likelihood(probabilities, counts, model.config.questions).mean()
+    )

@@ -58,15 +58,12 @@ class ValidationNll(keras.callbacks.Callback):
         self.images, self.counts, self.config, self.samples = images, counts, config, samples
 
     def on_epoch_end(self, epoch, logs=None):
-        from mlworker import outcomes, scoring
+        from mlworker import scoring
 
         model = BayesianCNN(self.config, self.model, *_trunk_and_head(self.model))
-        probabilities = scoring.mc_samples(model, self.images, samples=self.samples, compiled=False)
-        nll = -outcomes.observed_log_likelihood(
-            probabilities, self.counts, self.config.questions
-        ).mean()
+        nll = scoring.vote_nll(model, self.images, self.counts, self.samples, compiled=False)
         if logs is not None:
-            logs["val_nll"] = float(nll)
+            logs["val_nll"] = nll
 
 
 def _trunk_and_head(full: keras.Model):
