@@ -104,35 +104,11 @@ def parse_arguments(argv=None):
 
 def questions_for(p_columns: int, dataset: bool):
     """The galaxy tree (synthetic.GALAXY_QUESTIONS) or independent yes/no questions (a dataset)."""
-    from mlworker import synthetic
-    from mlworker.model import QuestionConfig
+    from mlworker import questions, synthetic
 
     if dataset:
-        return tuple(QuestionConfig(f"q{i}", ("yes", "no")) for i in range(p_columns))
-    parents = {
-        answer["next"]: ((question["key"], answer["key"]),)
-        for question in synthetic.GALAXY_QUESTIONS
-        for answer in question["answers"]
-        if answer["next"]
-    }
-    return tuple(
-        QuestionConfig(
-            question["key"],
-            tuple(answer["key"] for answer in question["answers"]),
-            parents.get(question["key"], ()),
-        )
-        for question in synthetic.GALAXY_QUESTIONS
-    )
-
-
-def vote_counts(p: np.ndarray, volunteers: int, rng, dataset: bool) -> np.ndarray:
-    """[n, questions, 2] counts: the galaxy tree for synthetic data, else every question answered."""
-    from mlworker import synthetic
-
-    if not dataset:
-        return synthetic.simulate_vote_counts(p, volunteers, rng)
-    first = rng.binomial(volunteers, p)
-    return np.stack([first, volunteers - first], axis=-1)
+        return questions.independent(p_columns)
+    return questions.from_dicts(synthetic.GALAXY_QUESTIONS)
 
 
 def make_data(seed: int, arguments) -> dict:
@@ -155,10 +131,10 @@ def make_data(seed: int, arguments) -> dict:
             needed, size=arguments.image_size, seed=streams["galaxies"]
         )
         images, p = galaxies.images, galaxies.p
-    counts = vote_counts(
-        p, arguments.volunteers, np.random.default_rng(streams["votes"]), bool(arguments.dataset)
-    )
     questions = questions_for(p.shape[1], bool(arguments.dataset))
+    counts = synthetic.simulate_vote_counts(
+        p, arguments.volunteers, np.random.default_rng(streams["votes"]), questions
+    )
     pool, test = slice(0, arguments.pool), slice(arguments.pool, needed)
     return {
         "questions": questions,

@@ -103,13 +103,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=256)
     arguments = parser.parse_args()
 
+    from mlworker import questions as tree
     from mlworker import synthetic
-    from mlworker.model import ModelConfig, QuestionConfig, build_model
+    from mlworker.model import ModelConfig, build_model
 
-    questions = tuple(
-        QuestionConfig(q["key"], tuple(a["key"] for a in q["answers"]))
-        for q in synthetic.GALAXY_QUESTIONS
-    )
+    questions = tree.from_dicts(synthetic.GALAXY_QUESTIONS)
     model = build_model(ModelConfig(image_size=arguments.size, questions=questions))
     images = synthetic.make_galaxies(arguments.images, size=arguments.size, seed=0).images
     seconds = measure(paths(model, images, arguments.batch_size), arguments.repeats)

@@ -49,14 +49,14 @@ def prepare_database(pool: int):
     from django.core.management import call_command
     from django.db import connection
 
-    from labelling import services
+    from labelling import services, tree
     from mlworker import synthetic
 
     call_command("migrate", verbosity=0)
     project = services.project_create(
         slug="pool",
         title="pool",
-        questions=services.question_specs_from_dicts(synthetic.GALAXY_QUESTIONS),
+        questions=tree.nodes_from_dicts(synthetic.GALAXY_QUESTIONS),
     )
     with (
         connection.cursor() as cursor,

@@ -74,7 +74,7 @@ def fill(size: int, clients: int, workdir: Path) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from labelling import services
+    from labelling import services, tree
     from labelling.api import SESSION_VOLUNTEER
     from mlworker import synthetic
 
@@ -82,7 +82,7 @@ def fill(size: int, clients: int, workdir: Path) -> dict:
     project = services.project_create(
         slug=slug,
         title=slug,
-        questions=services.question_specs_from_dicts(synthetic.GALAXY_QUESTIONS),
+        questions=tree.nodes_from_dicts(synthetic.GALAXY_QUESTIONS),
     )
     rng = random.Random(size)
     now = timezone.now()

@@ -15,7 +15,7 @@ from labelling.imports import ImportLine, subject_import_image, subjects_import_
 from labelling.models import Answer, Classification, Project, Question, Subject, Volunteer
 from labelling.selectors import project_tree, subject_recount
 from labelling.submission import VolunteerGone, classification_submit
-from labelling.tree import AnswerNode, QuestionNode, Tree
+from labelling.tree import QuestionNode, Tree
 
 __all__ = [
     "ImportLine",
@@ -25,7 +25,6 @@ __all__ = [
     "project_delete",
     "project_tree_replace",
     "project_update",
-    "question_specs_from_dicts",
     "subject_counts_rebuild",
     "subject_import_image",
     "subjects_import_path",
@@ -55,26 +54,6 @@ def volunteer_create_anonymous() -> Volunteer:
 
 
 # --- projects and their question trees -----------------------------------------------------------
-
-
-def question_specs_from_dicts(questions: list[dict]) -> list[QuestionNode]:
-    """[{key, text, answers: [{key, text, shortcut, next}]}] (the synthetic tree's shape) -> nodes."""
-    return [
-        QuestionNode(
-            key=question["key"],
-            text=question["text"],
-            answers=tuple(
-                AnswerNode(
-                    key=a["key"],
-                    text=a["text"],
-                    shortcut=a["shortcut"],
-                    next_question=a.get("next"),
-                )
-                for a in question["answers"]
-            ),
-        )
-        for question in questions
-    ]
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ all walk the tree the same way.
 from dataclasses import dataclass, field
 
 from labelling.errors import InvalidInput
+from mlworker.questions import QuestionConfig
 
 
 @dataclass(frozen=True)
@@ -28,16 +29,6 @@ class QuestionNode:
 
 
 @dataclass(frozen=True)
-class HeadQuestion:
-    """One question for the maths: its answer keys and the (parent question, parent answer) edges
-    that reach it (empty for the root). The fields of mlworker.model.QuestionConfig."""
-
-    key: str
-    answers: tuple[str, ...]
-    reached_from: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
 class Tree:
     root: str | None
     questions: dict[str, QuestionNode] = field(default_factory=dict)
@@ -55,7 +46,7 @@ class Tree:
         order.extend(key for key in self.questions if key not in order)
         return order
 
-    def head_questions(self) -> tuple["HeadQuestion", ...]:
+    def head_questions(self) -> tuple[QuestionConfig, ...]:
         """The questions as the model's heads and the vote maths see them, parents first."""
         edges: dict[str, list[tuple[str, str]]] = {key: [] for key in self.questions}
         for key, question in self.questions.items():
@@ -63,7 +54,9 @@ class Tree:
                 if answer.next_question in edges:
                     edges[answer.next_question].append((key, answer.key))
         return tuple(
-            HeadQuestion(key, tuple(a.key for a in self.questions[key].answers), tuple(edges[key]))
+            QuestionConfig(
+                key, tuple(a.key for a in self.questions[key].answers), tuple(edges[key])
+            )
             for key in self.ordered_keys()
         )
 
@@ -87,6 +80,27 @@ class Tree:
                 for key, question in self.questions.items()
             },
         }
+
+
+def nodes_from_dicts(questions: list[dict]) -> list[QuestionNode]:
+    """[{key, text, answers: [{key, text, shortcut, next}]}] (the dict form of
+    synthetic.GALAXY_QUESTIONS and of import files) -> nodes."""
+    return [
+        QuestionNode(
+            key=question["key"],
+            text=question["text"],
+            answers=tuple(
+                AnswerNode(
+                    key=a["key"],
+                    text=a["text"],
+                    shortcut=a["shortcut"],
+                    next_question=a.get("next"),
+                )
+                for a in question["answers"]
+            ),
+        )
+        for question in questions
+    ]
 
 
 def validate_annotations(tree: Tree, annotations: object) -> dict[str, str]:

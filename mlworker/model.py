@@ -10,24 +10,7 @@ import keras
 import numpy as np
 
 from mlworker.layers import AlwaysOnDropout
-
-
-@dataclass(frozen=True)
-class QuestionConfig:
-    """One question of the decision tree.
-
-    `reached_from` lists (parent_question_key, parent_answer_key) edges; empty for the root.
-    """
-
-    key: str
-    answers: tuple[str, ...]
-    reached_from: tuple[tuple[str, str], ...] = ()
-
-    def __post_init__(self):
-        if len(self.answers) < 2:
-            raise ValueError(
-                f"Invalid question {self.key!r}: expected at least 2 answers, received {self.answers}"
-            )
+from mlworker.questions import QuestionConfig
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,14 @@ ambiguous cases. Noise and a blurring point-spread function on every image.
 """
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from mlworker import outcomes
+from mlworker.questions import QuestionConfig, from_dicts
 
 GALAXY_QUESTIONS: list[dict] = [
     {
@@ -43,6 +47,7 @@ GALAXY_QUESTIONS: list[dict] = [
     },
 ]
 QUESTION_KEYS = [question["key"] for question in GALAXY_QUESTIONS]
+GALAXY_TREE = from_dicts(GALAXY_QUESTIONS)
 KIND_SHARES = {"smooth": 0.58, "featured": 0.16, "barred": 0.1, "edge-on": 0.08, "ambiguous": 0.08}
 
 
@@ -174,38 +179,73 @@ def make_galaxies(n: int, size: int = 64, seed: int | np.random.SeedSequence = 0
     return GalaxySet(images=images, p=p, kinds=kinds)
 
 
-def simulate_annotations(p_row: np.ndarray, rng: np.random.Generator) -> dict[str, str]:
-    """One volunteer's answers {question: answer}, following the tree, with true probabilities p_row."""
-    answers: dict[str, str] = {}
-    by_key = {question["key"]: (i, question) for i, question in enumerate(GALAXY_QUESTIONS)}
-    key: str | None = GALAXY_QUESTIONS[0]["key"]
-    while key is not None:
-        index, question = by_key[key]
-        first, second = question["answers"]
-        answer = first if rng.random() < p_row[index] else second
-        answers[key] = answer["key"]
-        key = answer["next"]
-    return answers
+def simulate_votes(
+    probabilities: dict[str, np.ndarray],
+    tree: Sequence[QuestionConfig],
+    volunteers: int,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Vote counts {question: int [n, answers]} when `volunteers` classify each of n subjects,
+    each walking `tree` with answer probabilities {question: [n, answers]}: the root question gets
+    every volunteer, a question reached by an answer exactly the volunteers who gave it.
 
-
-def simulate_vote_counts(p: np.ndarray, volunteers: int, rng: np.random.Generator) -> np.ndarray:
-    """Counts int [n, questions, 2] when `volunteers` classify each subject, following the tree.
-
-    Question 0 gets all volunteers; "edge-on" those who said featured; "bar" those who said not
-    edge-on. N of a question = counts.sum(-1).
+    The one vote simulator (outcomes.simulate_outcomes draws the whole tree's outcome); the
+    functions below are its shapes for the galaxy tree and for one volunteer.
     """
+    layout = outcomes.tree_layout(tree)
+    columns = np.concatenate(
+        [np.asarray(probabilities[key], dtype=np.float64) for key in layout.keys], axis=1
+    )
+    drawn = outcomes.simulate_outcomes(columns, layout, volunteers, 1, rng)
+    return {
+        key: drawn[:, offset : offset + answers]
+        for key, offset, answers in zip(layout.keys, layout.offsets, layout.answers, strict=True)
+    }
+
+
+def simulate_vote_counts(
+    p: np.ndarray,
+    volunteers: int,
+    rng: np.random.Generator,
+    tree: Sequence[QuestionConfig] = GALAXY_TREE,
+) -> np.ndarray:
+    """Counts int [n, questions, 2] for a tree of yes/no questions (the galaxy tree unless given),
+    p [n, questions] the first answers' true probabilities, columns in the tree's order. N of a
+    question = counts.sum(-1)."""
     p = np.asarray(p, dtype=np.float64)
-    counts = np.zeros((len(p), len(GALAXY_QUESTIONS), 2), dtype=np.int64)
-    reached = np.full(len(p), volunteers)
-    reached_by_key = {GALAXY_QUESTIONS[0]["key"]: reached}
-    for index, question in enumerate(GALAXY_QUESTIONS):
-        total = reached_by_key.get(question["key"], np.zeros(len(p), dtype=np.int64))
-        first = rng.binomial(total, p[:, index])
-        counts[:, index] = np.stack([first, total - first], axis=-1)
-        for position, answer in enumerate(question["answers"]):
-            if answer["next"] is not None:
-                reached_by_key[answer["next"]] = counts[:, index, position]
-    return counts
+    votes = simulate_votes(
+        {q.key: np.stack([p[:, i], 1 - p[:, i]], axis=-1) for i, q in enumerate(tree)},
+        tree,
+        volunteers,
+        rng,
+    )
+    return np.stack([votes[q.key] for q in tree], axis=1)
+
+
+def simulate_answers(
+    probabilities: dict[str, Sequence[float]],
+    tree: Sequence[QuestionConfig],
+    rng: np.random.Generator,
+) -> dict[str, str]:
+    """One volunteer's answers {question: answer} along `tree`, answer probabilities per question."""
+    votes = simulate_votes(
+        {key: np.asarray(values, dtype=np.float64)[None] for key, values in probabilities.items()},
+        tree,
+        1,
+        rng,
+    )
+    return {
+        question.key: question.answers[int(np.argmax(votes[question.key][0]))]
+        for question in tree
+        if votes[question.key][0].sum()
+    }
+
+
+def simulate_annotations(p_row: np.ndarray, rng: np.random.Generator) -> dict[str, str]:
+    """One volunteer's answers to the galaxy tree, p_row the first answers' true probabilities."""
+    return simulate_answers(
+        {key: (p_row[i], 1 - p_row[i]) for i, key in enumerate(QUESTION_KEYS)}, GALAXY_TREE, rng
+    )
 
 
 def image_to_png_bytes(image: np.ndarray) -> bytes:

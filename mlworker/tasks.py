@@ -25,12 +25,8 @@ _model_cache: dict[int, object] = {}
 def question_configs(project: Project):
     """The project's question tree as mlworker QuestionConfigs (parents before children)."""
     from labelling.selectors import project_tree
-    from mlworker.model import QuestionConfig
 
-    return tuple(
-        QuestionConfig(question.key, question.answers, question.reached_from)
-        for question in project_tree(project=project).head_questions()
-    )
+    return project_tree(project=project).head_questions()
 
 
 def configure_device() -> str:

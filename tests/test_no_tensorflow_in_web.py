@@ -15,10 +15,10 @@ call_command("migrate", verbosity=0)
 from django.test import Client
 from django.urls import get_resolver
 get_resolver().url_patterns  # load every URL module
-from labelling import loop, services
+from labelling import loop, services, tree
 from labelling.celery import app
 app.loader.import_default_modules()  # Celery's autodiscovery, as a web process sending tasks does
-project = services.project_create(slug="web", title="Web", questions=services.question_specs_from_dicts(
+project = services.project_create(slug="web", title="Web", questions=tree.nodes_from_dicts(
     __import__("mlworker.synthetic", fromlist=["x"]).GALAXY_QUESTIONS))
 client = Client()
 for url in ["/", "/projects/web/classify/", "/api/projects/web/next", "/accounts/login/"]:

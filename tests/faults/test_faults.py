@@ -15,7 +15,7 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from labelling import loop, selectors, services
+from labelling import loop, selectors, services, tree
 from labelling.models import (
     AcquisitionRound,
     Classification,
@@ -75,7 +75,7 @@ def galaxy_project(slug: str, subjects: int = 400):
     project = services.project_create(
         slug=slug,
         title=slug,
-        questions=services.question_specs_from_dicts(synthetic.GALAXY_QUESTIONS),
+        questions=tree.nodes_from_dicts(synthetic.GALAXY_QUESTIONS),
         retirement_limit=40,
     )
     Subject.objects.bulk_create(

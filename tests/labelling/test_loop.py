@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from django.test import Client
 
-from labelling import loop, services
+from labelling import loop, services, tree
 from labelling.models import (
     AcquisitionRound,
     ModelVersion,
@@ -28,7 +28,7 @@ def demo_project(
     project = services.project_create(
         slug=slug,
         title=slug,
-        questions=services.question_specs_from_dicts(synthetic.GALAXY_QUESTIONS),
+        questions=tree.nodes_from_dicts(synthetic.GALAXY_QUESTIONS),
         image_size=size,
         retirement_limit=15,
         acquisition_batch_size=20,
@@ -161,7 +161,7 @@ def test_a_version_worse_than_the_baseline_does_not_reorder_the_queue(
     project = services.project_create(
         slug="loop-gate",
         title="gate",
-        questions=services.question_specs_from_dicts(synthetic.GALAXY_QUESTIONS),
+        questions=tree.nodes_from_dicts(synthetic.GALAXY_QUESTIONS),
         image_size=16,
         acquisition_batch_size=10,
     )

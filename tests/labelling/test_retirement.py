@@ -6,16 +6,16 @@ import pytest
 from scipy import integrate, stats
 
 from labelling import retirement
-from labelling.tree import HeadQuestion
+from mlworker.questions import QuestionConfig
 
 GALAXY = (
-    HeadQuestion("shape", ("smooth", "featured")),
-    HeadQuestion("edge-on", ("yes", "no"), (("shape", "featured"),)),
-    HeadQuestion("bar", ("bar", "no-bar"), (("edge-on", "no"),)),
+    QuestionConfig("shape", ("smooth", "featured")),
+    QuestionConfig("edge-on", ("yes", "no"), (("shape", "featured"),)),
+    QuestionConfig("bar", ("bar", "no-bar"), (("edge-on", "no"),)),
 )
 THREE_ANSWERS = (
-    HeadQuestion("kind", ("round", "cigar", "disc")),
-    HeadQuestion("spiral", ("yes", "no"), (("kind", "disc"),)),
+    QuestionConfig("kind", ("round", "cigar", "disc")),
+    QuestionConfig("spiral", ("yes", "no"), (("kind", "disc"),)),
 )
 
 

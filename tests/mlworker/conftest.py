@@ -4,13 +4,9 @@ import pytest
 
 @pytest.fixture(scope="session")
 def galaxy_questions():
-    from mlworker.model import QuestionConfig
+    from mlworker import questions, synthetic
 
-    return (
-        QuestionConfig("smooth-or-featured", ("smooth", "featured")),
-        QuestionConfig("edge-on", ("yes", "no"), (("smooth-or-featured", "featured"),)),
-        QuestionConfig("bar", ("bar", "no-bar"), (("edge-on", "no"),)),
-    )
+    return questions.from_dicts(synthetic.GALAXY_QUESTIONS)
 
 
 @pytest.fixture(scope="session")

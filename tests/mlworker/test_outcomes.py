@@ -125,7 +125,7 @@ def test_confidently_disagreeing_masks_outrank_agreeing_uncertain_ones(galaxy_qu
 
 
 def test_a_three_answer_question_matches_scipy_multinomial():
-    from mlworker.model import QuestionConfig
+    from mlworker.questions import QuestionConfig
 
     question = (QuestionConfig("shape", ("round", "cigar", "between")),)
     rng = np.random.default_rng(4)

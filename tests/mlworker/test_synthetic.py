@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from mlworker import synthetic
+from mlworker import questions, synthetic
 
 
 def test_galaxies_are_deterministic_shaped_and_in_range():
@@ -101,3 +101,26 @@ def test_simulated_votes_are_binomial_given_p_for_every_galaxy_kind(pattern):
     got_featured = np.mean(counts[smooth, 0, 1] > 0)
     expected_share = np.mean(1 - p_smooth[smooth] ** 15)
     assert got_featured == pytest.approx(expected_share, abs=0.04) and got_featured > 0.05
+
+
+def test_one_simulator_draws_any_tree_with_its_probabilities():
+    tree = questions.from_dicts(
+        [
+            {
+                "key": "kind",
+                "answers": [{"key": "round"}, {"key": "cigar"}, {"key": "disc", "next": "spiral"}],
+            },
+            {"key": "spiral", "answers": [{"key": "yes"}, {"key": "no"}]},
+        ]
+    )
+    n = 4000
+    votes = synthetic.simulate_votes(
+        {"kind": np.tile([0.2, 0.3, 0.5], (n, 1)), "spiral": np.tile([0.9, 0.1], (n, 1))},
+        tree,
+        1,
+        np.random.default_rng(5),
+    )
+    assert np.allclose(votes["kind"].mean(axis=0), [0.2, 0.3, 0.5], atol=0.03)
+    # exactly the volunteers who said "disc" answer "spiral", 90% of them "yes"
+    assert np.array_equal(votes["spiral"].sum(axis=1), votes["kind"][:, 2])
+    assert votes["spiral"][:, 0].sum() / votes["kind"][:, 2].sum() == pytest.approx(0.9, abs=0.03)

@@ -2,7 +2,7 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from labelling import selectors, services
+from labelling import selectors, services, tree
 from labelling.errors import StarlingError
 
 
@@ -45,7 +45,7 @@ class Command(BaseCommand):
                 slug=slug,
                 title="Galaxy Zoo (synthetic)",
                 description="Synthetic galaxies: is each one smooth or featured, edge-on, barred?",
-                questions=services.question_specs_from_dicts(synthetic.GALAXY_QUESTIONS),
+                questions=tree.nodes_from_dicts(synthetic.GALAXY_QUESTIONS),
                 image_size=options["size"],
                 retirement_limit=options["retirement_limit"],
                 retrain_after_new_votes=options["retrain_after_new_votes"],

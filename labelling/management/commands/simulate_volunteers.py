@@ -8,6 +8,7 @@ from tqdm import tqdm
 
 from labelling import selectors, services
 from labelling.errors import StarlingError
+from mlworker import synthetic
 
 logger = logging.getLogger(__name__)
 # A transient database error (SQLite's lock held past its timeout, a dropped connection) is retried
@@ -115,15 +116,16 @@ def with_retries(call, **arguments):
 
 
 def simulated_answers(tree, truth: dict, rng: np.random.Generator) -> dict[str, str]:
-    """Walk the tree; at each question pick the first answer with the true probability (else uniform)."""
-    answers: dict[str, str] = {}
-    key = tree.root
-    while key is not None:
-        question = tree.questions[key]
-        if key in truth and len(question.answers) == 2:
-            answer = question.answers[0] if rng.random() < truth[key] else question.answers[1]
-        else:
-            answer = question.answers[int(rng.integers(len(question.answers)))]
-        answers[key] = answer.key
-        key = answer.next_question
-    return answers
+    """One volunteer along the project's tree (synthetic.simulate_answers): a yes/no question with
+    a true probability in the subject's metadata picks its first answer with it, any other
+    question an answer uniformly."""
+    questions = tree.head_questions()
+    probabilities = {
+        q.key: (
+            (truth[q.key], 1 - truth[q.key])
+            if q.key in truth and len(q.answers) == 2
+            else np.full(len(q.answers), 1 / len(q.answers))
+        )
+        for q in questions
+    }
+    return synthetic.simulate_answers(probabilities, questions, rng)
