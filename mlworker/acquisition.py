@@ -12,23 +12,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special, stats
 from scipy.special import gammaln, logsumexp
 
 STRATEGIES = ("bald", "power_bald", "diverse_bald", "entropy", "random")
 
 
-def _binomial_log_pmf(probabilities: np.ndarray, total_votes: int) -> np.ndarray:
-    """log Binomial(k; N, p) for k = 0..N: [..., N + 1] from probabilities [...]."""
-    k = np.arange(total_votes + 1, dtype=np.float64)
-    log_choose = gammaln(total_votes + 1) - gammaln(k + 1) - gammaln(total_votes - k + 1)
-    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1 - 1e-12)[..., None]
-    return log_choose + k * np.log(p) + (total_votes - k) * np.log1p(-p)
+def _binomial_pmf(probabilities: np.ndarray, total_votes: int) -> np.ndarray:
+    """Binomial(k; N, p) for k = 0..N: [..., N + 1] from probabilities [...]."""
+    k = np.arange(total_votes + 1)
+    return stats.binom.pmf(k, total_votes, np.asarray(probabilities, dtype=np.float64)[..., None])
 
 
 def _entropy(distribution: np.ndarray) -> np.ndarray:
     """H = -sum q log q over the last axis (0 log 0 = 0)."""
-    safe = np.where(distribution > 0, distribution, 1.0)
-    return -np.sum(distribution * np.log(safe), axis=-1)
+    return special.entr(distribution).sum(axis=-1)
 
 
 def _check_votes(total_votes) -> int:
@@ -42,13 +40,13 @@ def _check_votes(total_votes) -> int:
 def vote_posterior(probabilities: np.ndarray, total_votes: int) -> np.ndarray:
     """Predictive distribution of k: probabilities [items, samples] -> [items, total_votes + 1]."""
     total_votes = _check_votes(total_votes)
-    return np.exp(_binomial_log_pmf(probabilities, total_votes)).mean(axis=-2)
+    return _binomial_pmf(probabilities, total_votes).mean(axis=-2)
 
 
 def binomial_mutual_information(probabilities: np.ndarray, total_votes: int) -> np.ndarray:
     """BALD for one answer: probabilities [items, samples] -> MI [items] (nats, >= 0)."""
     total_votes = _check_votes(total_votes)
-    per_mask = np.exp(_binomial_log_pmf(probabilities, total_votes))  # [items, samples, N+1]
+    per_mask = _binomial_pmf(probabilities, total_votes)  # [items, samples, N+1]
     mutual_information = _entropy(per_mask.mean(axis=-2)) - _entropy(per_mask).mean(axis=-1)
     return np.maximum(mutual_information, 0.0)
 

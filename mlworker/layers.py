@@ -13,6 +13,3 @@ class AlwaysOnDropout(keras.layers.Dropout):
 
     def call(self, inputs, training=None):
         return super().call(inputs, training=True)
-
-    def get_config(self):
-        return super().get_config()

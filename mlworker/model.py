@@ -164,34 +164,31 @@ def build_head(config: ModelConfig) -> keras.Model:
     return keras.Model(features, outputs, name="head")
 
 
-@keras.saving.register_keras_serializable(package="starling")
-class RepeatRows(keras.layers.Layer):
-    """[batch, d] -> [batch * times, d], each row repeated `times` times in a row."""
+class _MaskRows(keras.layers.Layer):
+    """A layer that knows how many dropout masks each image's rows stand for."""
 
     def __init__(self, times: int, **kwargs):
         super().__init__(**kwargs)
         self.times = times
+
+    def get_config(self):
+        return {**super().get_config(), "times": self.times}
+
+
+@keras.saving.register_keras_serializable(package="starling")
+class RepeatRows(_MaskRows):
+    """[batch, d] -> [batch * times, d], each row repeated `times` times in a row."""
 
     def call(self, inputs):
         return keras.ops.repeat(inputs, self.times, axis=0)
 
-    def get_config(self):
-        return {**super().get_config(), "times": self.times}
-
 
 @keras.saving.register_keras_serializable(package="starling")
-class GroupRows(keras.layers.Layer):
+class GroupRows(_MaskRows):
     """[batch * times, w] -> [batch, times, w] (undoes RepeatRows after the head)."""
-
-    def __init__(self, times: int, **kwargs):
-        super().__init__(**kwargs)
-        self.times = times
 
     def call(self, inputs):
         return keras.ops.reshape(inputs, (-1, self.times, keras.ops.shape(inputs)[-1]))
-
-    def get_config(self):
-        return {**super().get_config(), "times": self.times}
 
 
 def build_trainer(model: "BayesianCNN") -> keras.Model:
