@@ -28,6 +28,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import results_file  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 # Rounds cost the time (each one a fit, a test pass and a pool scoring), labels do not: 4 rounds
 # of 125 reach 600 labels, where random's curve has flattened to a few hundredths of a nat per 100
@@ -511,14 +513,14 @@ def main(argv=None) -> dict:
         "settings": _settings(arguments),
         "training": vars(training_settings(arguments)),
         "seconds": seconds if arguments.from_partial else round(time.time() - started, 1),
-        "command": " ".join(["benchmarks/active_learning.py", *(argv or sys.argv[1:])]),
+        "command": results_file.command("active_learning.py", argv),
     }
-    arguments.results_dir.mkdir(parents=True, exist_ok=True)
-    (arguments.results_dir / f"{arguments.output}.json").write_text(
-        json.dumps(result, indent=2) + "\n"
+    plot(
+        summary,
+        labelled,
+        floor,
+        results_file.write_result(result, arguments.results_dir, arguments.output),
     )
-    plot(summary, labelled, floor, arguments.results_dir / f"{arguments.output}.png")
-    print(json.dumps(result["headline"], indent=2))
     print(f"noise floor {floor:.3f}; {result['seconds']} s")
     return result
 

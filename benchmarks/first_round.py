@@ -10,7 +10,6 @@ first-round training settings can be checked on more seeds.
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import sys
@@ -22,6 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import active_learning  # noqa: E402  (the benchmark this is the first round of)
+
+from benchmarks import results_file  # noqa: E402  (active_learning put the root on the path)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -105,12 +106,9 @@ def main(argv=None) -> dict:
         "settings": {**active_learning._settings(arguments), "seeds": own.seeds},
         "training": vars(active_learning.training_settings(arguments)),
         "seconds": round(time.time() - started, 1),
-        "command": " ".join(["benchmarks/first_round.py", *(argv or sys.argv[1:])]),
+        "command": results_file.command("first_round.py", argv),
     }
-    own.results_dir.mkdir(parents=True, exist_ok=True)
-    (own.results_dir / f"{own.output}.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(points, own.results_dir / f"{own.output}.png")
-    print(json.dumps(result["headline"], indent=2))
+    plot(points, results_file.write_result(result, own.results_dir, own.output))
     return result
 
 

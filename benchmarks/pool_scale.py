@@ -48,38 +48,12 @@ def prepare_database(pool: int):
     django.setup()
     from django.core.management import call_command
     from django.db import connection
+    from django.utils import timezone
 
-    from labelling import services, tree
-    from mlworker import synthetic
+    from benchmarks.bulk_subjects import galaxy_project_with_subjects
 
     call_command("migrate", verbosity=0)
-    project = services.project_create(
-        slug="pool",
-        title="pool",
-        questions=tree.nodes_from_dicts(synthetic.GALAXY_QUESTIONS),
-    )
-    with (
-        connection.cursor() as cursor,
-        cursor.connection.cursor().copy(
-            "COPY labelling_subject (project_id, image, content_hash, original_name, metadata, status, vote_counts,"
-            " classification_count, priority, created_at) FROM STDIN"
-        ) as copy,
-    ):
-        for index in range(pool):
-            copy.write_row(
-                (
-                    project.pk,
-                    "subjects/x.png",
-                    f"h{index}",
-                    "",
-                    "{}",
-                    "active",
-                    "{}",
-                    0,
-                    0.0,
-                    "2026-01-01",
-                )
-            )
+    project = galaxy_project_with_subjects("pool", pool, lambda index: 0.0, timezone.now())
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT id FROM labelling_subject WHERE project_id = %s ORDER BY id", [project.pk]

@@ -28,7 +28,6 @@ Per seed, from independent random streams (synthetic.streams): galaxies, votes, 
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -38,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks import results_file  # noqa: E402
 from benchmarks.active_learning import paired_interval, questions_for  # noqa: E402
 from labelling import retirement  # noqa: E402
 
@@ -382,14 +382,10 @@ def main(argv=None) -> dict:
             for key, value in vars(arguments).items()
         },
         "seconds": round(time.time() - started, 1),
-        "command": " ".join(["benchmarks/retirement.py", *(argv or sys.argv[1:])]),
+        "command": results_file.command("retirement.py", argv),
     }
-    arguments.results_dir.mkdir(parents=True, exist_ok=True)
-    (arguments.results_dir / f"{arguments.output}.json").write_text(
-        json.dumps(result, indent=2) + "\n"
-    )
-    plot(seeds, summaries, headline_threshold, arguments.results_dir / f"{arguments.output}.png")
-    print(json.dumps(result["headline"], indent=2))
+    path = results_file.write_result(result, arguments.results_dir, arguments.output)
+    plot(seeds, summaries, headline_threshold, path)
     print(f"{result['seconds']} s")
     return result
 

@@ -74,41 +74,15 @@ def fill(size: int, clients: int, workdir: Path) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from labelling import services, tree
+    from benchmarks.bulk_subjects import galaxy_project_with_subjects
+    from labelling import services
     from labelling.api import SESSION_VOLUNTEER
-    from mlworker import synthetic
 
     slug = f"bench-{size}"
-    project = services.project_create(
-        slug=slug,
-        title=slug,
-        questions=tree.nodes_from_dicts(synthetic.GALAXY_QUESTIONS),
-    )
     rng = random.Random(size)
     now = timezone.now()
     started = time.perf_counter()
-    with (
-        connection.cursor() as cursor,
-        cursor.connection.cursor().copy(
-            "COPY labelling_subject (project_id, image, content_hash, original_name, metadata, status, vote_counts,"
-            " classification_count, priority, created_at) FROM STDIN"
-        ) as copy,
-    ):
-        for index in range(size):
-            copy.write_row(
-                (
-                    project.pk,
-                    "subjects/bench.png",
-                    f"{slug}-{index}",
-                    "",
-                    "{}",
-                    "active",
-                    "{}",
-                    0,
-                    rng.random(),
-                    now,
-                )
-            )
+    project = galaxy_project_with_subjects(slug, size, lambda index: rng.random(), now)
     fill_seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE labelling_subject")

@@ -79,14 +79,20 @@ def _previous_good(project: Project, config) -> Path | None:
     )
 
 
-@shared_task(
-    bind=True,
-    name="mlworker.tasks.retrain",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.STARLING_RETRAIN_TIME_LIMIT,
-    time_limit=settings.STARLING_RETRAIN_TIME_LIMIT + 120,
-)
+def _redelivered_task(name: str, time_limit: int, *, grace: int):
+    """A task acknowledged only after it ran, so a dead worker's task is delivered again; its soft
+    limit raises SoftTimeLimitExceeded inside the task, the hard one `grace` seconds later."""
+    return shared_task(
+        bind=True,
+        name=name,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        soft_time_limit=time_limit,
+        time_limit=time_limit + grace,
+    )
+
+
+@_redelivered_task("mlworker.tasks.retrain", settings.STARLING_RETRAIN_TIME_LIMIT, grace=120)
 def retrain(self, project_id: int) -> int | None:
     """Train a new model version on every subject with votes, then fan out scoring."""
     version = None
@@ -200,14 +206,7 @@ def _load_model(version: ModelVersion):
     return _model_cache[version.pk]
 
 
-@shared_task(
-    bind=True,
-    name="mlworker.tasks.score_pool",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.STARLING_SCORE_TIME_LIMIT,
-    time_limit=settings.STARLING_SCORE_TIME_LIMIT + 60,
-)
+@_redelivered_task("mlworker.tasks.score_pool", settings.STARLING_SCORE_TIME_LIMIT, grace=60)
 def score_pool(self, version_id: int, subject_ids: list[int]) -> float:
     """MC samples for a chunk of subjects -> Prediction rows (upserted). Returns seconds spent."""
     from mlworker import data, pipeline
@@ -291,14 +290,7 @@ def prediction_rows(scored, questions, retirement_limit: int) -> list[dict]:
     return output
 
 
-@shared_task(
-    bind=True,
-    name="mlworker.tasks.select_round",
-    acks_late=True,
-    reject_on_worker_lost=True,
-    soft_time_limit=settings.STARLING_SCORE_TIME_LIMIT,
-    time_limit=settings.STARLING_SCORE_TIME_LIMIT + 60,
-)
+@_redelivered_task("mlworker.tasks.select_round", settings.STARLING_SCORE_TIME_LIMIT, grace=60)
 def select_round(self, chunk_seconds: list[float], version_id: int) -> int | None:
     """Pick the round by the project's strategy, reorder the queue, record it, release the claim."""
     from mlworker import acquisition

@@ -1,0 +1,38 @@
+"""Helpers for the benchmark tests: load a benchmark script, and write a README section from a
+result file into a scratch README."""
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def readme_section(tmp_path: Path, marker: str, **result_paths) -> str:
+    """A README holding a stale `marker` section, rewritten by benchmarks/readme_figures.py from
+    the active-learning result in the repository and `result_paths` (retirement_path=...,
+    first_round_path=...; the others None). Returns the new text, checked to keep what surrounds
+    the sections."""
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "a\n<!-- active-learning -->\n<!-- /active-learning -->\n"
+        f"<!-- {marker} -->\nstale\n<!-- /{marker} -->\nz\n"
+    )
+    figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
+    paths = {"retirement_path": None, "first_round_path": None, **result_paths}
+    figures.main(ROOT / "benchmarks" / "results" / "active_learning.json", readme, **paths)
+    text = readme.read_text()
+    assert "stale" not in text and text.startswith("a\n") and text.endswith("z\n")
+    return text
+
+
+def run_tiny(benchmark, arguments: list[str], tmp_path_factory) -> tuple[dict, Path]:
+    """`benchmark.main(arguments)` writing tiny.json and tiny.png into a fresh folder."""
+    folder = tmp_path_factory.mktemp("tiny")
+    return benchmark.main([*arguments, "--results-dir", str(folder), "--output", "tiny"]), folder

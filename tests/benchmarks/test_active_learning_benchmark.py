@@ -1,27 +1,19 @@
 """The active-learning benchmark's machinery on a tiny setting (the real run is `make bench-active-learning`)."""
 
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmarks import ROOT, load, run_tiny
+
 TINY = [
     *("--pool", "80", "--test", "60", "--initial", "20", "--batch", "20", "--rounds", "1"),
     *("--samples", "5", "--seeds", "3", "--image-size", "16", "--epochs", "2"),
     *("--strategies", "random,power_bald,entropy"),
 ]
-
-
-def load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +23,7 @@ def benchmark():
 
 @pytest.fixture(scope="module")
 def tiny(benchmark, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny")
-    result = benchmark.main([*TINY, "--results-dir", str(folder), "--output", "tiny"])
-    return result, folder
+    return run_tiny(benchmark, TINY, tmp_path_factory)
 
 
 def test_a_tiny_run_reports_the_headline_the_issues_read(tiny):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.benchmarks.test_active_learning_benchmark import ROOT, load
+from tests.benchmarks import ROOT, load, readme_section
 
 TINY = [
     *("--seeds", "3", "--pool", "40", "--test", "30", "--initial", "30"),
@@ -33,20 +33,7 @@ def test_a_tiny_run_counts_the_seeds_worse_than_the_baseline(tmp_path):
 def test_the_readme_section_is_written_from_the_result_file(tmp_path):
     first_round = load("first_round", ROOT / "benchmarks" / "first_round.py")
     first_round.main(["--seeds", "1", *TINY[2:], "--results-dir", str(tmp_path), "--output", "t"])
-    readme = tmp_path / "README.md"
-    readme.write_text(
-        "a\n<!-- active-learning -->\n<!-- /active-learning -->\n"
-        "<!-- first-round -->\nstale\n<!-- /first-round -->\nz\n"
-    )
-    figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
-    figures.main(
-        ROOT / "benchmarks" / "results" / "active_learning.json",
-        readme,
-        retirement_path=None,
-        first_round_path=tmp_path / "t.json",
-    )
-    text = readme.read_text()
+    text = readme_section(tmp_path, "first-round", first_round_path=tmp_path / "t.json")
     headline = json.loads((tmp_path / "t.json").read_text())["headline"]
-    assert "stale" not in text and text.endswith("z\n")
     assert f"**{headline['nll_mean']:.3f}**" in text
     assert f"**{headline['seeds_worse_than_baseline']} of 1**" in text

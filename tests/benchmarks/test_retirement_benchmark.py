@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.benchmarks.test_active_learning_benchmark import ROOT, load
+from tests.benchmarks import ROOT, load, readme_section, run_tiny
 
 TINY = [
     *("--pool", "30", "--initial", "40", "--seeds", "3", "--image-size", "16"),
@@ -20,9 +20,7 @@ def benchmark():
 
 @pytest.fixture(scope="module")
 def tiny(benchmark, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny")
-    result = benchmark.main([*TINY, "--results-dir", str(folder), "--output", "tiny"])
-    return result, folder
+    return run_tiny(benchmark, TINY, tmp_path_factory)
 
 
 def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny):
@@ -95,20 +93,7 @@ def test_a_sure_right_model_retires_a_smooth_subject_after_the_minimum(benchmark
 
 def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     result, folder = tiny
-    readme = tmp_path / "README.md"
-    readme.write_text(
-        "a\n<!-- active-learning -->\n<!-- /active-learning -->\n"
-        "<!-- retirement -->\nstale\n<!-- /retirement -->\nz\n"
-    )
-    figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
-    figures.main(
-        ROOT / "benchmarks" / "results" / "active_learning.json",
-        readme,
-        folder / "tiny.json",
-        first_round_path=None,
-    )
-    text = readme.read_text()
-    assert "stale" not in text and text.startswith("a\n") and text.endswith("z\n")
+    text = readme_section(tmp_path, "retirement", retirement_path=folder / "tiny.json")
     headline = result["headline"]
     assert f"| {headline['fixed_final_rmse']:.4f} |" in text
     for entry in result["by_threshold"].values():
