@@ -16,15 +16,14 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from labelling import charts, exports, loop, selectors, services
-from labelling.errors import StarlingError
+from labelling import charts, exports, loop, model_selectors, selectors, services
+from labelling.errors import NotFound, StarlingError
 from labelling.forms import SETTINGS_FIELDS, ProjectForm, UploadForm, tree_as_text
 from labelling.models import (
     ModelVersion,
     ModelVersionStatus,
     Prediction,
     Project,
-    Subject,
 )
 
 DEFAULT_TREE = """smooth-or-featured: Is the galaxy simply smooth and rounded, or does it have features?
@@ -143,8 +142,8 @@ def project_upload(request, slug):
 @staff_only
 def project_dashboard(request, slug):
     project = staff_project(slug)
-    versions = selectors.model_versions_recent(project=project)
-    latest_round = selectors.round_latest(project=project)
+    versions = model_selectors.model_versions_recent(project=project)
+    latest_round = model_selectors.round_latest(project=project)
     return render(
         request,
         "labelling/dashboard/project.html",
@@ -176,18 +175,14 @@ def project_retrain(request, slug):
 @staff_only
 def round_view(request, slug):
     project = staff_project(slug)
-    latest_round = selectors.round_latest(project=project)
-    picks = latest_round.picks.select_related("subject").order_by("rank") if latest_round else []
-    return render(
-        request,
-        "labelling/dashboard/round.html",
-        {
-            "project": project,
-            "round": latest_round,
-            "picks": picks,
-            "next_subjects": selectors.subjects_next_in_queue(project=project),
-        },
-    )
+    latest_round = model_selectors.round_latest(project=project)
+    context = {
+        "project": project,
+        "round": latest_round,
+        "picks": model_selectors.round_picks(acquisition_round=latest_round),
+        "next_subjects": selectors.subjects_next_in_queue(project=project),
+    }
+    return render(request, "labelling/dashboard/round.html", context)
 
 
 @staff_only
@@ -211,9 +206,10 @@ def subject_list(request, slug):
 @staff_only
 def subject_detail(request, slug, subject_id):
     project = staff_project(slug)
-    subject = get_object_or_404(
-        Subject.objects.select_related("retired_by_version"), project=project, pk=subject_id
-    )
+    try:
+        subject = selectors.subject_get_in_project(project=project, subject_id=subject_id)
+    except NotFound as error:
+        raise Http404(str(error)) from None
     tree = selectors.project_tree(project=project)
     history = selectors.subject_prediction_history(subject=subject)
     questions = []
@@ -254,7 +250,7 @@ def chart_votes(request, slug):
 
 @staff_only
 def chart_learning(request, slug):
-    versions = selectors.model_versions_ready(project=staff_project(slug))
+    versions = model_selectors.model_versions_ready(project=staff_project(slug))
     return png(
         charts.learning_curve(
             [
@@ -337,7 +333,9 @@ def export_predictions(request, slug):
             f"Invalid value for version: expected a version number, received {number!r}",
             status=400,
         )
-    version = selectors.model_version_ready(project=project, number=int(number) if number else None)
+    version = model_selectors.model_version_ready(
+        project=project, number=int(number) if number else None
+    )
     if version is None:
         return HttpResponse(
             f"No ready model version {number or ''} in project {project.slug!r}", status=404

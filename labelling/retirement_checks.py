@@ -14,6 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from labelling import queue, retirement
+from labelling.model_selectors import model_version_latest_good
 from labelling.models import (
     Prediction,
     Project,
@@ -22,7 +23,7 @@ from labelling.models import (
     Subject,
     SubjectStatus,
 )
-from labelling.selectors import model_version_latest_good, project_tree
+from labelling.selectors import project_tree
 from labelling.tree import Tree
 
 logger = logging.getLogger(__name__)

@@ -2,26 +2,21 @@
 
 import random
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 
-import numpy as np
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from labelling.errors import NotFound
 from labelling.models import (
-    AcquisitionRound,
     Answer,
     Classification,
-    ModelVersion,
-    ModelVersionStatus,
     Prediction,
     Project,
     Question,
     RetirementReason,
+    RetirementRule,
     Subject,
     SubjectStatus,
     Volunteer,
@@ -35,6 +30,16 @@ def project_list_published() -> QuerySet[Project]:
 
 def project_list_all() -> QuerySet[Project]:
     return Project.objects.order_by("title")
+
+
+def project_get(*, project_id: int) -> Project:
+    return Project.objects.get(pk=project_id)
+
+
+def projects_model_aware(*, project_id: int | None = None) -> QuerySet[Project]:
+    """Projects whose retirement rule is model-aware (only `project_id`'s when given)."""
+    projects = Project.objects.filter(retirement_rule=RetirementRule.MODEL_AWARE)
+    return projects if project_id is None else projects.filter(pk=project_id)
 
 
 def project_slug_taken(*, slug: str) -> bool:
@@ -176,7 +181,9 @@ def _unclassified(project: Project, volunteer_id: int | None, exclude_ids: tuple
 def subject_get_in_project(*, project: Project, subject_id: object) -> Subject:
     subject_id = subject_id_parse(subject_id)
     try:
-        return Subject.objects.get(project=project, pk=subject_id)
+        return Subject.objects.select_related("retired_by_version").get(
+            project=project, pk=subject_id
+        )
     except Subject.DoesNotExist:
         raise NotFound(f"Unknown subject {subject_id} in project {project.slug!r}") from None
 
@@ -265,118 +272,3 @@ def subject_prediction_history(*, subject: Subject) -> list[Prediction]:
         .select_related("model_version")
         .order_by("-model_version__number")
     )
-
-
-# --- model versions and rounds -------------------------------------------------------------------
-
-
-def model_versions_recent(*, project: Project, count: int = 50) -> list[ModelVersion]:
-    return list(ModelVersion.objects.filter(project=project).order_by("-number")[:count])
-
-
-def model_versions_ready(*, project: Project) -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.filter(project=project, status=ModelVersionStatus.READY).order_by(
-        "number"
-    )
-
-
-def model_version_ready(*, project: Project, number: int | None = None) -> ModelVersion | None:
-    """The ready version `number`, or the latest ready one when `number` is None."""
-    versions = model_versions_ready(project=project)
-    if number is not None:
-        return versions.filter(number=number).first()
-    return versions.last()
-
-
-def model_version_latest_good(*, project: Project) -> ModelVersion | None:
-    """The latest ready version not marked worse than the image-free baseline, or None."""
-    return (
-        ModelVersion.objects.filter(
-            project=project, status=ModelVersionStatus.READY, worse_than_baseline=False
-        )
-        .order_by("-number")
-        .first()
-    )
-
-
-def model_version_of_run(*, project: Project, task_id: str) -> ModelVersion | None:
-    """The latest version the retrain run `task_id` created, if any."""
-    return ModelVersion.objects.filter(project=project, task_id=task_id).order_by("number").last()
-
-
-def round_latest(*, project: Project) -> AcquisitionRound | None:
-    return AcquisitionRound.objects.filter(project=project).select_related("model_version").first()
-
-
-def round_exists(*, version: ModelVersion) -> bool:
-    return AcquisitionRound.objects.filter(model_version=version).exists()
-
-
-# --- the active-learning loop (labelling/loop.py writes) -----------------------------------------
-
-
-def subject_image_paths(*, subject_ids: list[int]) -> dict[int, Path]:
-    """{subject id: its image file} for the given subjects."""
-    media = Path(settings.MEDIA_ROOT)
-    rows = Subject.objects.filter(pk__in=subject_ids).values_list("pk", "image")
-    return {pk: media / image for pk, image in rows}
-
-
-def prediction_scores(*, version: ModelVersion) -> list[tuple[int, float]]:
-    """[(subject id, acquisition score)] of every subject the version scored."""
-    return list(Prediction.objects.filter(model_version=version).values_list("subject_id", "score"))
-
-
-@dataclass
-class TrainingSet:
-    subject_ids: list[int]
-    image_paths: list[Path]
-    counts: dict[str, np.ndarray]  # {question: int [items, answers]}
-
-
-def training_set_for_project(*, project: Project) -> TrainingSet:
-    """Every subject with votes: its image and its counts per answer (N per question = row sum)."""
-    tree = project_tree(project=project)
-    rows = list(
-        Subject.objects.filter(project=project, classification_count__gt=0)
-        .order_by("pk")
-        .values_list("pk", "image", "vote_counts")
-    )
-    counts = {
-        key: np.array(
-            [
-                [(votes.get(key) or {}).get(answer.key, 0) for answer in question.answers]
-                for _, _, votes in rows
-            ],
-            dtype=np.int64,
-        ).reshape(len(rows), len(question.answers))
-        for key, question in tree.questions.items()
-    }
-    media = Path(settings.MEDIA_ROOT)
-    return TrainingSet([pk for pk, _, _ in rows], [media / image for _, image, _ in rows], counts)
-
-
-def active_pool(*, project: Project) -> list[tuple[int, Path]]:
-    """The active subjects and their image files, by id: what a round scores."""
-    media = Path(settings.MEDIA_ROOT)
-    return [
-        (pk, media / image)
-        for pk, image in Subject.objects.filter(project=project, status=SubjectStatus.ACTIVE)
-        .order_by("pk")
-        .values_list("pk", "image")
-    ]
-
-
-def retraining_due(*, project: Project, now=None) -> bool:
-    """Beat's rule: enough new votes since the last version, or enough time with some new votes."""
-    now = now or timezone.now()
-    latest = ModelVersion.objects.filter(project=project).order_by("-number").first()
-    total = Classification.objects.filter(project=project).count()
-    new_votes = total - (latest.classifications_at_start if latest else 0)
-    if new_votes <= 0:
-        return False
-    if project.retrain_after_new_votes and new_votes >= project.retrain_after_new_votes:
-        return True
-    if latest is not None and project.retrain_after_minutes:
-        return now - latest.created_at >= timedelta(minutes=project.retrain_after_minutes)
-    return False

@@ -5,8 +5,7 @@ import logging
 
 from celery import shared_task
 
-from labelling import loop, selectors
-from labelling.models import Project, RetirementRule
+from labelling import loop, model_selectors, selectors
 from labelling.retirement_checks import subjects_retire_settled
 
 logger = logging.getLogger(__name__)
@@ -22,10 +21,12 @@ def check_retraining_schedules() -> list[int]:
     """Release retrain claims whose lease expired (a worker died), then queue a retrain for every
     project whose schedule says so; returns the queued project ids."""
     queued = []
-    for project in Project.objects.all():
+    for project in selectors.project_list_all():
         try:
             loop.retrain_reap_stale(project=project)
-            if selectors.retraining_due(project=project) and loop.retrain_request(project=project):
+            if model_selectors.retraining_due(project=project) and loop.retrain_request(
+                project=project
+            ):
                 queued.append(project.pk)
         except Exception:  # one project's trouble must not stop the others' schedule
             logger.exception("retraining check failed for project %s", project.pk)
@@ -44,9 +45,7 @@ def check_retirements(project_id: int | None = None, recheck_all: bool = False) 
     """Retire the subjects that model-aware projects' latest good model and votes have settled:
     those with votes since the last check (every beat tick), or all of a project's active ones
     (`recheck_all`, after a round brought new samples). Returns {project_id: subjects retired}."""
-    projects = Project.objects.filter(retirement_rule=RetirementRule.MODEL_AWARE)
-    if project_id is not None:
-        projects = projects.filter(pk=project_id)
+    projects = selectors.projects_model_aware(project_id=project_id)
     retired = {}
     for project in projects:
         try:

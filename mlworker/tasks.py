@@ -15,7 +15,7 @@ from celery import chord, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
-from labelling import loop, selectors
+from labelling import loop, model_selectors, selectors
 from labelling.models import ModelVersion, ModelVersionStatus, Project
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ def training_settings():
 
 def _previous_good(project: Project, config) -> Path | None:
     """The latest ready version not marked worse than the baseline, if it has the same shape."""
-    previous = selectors.model_version_latest_good(project=project)
+    previous = model_selectors.model_version_latest_good(project=project)
     if previous is None or not previous.artefact_path:
         return None
     same_shape = all(
@@ -97,7 +97,7 @@ def retrain(self, project_id: int) -> int | None:
     """Train a new model version on every subject with votes, then fan out scoring."""
     version = None
     try:
-        project = Project.objects.get(pk=project_id)
+        project = selectors.project_get(project_id=project_id)
         version = loop.model_version_start(project_id=project_id, task_id=self.request.id or "")
         if version.status != ModelVersionStatus.TRAINING:
             return version.pk  # redelivered after it finished: nothing to do
@@ -128,7 +128,7 @@ def _train_and_register(project: Project, version: ModelVersion) -> bool:
 
     device = configure_device()
     started = time.perf_counter()
-    training_set = selectors.training_set_for_project(project=project)
+    training_set = model_selectors.training_set_for_project(project=project)
     if len(training_set.subject_ids) < 2:
         raise ValueError(
             f"Not enough labelled subjects to train: expected at least 2 with votes, found {len(training_set.subject_ids)}"
@@ -186,7 +186,7 @@ def artefact_folder_name(version: ModelVersion) -> str:
 
 
 def _launch_scoring(project: Project, version: ModelVersion) -> None:
-    pool = [pk for pk, _ in selectors.active_pool(project=project)]
+    pool = [pk for pk, _ in model_selectors.active_pool(project=project)]
     size = settings.STARLING_SCORE_CHUNK
     chunks = [pool[start : start + size] for start in range(0, len(pool), size)]
     if not chunks:
@@ -212,10 +212,10 @@ def score_pool(self, version_id: int, subject_ids: list[int]) -> float:
     from mlworker import data, pipeline
 
     started = time.perf_counter()
-    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    version = model_selectors.model_version_with_project(version_id=version_id)
     project = version.project
     model = _load_model(version)
-    rows = sorted(selectors.subject_image_paths(subject_ids=subject_ids).items())
+    rows = sorted(model_selectors.subject_image_paths(subject_ids=subject_ids).items())
     paths = [path for _, path in rows]
     images = data.load_image_files(paths, project.image_size, project.image_channels)
     scored = pipeline.score(
@@ -296,10 +296,10 @@ def select_round(self, chunk_seconds: list[float], version_id: int) -> int | Non
     from mlworker import acquisition
 
     started = time.perf_counter()
-    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    version = model_selectors.model_version_with_project(version_id=version_id)
     project = version.project
     try:
-        scored = selectors.prediction_scores(version=version)
+        scored = model_selectors.prediction_scores(version=version)
         scored_ids = np.array([pk for pk, _ in scored], dtype=np.int64)
         scores = np.array([score for _, score in scored], dtype=np.float64)
         rng = np.random.default_rng(version.number)
@@ -353,7 +353,7 @@ def _features_for(version: ModelVersion, subject_ids: np.ndarray) -> np.ndarray:
 
     project = version.project
     model = _load_model(version)
-    paths = selectors.subject_image_paths(subject_ids=subject_ids.tolist())
+    paths = model_selectors.subject_image_paths(subject_ids=subject_ids.tolist())
     images = data.load_image_files(
         [paths[int(pk)] for pk in subject_ids],
         project.image_size,

@@ -3,7 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from labelling import selectors, services
+from labelling import model_selectors, services
 from labelling.models import ModelVersion, Project, RetrainState
 from labelling.tasks import check_retraining_schedules
 
@@ -26,9 +26,9 @@ def test_beat_rule_waits_for_enough_new_votes(make_project):
         slug="beat-votes", subjects=6, retrain_after_new_votes=5, retrain_after_minutes=0
     )
     vote(project, 4)
-    assert not selectors.retraining_due(project=project)
+    assert not model_selectors.retraining_due(project=project)
     vote(project, 5, prefix="w")
-    assert selectors.retraining_due(project=project)
+    assert model_selectors.retraining_due(project=project)
 
 
 @pytest.mark.django_db
@@ -40,13 +40,15 @@ def test_beat_rule_counts_votes_since_the_last_version_and_time_since_it(make_pr
     version = ModelVersion.objects.create(
         project=project, number=1, status="ready", classifications_at_start=6
     )
-    assert not selectors.retraining_due(project=project)  # no new votes at all
+    assert not model_selectors.retraining_due(project=project)  # no new votes at all
     vote(project, 1, prefix="late")
-    assert not selectors.retraining_due(project=project)  # one new vote, and only just now
+    assert not model_selectors.retraining_due(project=project)  # one new vote, and only just now
     ModelVersion.objects.filter(pk=version.pk).update(
         created_at=timezone.now() - timedelta(minutes=31)
     )
-    assert selectors.retraining_due(project=project)  # enough time has passed, with a new vote
+    assert model_selectors.retraining_due(
+        project=project
+    )  # enough time has passed, with a new vote
 
 
 @pytest.mark.django_db

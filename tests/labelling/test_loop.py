@@ -286,6 +286,38 @@ def test_worker_killed_mid_training_leaves_no_ready_version_and_the_next_retrain
     )
 
 
+@pytest.mark.slow
+def test_worker_killed_mid_scoring_the_round_is_abandoned_within_a_lease_and_the_next_one_runs(
+    only_own_workers, start_worker, worker_settings
+):
+    project = demo_project("loop-killed-scoring", subjects=400, votes_per_subject_share=0.25)
+    # chunks of 10 subjects: the pool takes many scoring tasks, time enough to kill one midway
+    doomed = start_worker(STARLING_TRAIN_EPOCHS=2, STARLING_SCORE_CHUNK=10)
+    assert loop.retrain_request(project=project)
+    version = wait_for_version(project, ModelVersionStatus.READY, 180, "training to end")
+    wait_for(
+        lambda: Prediction.objects.filter(model_version=version).count() >= 20,
+        120,
+        "scoring to be under way",
+    )
+    doomed.kill()
+    killed_at = time.monotonic()
+    scored = Prediction.objects.filter(model_version=version).count()
+    assert scored < project.subjects.filter(status=SubjectStatus.ACTIVE).count()
+    assert not round_recorded(project)
+
+    # beat's watchdog (every tick runs it for every project) reaps the claim once the lease ran out
+    wait_for(lambda: loop.retrain_reap_stale(project=project), 300, "the dead run's claim reaped")
+    assert time.monotonic() - killed_at < 300
+    version.refresh_from_db()
+    assert version.error == loop.ROUND_ABANDONED and not round_recorded(project)
+
+    start_worker(STARLING_TRAIN_EPOCHS=2)
+    assert loop.retrain_request(project=project)
+    wait_for(lambda: round_recorded(project), 300, "the next round")
+    assert round_recorded(project).model_version != version
+
+
 def test_a_failed_retrain_is_recorded_and_releases_the_claim(
     celery_worker, worker_settings, make_project
 ):

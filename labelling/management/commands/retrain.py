@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from labelling import loop, selectors
+from labelling import loop, model_selectors, selectors
 from labelling.errors import StarlingError
 from labelling.models import (
     ModelVersion,
@@ -43,8 +43,8 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(1.0)
-            version = selectors.model_version_of_run(project=target, task_id=token)
-            if version is not None and selectors.round_exists(version=version):
+            version = model_selectors.model_version_of_run(project=target, task_id=token)
+            if version is not None and model_selectors.round_exists(version=version):
                 self.stdout.write(_ready_message(version))
                 return
             failure = _run_failure(target, token, version)
