@@ -50,6 +50,7 @@ bench: bench-mc-scoring bench-round-time bench-serving bench-pool-scale bench-ac
 
 bench-mc-scoring: $(STAMP)
 	$(PY) benchmarks/mc_scoring.py
+	$(PY) benchmarks/readme_figures.py
 
 bench-active-learning: $(STAMP)
 	$(PY) benchmarks/active_learning.py --preset standard --jobs 2
@@ -70,12 +71,14 @@ bench-first-round: $(STAMP)
 
 bench-round-time: $(STAMP)
 	$(PY) benchmarks/round_time.py
+	$(PY) benchmarks/readme_figures.py
 
 bench-serving: $(STAMP) services
 	$(PY) benchmarks/serving.py --readme
 
 bench-pool-scale: $(STAMP) services
 	$(PY) benchmarks/pool_scale.py
+	$(PY) benchmarks/readme_figures.py
 
 clean:
 	rm -rf var/test test-artifacts .pytest_cache

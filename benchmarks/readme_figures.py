@@ -1,13 +1,15 @@
-"""Write the README's benchmark sections from their result files (active learning, retirement).
+"""Write the README's benchmark sections from their result files (active learning, first round,
+retirement, and the speed table from mc_scoring, round_time and pool_scale).
 
 The figures in the README come from the result files, never by hand:
 
-    .venv/bin/python benchmarks/readme_figures.py      # (make bench-active-learning and
-                                                       #  make bench-retirement run it)
+    .venv/bin/python benchmarks/readme_figures.py      # (every make bench-* target whose
+                                                       #  result it reads runs it)
 """
 
 import datetime
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +20,8 @@ START, END = "<!-- active-learning -->", "<!-- /active-learning -->"
 RETIREMENT = RESULTS / "retirement.json"
 RETIREMENT_START, RETIREMENT_END = "<!-- retirement -->", "<!-- /retirement -->"
 FIRST_ROUND = RESULTS / "first_round.json"
+SPEED = {name: RESULTS / f"{name}.json" for name in ("mc_scoring", "round_time", "pool_scale")}
+SPEED_START, SPEED_END = "<!-- speed -->", "<!-- /speed -->"
 FIRST_START, FIRST_END = "<!-- first-round -->", "<!-- /first-round -->"
 
 
@@ -194,6 +198,49 @@ def first_round_section(result: dict, when: str) -> str:
     return "\n".join(lines)
 
 
+def speed_section(results: dict[str, dict]) -> str:
+    """The speed table's rows from mc_scoring.json, round_time.json and pool_scale.json."""
+    mc, rounds, pool = results["mc_scoring"], results["round_time"], results["pool_scale"]
+    ratios, rates = mc["headline"], mc["images_per_second"]
+
+    def ratio(name: str) -> str:
+        r = ratios[name]
+        return f"{r['median']:.2f}x ({r['min']:.2f}-{r['max']:.2f}x)"
+
+    stages, per_100k = rounds["stages_seconds"], pool["headline"]["seconds_per_100k"]
+    mc_settings = mc["settings"]
+    lines = [
+        SPEED_START,
+        "| benchmark | command | headline |",
+        "|---|---|---|",
+        f"| MC dropout scoring, {mc_settings['size']}x{mc_settings['size']} grey, paper CNN "
+        f"| `{mc['command']}` | {mc_settings['images']} images, every path a compiled call, "
+        f"warm-up, {mc_settings['repeats']} rounds with the order rotated (median and min-max of "
+        "the per-round ratios): T = 30 with the trunk run once (`mlworker.scoring.mc_samples`) "
+        f"**{ratio('mc30_vs_single_pass')}** the throughput of one full forward pass and "
+        f"**{ratio('mc30_vs_naive')}** the naive loop of 30 full passes "
+        f"({rates['mc30_trunk_once']['median']:.0f} vs {rates['one_full_pass']['median']:.0f} vs "
+        f"{rates['mc30_naive']['median']:.1f} img/s median); T = 15: "
+        f"{ratio('mc15_vs_single_pass')} and {ratio('mc15_vs_naive')} |",
+        f"| one full round, {rounds['settings']['subjects']:,} subjects at "
+        f"{rounds['settings']['size']}x{rounds['settings']['size']} | `{rounds['command']}` | "
+        f"**{rounds['headline']['round_seconds']:.0f} s** from `retrain --wait` to the recorded "
+        f"round on the embedded default: training {stages['train']:.0f} s "
+        f"({rounds['training_set_size']} labelled subjects, {rounds['epochs']} epochs), scoring "
+        f"the pool {stages['score']:.1f} s, selection {stages['select']:.1f} s; the rest is "
+        "TensorFlow's import and queueing |",
+        f"| pool of {pool['pool']:,} ({pool['settings']['size']} px) | `make bench-pool-scale` | "
+        f"seconds per 100,000: score **{per_100k['score']:.1f}**, rank "
+        f"**{per_100k['rank']:.1f}**, write back priorities to PostgreSQL "
+        f"**{per_100k['write_back']:.1f}** ({pool['note']}) |",
+        "| serving, gunicorn + PostgreSQL + Redis | `make bench-serving` | next-subject and submit "
+        "against a bare Django view and `pgbench`, 8/32/64 clients, 10,000 and 1,000,000 "
+        'subjects: see "Serving" below the table |',
+        SPEED_END,
+    ]
+    return "\n".join(lines)
+
+
 def fill(readme: Path, start: str, end: str, text: str) -> None:
     content = readme.read_text()
     if start not in content or end not in content:
@@ -204,6 +251,16 @@ def fill(readme: Path, start: str, end: str, text: str) -> None:
 
 
 def run_date(path: Path) -> str:
+    """The day the result was made: its file's time while it is new or changed, else the day it
+    was committed (a fresh clone's files all carry the clone's time)."""
+
+    def git(*arguments) -> str:
+        done = subprocess.run(["git", *arguments], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    committed = git("log", "-1", "--format=%cs", "--", str(path))
+    if committed and not git("status", "--porcelain", "--", str(path)):
+        return committed
     return datetime.date.fromtimestamp(path.stat().st_mtime).isoformat()
 
 
@@ -212,6 +269,7 @@ def main(
     readme: Path = ROOT / "README.md",
     retirement_path: Path | None = RETIREMENT,
     first_round_path: Path | None = FIRST_ROUND,
+    speed_paths: dict[str, Path] | None = SPEED,
 ) -> None:
     result = json.loads(result_path.read_text())
     fill(readme, START, END, section(result, run_date(result_path)))
@@ -230,6 +288,10 @@ def main(
         section_text = first_round_section(first, run_date(first_round_path))
         fill(readme, FIRST_START, FIRST_END, section_text)
         print(f"README: first-round section written from {first_round_path}")
+    if speed_paths is not None and all(path.exists() for path in speed_paths.values()):
+        speed = {name: json.loads(path.read_text()) for name, path in speed_paths.items()}
+        fill(readme, SPEED_START, SPEED_END, speed_section(speed))
+        print("README: speed table written from " + ", ".join(str(p) for p in speed_paths.values()))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.benchmarks import ROOT, load, run_tiny
+from tests.benchmarks import ROOT, load, readme_section, run_tiny
 
 TINY = [
     *("--pool", "80", "--test", "60", "--initial", "20", "--batch", "20", "--rounds", "1"),
@@ -56,7 +56,9 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- active-learning -->\nstale\n<!-- /active-learning -->\nrest\n")
     figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
-    figures.main(folder / "tiny.json", readme, retirement_path=None, first_round_path=None)
+    figures.main(
+        folder / "tiny.json", readme, retirement_path=None, first_round_path=None, speed_paths=None
+    )
     text = readme.read_text()
     assert "stale" not in text and text.startswith("intro") and text.endswith("rest\n")
     worse = result["headline"]["rounds_worse_than_baseline"]
@@ -143,3 +145,14 @@ def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, 
     benchmark.main([*arguments, "--results-dir", str(tmp_path), "--output", "spy"])
     # One shared first round, then two rounds per strategy.
     assert calls == {"fit_and_evaluate": 1 + 2 * 2, "score": 2 * 2, "select": 2 * 2}
+
+
+def test_the_speed_table_is_written_from_the_result_files(tmp_path):
+    figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
+    text = readme_section(tmp_path, "speed", speed_paths=figures.SPEED)
+    results = {name: json.loads(path.read_text()) for name, path in figures.SPEED.items()}
+    mc30 = results["mc_scoring"]["headline"]["mc30_vs_naive"]
+    assert f"**{mc30['median']:.2f}x ({mc30['min']:.2f}-{mc30['max']:.2f}x)**" in text
+    assert f"**{results['round_time']['headline']['round_seconds']:.0f} s**" in text
+    score = results["pool_scale"]["headline"]["seconds_per_100k"]["score"]
+    assert f"score **{score:.1f}**" in text
