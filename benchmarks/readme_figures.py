@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 RESULT = RESULTS / "active_learning.json"
@@ -77,6 +79,35 @@ def cut_short(result: dict) -> list[str]:
     ]
 
 
+def coverage_from_300(result: dict) -> list[tuple[int, dict]]:
+    """[(labels, mean 50/80/95% coverage of random's CNN over seeds)] for every point >= 300."""
+    curves = result["curves"]["random"]
+    return [
+        (
+            n,
+            {
+                m: float(np.mean([curve[i]["coverage"][m] for curve in curves]))
+                for m in ("50", "80", "95")
+            },
+        )
+        for i, n in enumerate(result["labelled"])
+        if n >= 300
+    ]
+
+
+def coverage_lines(result: dict) -> list[str]:
+    points = coverage_from_300(result)
+    if not points:
+        return []
+    return [
+        "- The same at every point from 300 labels on: "
+        + "; ".join(
+            f"{n}: " + " / ".join(f"{c[m]:.0%}" for m in ("50", "80", "95")) for n, c in points
+        )
+        + "."
+    ]
+
+
 def section(result: dict, when: str) -> str:
     settings, headline, labelled = result["settings"], result["headline"], result["labelled"]
     summary = result["summary"]
@@ -114,6 +145,7 @@ def section(result: dict, when: str) -> str:
         f"- Calibration of random's CNN at {headline['coverage_labelled']} labels (share of test "
         f"votes inside the central 50/80/95% vote intervals, randomised for discrete votes): "
         f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
+        *coverage_lines(result),
         f"- Random's curve at the end of the budget falls {-headline['random_final_slope_per_100']:.3f} "
         "nats per 100 labels.",
         f"- Default strategy picked by this run: **{headline['default_strategy']}** "
