@@ -77,6 +77,11 @@ def parse_arguments(argv=None):
         "--patience", type=int, help="early-stopping patience (default: production's)"
     )
     parser.add_argument(
+        "--fresh-restarts",
+        type=int,
+        help="initialisations a first model is trained from (default: production's)",
+    )
+    parser.add_argument(
         "--strategies", help="comma-separated: random,bald,entropy,power_bald,diverse_bald"
     )
     parser.add_argument("--beta", type=float, default=1.0, help="power BALD exponent")
@@ -157,7 +162,11 @@ def training_settings(arguments):
 
     from mlworker.pipeline import TrainingSettings
 
-    overrides = {"epochs": arguments.epochs, "patience": arguments.patience}
+    overrides = {
+        "epochs": arguments.epochs,
+        "patience": arguments.patience,
+        "fresh_restarts": arguments.fresh_restarts,
+    }
     return replace(TrainingSettings(), **{k: v for k, v in overrides.items() if v is not None})
 
 

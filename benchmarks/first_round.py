@@ -84,13 +84,19 @@ def plot(points: list[dict], path: Path) -> None:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description="First-round CNN against the image-free baseline")
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument(
+        "--only-seeds", help="comma-separated seeds to run instead of 0..seeds-1 (probes)"
+    )
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--output", default="first_round")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     own, rest = parser.parse_known_args(argv)
     arguments = active_learning.parse_arguments(["--preset", "standard", *rest])
     started = time.time()
-    jobs = [(seed, arguments) for seed in range(own.seeds)]
+    seeds = (
+        [int(seed) for seed in own.only_seeds.split(",")] if own.only_seeds else range(own.seeds)
+    )
+    jobs = [(seed, arguments) for seed in seeds]
     if own.jobs <= 1:
         points = [run_seed(*job) for job in jobs]
     else:
@@ -103,7 +109,7 @@ def main(argv=None) -> dict:
     result = {
         "headline": summarise(points),
         "points": points,
-        "settings": {**active_learning._settings(arguments), "seeds": own.seeds},
+        "settings": {**active_learning._settings(arguments), "seeds": len(jobs)},
         "training": vars(active_learning.training_settings(arguments)),
         "seconds": round(time.time() - started, 1),
         "command": results_file.command("first_round.py", argv),

@@ -32,8 +32,12 @@ def test_a_tiny_run_counts_the_seeds_worse_than_the_baseline(tmp_path):
 
 def test_the_readme_section_is_written_from_the_result_file(tmp_path):
     first_round = load("first_round", ROOT / "benchmarks" / "first_round.py")
-    first_round.main(["--seeds", "1", *TINY[2:], "--results-dir", str(tmp_path), "--output", "t"])
+    probe = ["--only-seeds", "2", "--fresh-restarts", "1"]  # one chosen seed, one initialisation
+    first_round.main([*probe, *TINY[2:], "--results-dir", str(tmp_path), "--output", "t"])
     text = readme_section(tmp_path, "first-round", first_round_path=tmp_path / "t.json")
-    headline = json.loads((tmp_path / "t.json").read_text())["headline"]
+    saved = json.loads((tmp_path / "t.json").read_text())
+    headline, (point,) = saved["headline"], saved["points"]
+    assert point["seed"] == 2 and len(point["restarts_validation_nll"]) == 1
+    assert saved["training"]["fresh_restarts"] == 1
     assert f"**{headline['nll_mean']:.3f}**" in text
     assert f"**{headline['seeds_worse_than_baseline']} of 1**" in text
