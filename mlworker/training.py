@@ -66,6 +66,33 @@ class ValidationNll(keras.callbacks.Callback):
             logs["val_nll"] = nll
 
 
+class KeepBest(keras.callbacks.Callback):
+    """Early stopping that may pick any epoch: the best weights by `monitor` are tracked from the
+    first epoch and restored at the end; training stops once `patience` epochs have passed without
+    a better value, but not before `min_epochs`.
+
+    Keras' EarlyStopping(start_from_epoch=n) also ignores epochs before n when choosing the weights
+    to restore, so a first model that was best early was handed back after it had overfitted.
+    """
+
+    def __init__(self, monitor: str, patience: int, min_epochs: int = 0):
+        super().__init__()
+        self.monitor, self.patience, self.min_epochs = monitor, patience, min_epochs
+        self.best, self.best_epoch, self.best_weights = math.inf, -1, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = (logs or {}).get(self.monitor)
+        if value is not None and math.isfinite(float(value)) and float(value) < self.best:
+            self.best, self.best_epoch = float(value), epoch
+            self.best_weights = self.model.get_weights()
+        if epoch + 1 >= self.min_epochs and epoch - self.best_epoch >= self.patience:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
 def _trunk_and_head(full: keras.Model):
     return full.get_layer("trunk"), full.get_layer("head")
 
@@ -165,13 +192,7 @@ def train(
             if len(validation_indices)
             else []
         ),
-        keras.callbacks.EarlyStopping(
-            monitor=monitor,
-            mode="min",
-            patience=patience,
-            restore_best_weights=True,
-            start_from_epoch=0 if warm_start is not None else min_epochs,
-        ),
+        KeepBest(monitor, patience, min_epochs=0 if warm_start is not None else min_epochs),
         keras.callbacks.ReduceLROnPlateau(
             monitor=monitor,
             mode="min",

@@ -142,9 +142,36 @@ def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, 
 
         monkeypatch.setattr(pipeline, name, counted)
     arguments = [*TINY, "--seeds", "1", "--rounds", "2", "--strategies", "random,bald"]
-    benchmark.main([*arguments, "--results-dir", str(tmp_path), "--output", "spy"])
-    # One shared first round, then two rounds per strategy.
-    assert calls == {"fit_and_evaluate": 1 + 2 * 2, "score": 2 * 2, "select": 2 * 2}
+    result = benchmark.main([*arguments, "--results-dir", str(tmp_path), "--output", "spy"])
+    # One shared first round, then two rounds per strategy; a round picks through production's
+    # score + select when a good model exists, at random (the queue before any) when none does.
+    picks = [point["picked_by"] for curves in result["curves"].values() for point in curves[0][:-1]]
+    assert calls["fit_and_evaluate"] == 1 + 2 * 2
+    assert calls["score"] == calls["select"] == picks.count("model")
+    assert len(picks) == 4 and set(picks) <= {"model", "random"}
+
+
+def test_a_version_worse_than_the_baseline_neither_picks_nor_is_trained_on(benchmark, monkeypatch):
+    """As in production: the flagged version's test point is recorded, but the next picks and the
+    next warm start come from the latest good version (here: none, so random and fresh)."""
+    from mlworker import pipeline
+
+    original = pipeline.fit_and_evaluate
+    warm_starts = []
+
+    def always_worse(*args, **kwargs):
+        warm_starts.append(kwargs.get("warm_start"))
+        fit = original(*args, **kwargs)
+        fit.worse_than_baseline = True
+        return fit
+
+    monkeypatch.setattr(pipeline, "fit_and_evaluate", always_worse)
+    arguments = benchmark.parse_arguments([*TINY, "--rounds", "2"])
+    curves = benchmark.run_seed(0, arguments)
+    assert all(start is None for start in warm_starts) and len(warm_starts) == 1 + 3 * 2
+    for curve in curves.values():
+        assert [point.get("picked_by") for point in curve] == ["random", "random", None]
+        assert all(point["held_out_flagged_worse"] for point in curve)
 
 
 def test_the_speed_table_is_written_from_the_result_files(tmp_path):

@@ -57,9 +57,27 @@ def test_a_fresh_model_trains_its_minimum_epochs_and_a_warm_start_may_stop_at_on
     split = dict(training_indices=np.arange(40, 200), validation_indices=np.arange(40))
     quick = dict(epochs=6, batch_size=32, min_steps_per_epoch=5, patience=1, seed=0, **split)
     fresh = training.train(images, mixed, config, min_epochs=4, **quick)
-    assert fresh.epochs_run >= 5  # monitoring starts at the fifth epoch (index 4)
+    assert fresh.epochs_run >= 4  # not stopped before its fourth epoch
     warm = training.train(images, mixed, config, min_epochs=4, warm_start=fresh.model, **quick)
     assert warm.epochs_run < 5, warm.history["val_nll"]
+
+
+def test_the_best_epoch_is_restored_even_when_it_came_before_the_minimum_epochs():
+    """Keras' EarlyStopping(start_from_epoch) never restores an epoch before its start: a first
+    model that was best early came back overfitted."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    keep = training.KeepBest("val_nll", patience=2, min_epochs=5)
+    keep.set_model(model)
+    model.stop_training = False  # fit() sets it; this test calls the callback by hand
+    history = [3.0, 1.0, 2.0, 2.5, 2.6, 2.7, 2.8]
+    for epoch, value in enumerate(history):
+        model.layers[0].bias.assign([float(epoch)])  # the weights tell which epoch they are from
+        keep.on_epoch_end(epoch, {"val_nll": value})
+        if model.stop_training:
+            break
+    assert epoch == 4  # best at epoch 1, patience 2 passed at epoch 3, but the minimum is 5 epochs
+    keep.on_train_end()
+    assert float(model.layers[0].bias.numpy()[0]) == 1.0
 
 
 def test_model_beats_predicting_the_mean_on_held_out_subjects(trained, tiny_galaxies):
