@@ -108,6 +108,29 @@ def coverage_lines(result: dict) -> list[str]:
     ]
 
 
+def gate_lines(result: dict) -> list[str]:
+    """How often production's held-out gate stopped a version from steering, and the targets."""
+    points = [p for curves in result["curves"].values() for c in curves for p in c]
+    flagged = sum(bool(p.get("held_out_flagged_worse")) for p in points)
+    random_picks = sum(p.get("picked_by") == "random" for p in points)
+    lines = [
+        f"- Versions production's held-out gate marked worse than the baseline: {flagged} of "
+        f"{len(points)}; rounds whose picks were therefore random (no good version yet): "
+        f"{random_picks}."
+    ]
+    rival = result["headline"]["default_strategy"]
+    saving, intervals = (
+        result["headline"]["saving"][rival],
+        result["headline"]["saving_interval"][rival],
+    )
+    met = all(saving[t] >= 0.35 and intervals[t][0] > 0 for t in ("half", "full"))
+    lines.append(
+        "- The issue's target (≥ 35% of labels saved at random's half- and full-budget NLL, 95% "
+        f"intervals excluding 0) is **{'met' if met else 'not met'}** by {rival}."
+    )
+    return lines
+
+
 def section(result: dict, when: str) -> str:
     settings, headline, labelled = result["settings"], result["headline"], result["labelled"]
     summary = result["summary"]
@@ -127,7 +150,8 @@ def section(result: dict, when: str) -> str:
         f"masks; {settings['seeds']} seeds, every strategy starting from the same labelled set and "
         "the same first model. Each round runs production's own functions (`mlworker.pipeline`: "
         "fit on the train split, stop on the fixed validation split, judge on the held-out split; "
-        "joint MI of the tree's vote outcome). Test NLL is the expected vote NLL of the whole "
+        "joint MI of the tree's vote outcome); as in production, a version judged worse than the "
+        "image-free baseline neither picks the next subjects nor is warm-started from. Test NLL is the expected vote NLL of the whole "
         "tree under the true p (exact, no test-vote noise). Savings: labels needed to reach "
         "random's mean NLL at a quarter, half and all of the budget, with paired BCa bootstrap "
         "95% intervals over seeds. Figures from the run of "
@@ -146,6 +170,7 @@ def section(result: dict, when: str) -> str:
         f"votes inside the central 50/80/95% vote intervals, randomised for discrete votes): "
         f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
         *coverage_lines(result),
+        *gate_lines(result),
         f"- Random's curve at the end of the budget falls {-headline['random_final_slope_per_100']:.3f} "
         "nats per 100 labels.",
         f"- Default strategy picked by this run: **{headline['default_strategy']}** "
@@ -206,7 +231,21 @@ def retirement_section(result: dict, when: str) -> str:
     return "\n".join(lines)
 
 
-def first_round_section(result: dict, when: str) -> str:
+def round_zero_line(active: dict, when: str) -> str:
+    """Round 0 of the active-learning run: the same data, seeds and production fit as
+    first_round.py, so the newer of the two runs says how first models fare today."""
+    first = [curve[0] for curve in active["curves"]["random"]]
+    model = np.array([point["nll"] for point in first])
+    base = np.array([point["baseline_nll"] for point in first])
+    return (
+        f"Round 0 of the active-learning run of {when} (the same data, seeds and production fit): "
+        f"the CNN averages **{model.mean():.3f}** against the baseline's {base.mean():.3f}; seeds "
+        f"where the CNN is worse: **{int(np.sum(model > base))} of {len(first)}** (largest "
+        f"CNN-minus-baseline difference {np.max(model - base):+.3f})."
+    )
+
+
+def first_round_section(result: dict, when: str, round_zero: str | None = None) -> str:
     headline, settings = result["headline"], result["settings"]
     coverage = headline["coverage_mean"]
     lines = [
@@ -224,6 +263,7 @@ def first_round_section(result: dict, when: str) -> str:
         f"{headline['largest_margin_over_baseline']:+.3f}); its 50/80/95% vote intervals cover "
         f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
         "",
+        *([round_zero, ""] if round_zero else []),
         "![first round](benchmarks/results/first_round.png)",
         FIRST_END,
     ]
@@ -317,7 +357,9 @@ def main(
         print(f"README: retirement section written from {retirement_path}")
     if first_round_path is not None and first_round_path.exists():
         first = json.loads(first_round_path.read_text())
-        section_text = first_round_section(first, run_date(first_round_path))
+        section_text = first_round_section(
+            first, run_date(first_round_path), round_zero_line(result, run_date(result_path))
+        )
         fill(readme, FIRST_START, FIRST_END, section_text)
         print(f"README: first-round section written from {first_round_path}")
     if speed_paths is not None and all(path.exists() for path in speed_paths.values()):

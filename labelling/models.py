@@ -276,7 +276,8 @@ class ModelVersion(models.Model):
 
     @property
     def held_out_summary(self) -> dict:
-        """{"items", "nll", "baseline_nll"} on the held-out split (empty before it is judged)."""
+        """{"items", "nll", "baseline_nll", "difference_se", "worse"} on the held-out split (empty
+        before it is judged; versions judged before the paired rule have no "difference_se")."""
         return self.metrics.get("_held_out", {})
 
 
