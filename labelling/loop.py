@@ -301,10 +301,10 @@ def round_record(
     superseded = AcquisitionRound.objects.filter(
         project=project, model_version__number__gt=version.number
     ).exists()
-    if superseded:  # a late round of an older version: recorded, but the newer order stands
-        logger.warning(
-            "round of %s recorded late; a newer version's round keeps the queue", version
-        )
+    # The dead run's leftover chunks may still finish on another worker after beat abandoned it.
+    abandoned = ModelVersion.objects.filter(pk=version.pk, error=ROUND_ABANDONED).exists()
+    if superseded or abandoned:  # a late round: recorded, but the queue's order stands
+        logger.warning("round of %s recorded late; the queue's order stands", version)
     else:
         subjects_set_priorities(priorities=priorities)
         transaction.on_commit(lambda: queue.after_round(project_id=project.pk))

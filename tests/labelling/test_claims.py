@@ -90,6 +90,24 @@ def test_a_late_round_of_an_old_version_does_not_reorder_a_newer_rounds_queue(pr
     assert newer_order == subject_ids
 
 
+def test_a_late_round_of_an_abandoned_version_does_not_reorder_the_queue(project, settings):
+    """Beat abandoned the dead run's round; its leftover chunks then finished on another worker."""
+    subject_ids = list(project.subjects.order_by("pk").values_list("pk", flat=True))
+    first = ready_version(project, claim(project))
+    record_round(first, subject_ids)
+    order = list(project.subjects.order_by("-priority").values_list("pk", flat=True))
+    abandoned = ready_version(project, claim(project))
+    expire_lease(project, settings)
+    check_retraining_schedules()  # beat's watchdog
+    abandoned.refresh_from_db()
+    assert abandoned.error == loop.ROUND_ABANDONED
+
+    record_round(abandoned, list(reversed(subject_ids)))
+
+    assert AcquisitionRound.objects.filter(model_version=abandoned).exists()  # for the record
+    assert list(project.subjects.order_by("-priority").values_list("pk", flat=True)) == order
+
+
 def test_taking_over_a_stale_claim_marks_the_dead_runs_versions(project, settings):
     training = loop.model_version_start(project_id=project.pk, task_id=claim(project))
     expire_lease(project, settings)

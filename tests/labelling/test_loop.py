@@ -314,8 +314,10 @@ def test_worker_killed_mid_scoring_the_round_is_abandoned_within_a_lease_and_the
 
     start_worker(STARLING_TRAIN_EPOCHS=2)
     assert loop.retrain_request(project=project)
-    wait_for(lambda: round_recorded(project), 300, "the next round")
-    assert round_recorded(project).model_version != version
+    # The dead run's queued chunks may still finish on the new worker and record a late round for
+    # the abandoned version (it reorders nothing: test_claims.py); the next version's round comes.
+    newer = AcquisitionRound.objects.filter(project=project).exclude(model_version=version)
+    wait_for(lambda: newer.exists(), 300, "the next version's round")
 
 
 def test_a_failed_retrain_is_recorded_and_releases_the_claim(
