@@ -25,13 +25,11 @@ from labelling.models import (
     Prediction,
     Project,
 )
+from labelling.tree import nodes_from_dicts, tree_from_nodes
+from mlworker.questions import GALAXY_QUESTIONS
 
-DEFAULT_TREE = """smooth-or-featured: Is the galaxy simply smooth and rounded, or does it have features?
-  smooth [s] Smooth
-  featured [f] Featured or disk -> bar
-bar: Is there a bar through the centre?
-  bar [b] Bar
-  no-bar [n] No bar"""
+# A new project starts from the demo's galaxy tree (its one definition), as text to edit.
+DEFAULT_TREE = tree_as_text(tree_from_nodes(nodes_from_dicts(GALAXY_QUESTIONS)))
 
 
 def staff_only(view):

@@ -7,7 +7,7 @@ all walk the tree the same way.
 from dataclasses import dataclass, field
 
 from labelling.errors import InvalidInput
-from mlworker.questions import QuestionConfig
+from mlworker.questions import QuestionConfig, from_dicts
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,16 @@ class Tree:
 
     def head_questions(self) -> tuple[QuestionConfig, ...]:
         """The questions as the model's heads and the vote maths see them, parents first."""
-        edges: dict[str, list[tuple[str, str]]] = {key: [] for key in self.questions}
-        for key, question in self.questions.items():
-            for answer in question.answers:
-                if answer.next_question in edges:
-                    edges[answer.next_question].append((key, answer.key))
-        return tuple(
-            QuestionConfig(
-                key, tuple(a.key for a in self.questions[key].answers), tuple(edges[key])
-            )
-            for key in self.ordered_keys()
+        return from_dicts(
+            [
+                {
+                    "key": key,
+                    "answers": [
+                        {"key": a.key, "next": a.next_question} for a in self.questions[key].answers
+                    ],
+                }
+                for key in self.ordered_keys()
+            ]
         )
 
     def as_json(self) -> dict:
@@ -82,9 +82,14 @@ class Tree:
         }
 
 
+def tree_from_nodes(nodes: list[QuestionNode]) -> Tree:
+    """A tree from its questions, the first one the root."""
+    return Tree(root=nodes[0].key if nodes else None, questions={node.key: node for node in nodes})
+
+
 def nodes_from_dicts(questions: list[dict]) -> list[QuestionNode]:
     """[{key, text, answers: [{key, text, shortcut, next}]}] (the dict form of
-    synthetic.GALAXY_QUESTIONS and of import files) -> nodes."""
+    questions.GALAXY_QUESTIONS and of import files) -> nodes."""
     return [
         QuestionNode(
             key=question["key"],

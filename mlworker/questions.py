@@ -8,6 +8,35 @@ is labelling.tree.QuestionNode; `Tree.head_questions()` turns it into these.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+# The galaxy tree of the demo, the benchmarks and the tests: its one definition, in the dict form
+# (`from_dicts` for the model, `labelling.tree.nodes_from_dicts` for the web side).
+GALAXY_QUESTIONS: list[dict] = [
+    {
+        "key": "smooth-or-featured",
+        "text": "Is the galaxy simply smooth and rounded, with no sign of a disk?",
+        "answers": [
+            {"key": "smooth", "text": "Smooth", "shortcut": "s", "next": None},
+            {"key": "featured", "text": "Features or disk", "shortcut": "f", "next": "edge-on"},
+        ],
+    },
+    {
+        "key": "edge-on",
+        "text": "Could this be a disk viewed edge-on?",
+        "answers": [
+            {"key": "yes", "text": "Yes", "shortcut": "y", "next": None},
+            {"key": "no", "text": "No", "shortcut": "n", "next": "bar"},
+        ],
+    },
+    {
+        "key": "bar",
+        "text": "Is there a sign of a bar feature through the centre of the galaxy?",
+        "answers": [
+            {"key": "bar", "text": "Bar", "shortcut": "b", "next": None},
+            {"key": "no-bar", "text": "No bar", "shortcut": "n", "next": None},
+        ],
+    },
+]
+
 
 @dataclass(frozen=True)
 class QuestionConfig:
@@ -28,8 +57,8 @@ class QuestionConfig:
 
 
 def from_dicts(questions: Sequence[dict]) -> tuple[QuestionConfig, ...]:
-    """From the dict form [{"key", "answers": [{"key", "next"}, ...]}, ...] (synthetic.GALAXY_QUESTIONS,
-    a project's import file), in the order given."""
+    """From the dict form [{"key", "answers": [{"key", "next"}, ...]}, ...] (GALAXY_QUESTIONS, a
+    project's import file), in the order given."""
     edges: dict[str, list[tuple[str, str]]] = {question["key"]: [] for question in questions}
     for question in questions:
         for answer in question["answers"]:

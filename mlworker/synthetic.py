@@ -19,34 +19,8 @@ import numpy as np
 from scipy import ndimage
 
 from mlworker import outcomes
-from mlworker.questions import QuestionConfig, from_dicts
+from mlworker.questions import GALAXY_QUESTIONS, QuestionConfig, from_dicts
 
-GALAXY_QUESTIONS: list[dict] = [
-    {
-        "key": "smooth-or-featured",
-        "text": "Is the galaxy simply smooth and rounded, with no sign of a disk?",
-        "answers": [
-            {"key": "smooth", "text": "Smooth", "shortcut": "s", "next": None},
-            {"key": "featured", "text": "Features or disk", "shortcut": "f", "next": "edge-on"},
-        ],
-    },
-    {
-        "key": "edge-on",
-        "text": "Could this be a disk viewed edge-on?",
-        "answers": [
-            {"key": "yes", "text": "Yes", "shortcut": "y", "next": None},
-            {"key": "no", "text": "No", "shortcut": "n", "next": "bar"},
-        ],
-    },
-    {
-        "key": "bar",
-        "text": "Is there a sign of a bar feature through the centre of the galaxy?",
-        "answers": [
-            {"key": "bar", "text": "Bar", "shortcut": "b", "next": None},
-            {"key": "no-bar", "text": "No bar", "shortcut": "n", "next": None},
-        ],
-    },
-]
 QUESTION_KEYS = [question["key"] for question in GALAXY_QUESTIONS]
 GALAXY_TREE = from_dicts(GALAXY_QUESTIONS)
 KIND_SHARES = {"smooth": 0.58, "featured": 0.16, "barred": 0.1, "edge-on": 0.08, "ambiguous": 0.08}

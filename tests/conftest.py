@@ -46,7 +46,9 @@ def png_bytes(seed: int, size: int = 16) -> bytes:
     return buffer.getvalue()
 
 
-GALAXY_TREE = [
+# The web tests' small tree: a root and one follow-up question (the demo's galaxy tree is
+# mlworker.questions.GALAXY_QUESTIONS).
+TWO_QUESTION_TREE = [
     QuestionNode(
         key="smooth-or-featured",
         text="Is the galaxy simply smooth and rounded, or does it have features?",
@@ -70,7 +72,7 @@ GALAXY_TREE = [
 def make_project(db):
     def make(slug="galaxies", subjects=0, **settings_values):
         project = services.project_create(
-            slug=slug, title=slug.title(), questions=GALAXY_TREE, **settings_values
+            slug=slug, title=slug.title(), questions=TWO_QUESTION_TREE, **settings_values
         )
         for index in range(subjects):
             services.subject_import_image(
