@@ -47,6 +47,9 @@ PRESETS = {
     "small": dict(pool=200, initial=150, seeds=3, image_size=24, samples=20),
 }
 OFF_BY = 0.2
+# The project default (width 0.2, change below one vote, minimum 3) first, then the levers one at a
+# time and together: a narrower interval, a stricter expected change, more minimum votes.
+DEFAULT_RULES = "0.2,0.1,0.2/0.3,0.1/0.3,0.07/0.3,0.2/1/5,0.1/0.3/5"
 
 
 def parse_arguments(argv=None):
@@ -57,9 +60,10 @@ def parse_arguments(argv=None):
     parser.add_argument("--limit", type=int, default=15, help="the fixed rule's votes per subject")
     parser.add_argument("--minimum-votes", type=int, default=3)
     parser.add_argument(
-        "--thresholds",
-        default="0.2,0.1,0.3",
-        help="interval widths to try; the first is the headline (the project default)",
+        "--rules",
+        default=DEFAULT_RULES,
+        help="model-aware rules to try, each width[/max expected change in votes[/minimum votes]] "
+        "(defaults: change 1, --minimum-votes); the first is the headline (the project default)",
     )
     parser.add_argument("--output", default="retirement", help="result name")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
@@ -67,8 +71,26 @@ def parse_arguments(argv=None):
     for key, value in PRESETS[arguments.preset].items():
         if getattr(arguments, key) is None:
             setattr(arguments, key, value)
-    arguments.thresholds = [float(value) for value in arguments.thresholds.split(",")]
+    arguments.rules = [rule_from_text(text, arguments) for text in arguments.rules.split(",")]
     return arguments
+
+
+def rule_from_text(text: str, arguments) -> tuple[str, retirement.Rule]:
+    """'0.1/0.3/5' -> ('0.1/0.3/5', Rule(limit, threshold 0.1, minimum 5, change < 0.3 votes))."""
+    parts = text.strip().split("/")
+    try:
+        if not 1 <= len(parts) <= 3:
+            raise ValueError(f"{len(parts)} parts")
+        width = float(parts[0])
+        change = float(parts[1]) if len(parts) > 1 else retirement.MAX_EXPECTED_CHANGE_VOTES
+        minimum = int(parts[2]) if len(parts) > 2 else arguments.minimum_votes
+        rule = retirement.Rule(arguments.limit, width, minimum, change)
+    except ValueError as error:
+        raise SystemExit(
+            f"Invalid rule {text!r}: expected width[/max expected change[/minimum votes]] such as "
+            f"0.2 or 0.1/0.3/5 ({error})"
+        ) from None
+    return text.strip(), rule
 
 
 def fit_and_score(seed: int, arguments) -> dict:
@@ -199,7 +221,7 @@ def off_share(results, p, reach, questions, reference=None) -> tuple[int, int]:
 
 
 def run_seed(seed: int, arguments) -> dict:
-    """Both rules on one seed's pool: curves, savings and error shares per threshold."""
+    """Both rules on one seed's pool: curves, savings and error shares per rule."""
     started = time.time()
     data = fit_and_score(seed, arguments)
     questions, p = data["questions"], data["p"]
@@ -223,17 +245,16 @@ def run_seed(seed: int, arguments) -> dict:
     fixed = simulate(None)
     fixed_votes, fixed_rmse = curve(fixed, prior_error, errors(fixed), weights, order)
     target = float(fixed_rmse[-1])
-    by_threshold = {}
-    for threshold in arguments.thresholds:
-        rule = None
-        if not data["worse_than_baseline"]:  # as in production: a flagged version retires nothing
-            rule = retirement.Rule(arguments.limit, threshold, arguments.minimum_votes)
+    by_rule = {}
+    for name, model_rule in arguments.rules:
+        # As in production: a flagged version retires nothing early.
+        rule = None if data["worse_than_baseline"] else model_rule
         results = simulate(rule)
         votes, rmse = curve(results, prior_error, errors(results), weights, order)
         needed = votes_to_reach(votes, rmse, target)
         off, retired = off_share(results, p, weights, questions)
         fixed_off, _ = off_share(results, p, weights, questions, reference=fixed)
-        by_threshold[str(threshold)] = {
+        by_rule[name] = {
             "votes_needed": needed if np.isfinite(needed) else None,  # None: never reached
             "votes_total": int(votes[-1]),
             "final_rmse": float(rmse[-1]),
@@ -246,9 +267,9 @@ def run_seed(seed: int, arguments) -> dict:
     print(
         f"seed {seed}: fixed RMSE {target:.4f} in {fixed_votes[-1]} votes; "
         + "; ".join(
-            f"w<{t}: {_votes_needed(r):.0f} votes to reach it, {r['votes_total']} in all, "
+            f"rule {t}: {_votes_needed(r):.0f} votes to reach it, {r['votes_total']} in all, "
             f"{r['retired_by_model']} model-retired, {r['off_by_0_2']} off by >{OFF_BY}"
-            for t, r in by_threshold.items()
+            for t, r in by_rule.items()
         )
         + f" ({time.time() - started:.0f} s)",
         flush=True,
@@ -262,7 +283,7 @@ def run_seed(seed: int, arguments) -> dict:
         "fixed_curve_rmse": fixed_rmse[:: max(1, len(fixed_rmse) // 100)].tolist() + [target],
         "model_worse_than_baseline": bool(data["worse_than_baseline"]),
         "held_out": data["held_out"],
-        "by_threshold": by_threshold,
+        "by_rule": by_rule,
         "seconds": round(time.time() - started, 1),
     }
 
@@ -277,13 +298,13 @@ def saving(needed: np.ndarray, fixed: np.ndarray) -> float:
     return float(np.mean(np.maximum(-1.0, 1.0 - needed[:, 0] / fixed[:, 0])))
 
 
-def summarise(seeds: list[dict], threshold: str) -> dict:
-    needed = np.array([[_votes_needed(s["by_threshold"][threshold])] for s in seeds], dtype=float)
+def summarise(seeds: list[dict], rule: str) -> dict:
+    needed = np.array([[_votes_needed(s["by_rule"][rule])] for s in seeds], dtype=float)
     fixed = np.array([[float(s["fixed_votes"])] for s in seeds])
     interval, method = paired_interval(saving, needed, fixed)
-    off = sum(s["by_threshold"][threshold]["off_by_0_2"] for s in seeds)
-    fixed_off = sum(s["by_threshold"][threshold]["fixed_off_by_0_2_same_subjects"] for s in seeds)
-    retired = sum(s["by_threshold"][threshold]["retired_by_model"] for s in seeds)
+    off = sum(s["by_rule"][rule]["off_by_0_2"] for s in seeds)
+    fixed_off = sum(s["by_rule"][rule]["fixed_off_by_0_2_same_subjects"] for s in seeds)
+    retired = sum(s["by_rule"][rule]["retired_by_model"] for s in seeds)
     return {
         "votes_saved": round(saving(needed, fixed), 4),
         "votes_saved_interval": interval,
@@ -295,19 +316,17 @@ def summarise(seeds: list[dict], threshold: str) -> dict:
         "seeds_reaching_target": int(np.isfinite(needed).sum()),
         "retired_by_model": retired,
         "votes_spent_share": round(
-            float(
-                np.mean([s["by_threshold"][threshold]["votes_total"] for s in seeds] / fixed[:, 0])
-            ),
+            float(np.mean([s["by_rule"][rule]["votes_total"] for s in seeds] / fixed[:, 0])),
             4,
         ),  # all the model-aware rule spent, against the fixed rule's votes
         "fixed_final_rmse": round(float(np.mean([s["fixed_final_rmse"] for s in seeds])), 5),
         "model_aware_final_rmse": round(
-            float(np.mean([s["by_threshold"][threshold]["final_rmse"] for s in seeds])), 5
+            float(np.mean([s["by_rule"][rule]["final_rmse"] for s in seeds])), 5
         ),
     }
 
 
-def plot(seeds: list[dict], summaries: dict, headline_threshold: str, path: Path) -> None:
+def plot(seeds: list[dict], summaries: dict, headline_rule: str, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -315,7 +334,7 @@ def plot(seeds: list[dict], summaries: dict, headline_threshold: str, path: Path
 
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
     for index, seed in enumerate(seeds):
-        aware = seed["by_threshold"][headline_threshold]
+        aware = seed["by_rule"][headline_rule]
         label = index == 0
         axes[0].plot(
             seed["fixed_curve_votes"],
@@ -329,25 +348,26 @@ def plot(seeds: list[dict], summaries: dict, headline_threshold: str, path: Path
             aware["curve_rmse"],
             color="tab:orange",
             alpha=0.6,
-            label=f"model-aware (width < {headline_threshold})" if label else None,
+            label=f"model-aware (rule {headline_rule})" if label else None,
         )
         axes[0].axhline(seed["fixed_final_rmse"], color="grey", linestyle=":", linewidth=0.8)
     axes[0].set_xlabel("votes spent on the pool")
     axes[0].set_ylabel("catalogue RMSE vs true p (reach-weighted)")
     axes[0].legend(fontsize=8)
-    thresholds = list(summaries)
-    saved = [summaries[t]["votes_saved"] for t in thresholds]
-    low = [saved[i] - summaries[t]["votes_saved_interval"][0] for i, t in enumerate(thresholds)]
-    high = [summaries[t]["votes_saved_interval"][1] - saved[i] for i, t in enumerate(thresholds)]
-    positions = np.arange(len(thresholds))
+    rules = list(summaries)
+    saved = [summaries[t]["votes_saved"] for t in rules]
+    low = [saved[i] - summaries[t]["votes_saved_interval"][0] for i, t in enumerate(rules)]
+    high = [summaries[t]["votes_saved_interval"][1] - saved[i] for i, t in enumerate(rules)]
+    positions = np.arange(len(rules))
     axes[1].bar(positions - 0.2, saved, 0.4, yerr=[low, high], label="votes saved (95% BCa)")
     axes[1].bar(
         positions + 0.2,
-        [summaries[t]["share_off_by_0_2"] for t in thresholds],
+        [summaries[t]["share_off_by_0_2"] for t in rules],
         0.4,
         label="model-retired off by > 0.2",
     )
-    axes[1].set_xticks(positions, [f"width < {t}" for t in thresholds])
+    axes[1].set_xticks(positions, rules, rotation=30, fontsize=8)
+    axes[1].set_xlabel("rule: width[/max expected change[/minimum votes]]")
     axes[1].axhline(0.4, color="grey", linestyle="--", linewidth=0.8)
     axes[1].axhline(0.02, color="grey", linestyle=":", linewidth=0.8)
     axes[1].legend(fontsize=8)
@@ -361,31 +381,37 @@ def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
     started = time.time()
     seeds = [run_seed(seed, arguments) for seed in range(arguments.seeds)]
-    summaries = {str(t): summarise(seeds, str(t)) for t in arguments.thresholds}
-    headline_threshold = str(arguments.thresholds[0])
-    head = summaries[headline_threshold]
+    summaries = {name: summarise(seeds, name) for name, _ in arguments.rules}
+    headline_rule, rule = arguments.rules[0]
+    head = summaries[headline_rule]
     result = {
         "headline": {
             "votes_saved": head["votes_saved"],
             "votes_saved_interval": head["votes_saved_interval"],
             "share_off_by_0_2": head["share_off_by_0_2"],
-            "threshold": arguments.thresholds[0],
-            "minimum_votes": arguments.minimum_votes,
+            "rule": headline_rule,
+            "threshold": rule.threshold,
+            "max_expected_change": rule.max_expected_change,
+            "minimum_votes": rule.minimum_votes,
             "seeds": arguments.seeds,
             "seeds_model_worse_than_baseline": sum(s["model_worse_than_baseline"] for s in seeds),
+            # The rule of those tried that saved the most votes (not the default: read beside it).
+            "best_rule": max(summaries, key=lambda name: summaries[name]["votes_saved"]),
             **{k: v for k, v in head.items() if k not in ("votes_saved", "share_off_by_0_2")},
         },
-        "by_threshold": summaries,
+        "by_rule": summaries,
         "seeds": seeds,
         "settings": {
             key: (str(value) if isinstance(value, Path) else value)
             for key, value in vars(arguments).items()
-        },
+            if key != "rules"
+        }
+        | {"rules": [name for name, _ in arguments.rules]},
         "seconds": round(time.time() - started, 1),
         "command": results_file.command("retirement.py", argv),
     }
     path = results_file.write_result(result, arguments.results_dir, arguments.output)
-    plot(seeds, summaries, headline_threshold, path)
+    plot(seeds, summaries, headline_rule, path)
     print(f"{result['seconds']} s")
     return result
 

@@ -234,13 +234,20 @@ def forecast(
     }
 
 
-def settled(result: Forecast, threshold: float) -> bool:
+def settled(
+    result: Forecast, threshold: float, max_expected_change: float = MAX_EXPECTED_CHANGE_VOTES
+) -> bool:
     """Nothing the remaining votes could do matters: none remain, the 90% interval is narrower
-    than `threshold` for every answer, or every answer's expected change is below one vote."""
+    than `threshold` for every answer, or every answer's expected change is below
+    `max_expected_change` votes.
+
+    With one vote as the limit, the last clause settles a question with 5 or fewer votes to come
+    whenever the masks agree, whatever p they agree on: E|K - E[K]| of a Binomial(5, p) is at
+    most 0.94."""
     return (
         result.remaining == 0
         or result.width < threshold
-        or bool(np.all(result.expected_change < MAX_EXPECTED_CHANGE_VOTES))
+        or bool(np.all(result.expected_change < max_expected_change))
     )
 
 
@@ -252,6 +259,7 @@ class Rule:
     limit: int
     threshold: float
     minimum_votes: int = 3
+    max_expected_change: float = MAX_EXPECTED_CHANGE_VOTES
 
     def __post_init__(self):
         if not (isinstance(self.limit, int) and self.limit >= 1):
@@ -263,6 +271,11 @@ class Rule:
         if not (isinstance(self.minimum_votes, int) and self.minimum_votes >= 1):
             raise ValueError(
                 f"Invalid minimum_votes: expected an integer >= 1, received {self.minimum_votes!r}"
+            )
+        if not self.max_expected_change >= 0.0:
+            raise ValueError(
+                "Invalid max_expected_change: expected a number of votes >= 0, received "
+                f"{self.max_expected_change!r}"
             )
 
 
@@ -299,6 +312,6 @@ def decide(
     unsettled = tuple(
         key
         for key, result in forecasts.items()
-        if result.reached and not settled(result, rule.threshold)
+        if result.reached and not settled(result, rule.threshold, rule.max_expected_change)
     )
     return Decision(not unsettled, REASON_MODEL if not unsettled else "", forecasts, unsettled)

@@ -9,7 +9,7 @@ from tests.benchmarks import ROOT, load, readme_section, run_tiny
 
 TINY = [
     *("--pool", "30", "--initial", "40", "--seeds", "3", "--image-size", "16"),
-    *("--samples", "5", "--epochs", "1", "--thresholds", "0.2,0.3"),
+    *("--samples", "5", "--epochs", "1", "--rules", "0.2,0.1/0.3/4"),
 ]
 
 
@@ -30,13 +30,15 @@ def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny):
     headline = saved["headline"]
     assert {"votes_saved", "votes_saved_interval", "share_off_by_0_2"} <= set(headline)
     assert len(headline["votes_saved_interval"]) == 2
-    assert headline["threshold"] == 0.2 and set(saved["by_threshold"]) == {"0.2", "0.3"}
+    assert headline["rule"] == "0.2" and set(saved["by_rule"]) == {"0.2", "0.1/0.3/4"}
+    assert (headline["threshold"], headline["max_expected_change"]) == (0.2, 1.0)
+    assert headline["best_rule"] in saved["by_rule"]
     assert [seed["fixed_votes"] for seed in saved["seeds"]] == [30 * 15] * 3
 
 
 def test_the_headline_is_the_arithmetic_of_the_seeds(tiny):
     result, _ = tiny
-    seeds = [seed["by_threshold"]["0.2"] for seed in result["seeds"]]
+    seeds = [seed["by_rule"]["0.2"] for seed in result["seeds"]]
     savings = [
         max(-1.0, 1 - s["votes_needed"] / 450) if s["votes_needed"] is not None else -1.0
         for s in seeds
@@ -48,7 +50,7 @@ def test_the_headline_is_the_arithmetic_of_the_seeds(tiny):
         off / retired if retired else 0.0, abs=1e-4
     )
     for seed in result["seeds"]:
-        entry = seed["by_threshold"]["0.2"]
+        entry = seed["by_rule"]["0.2"]
         if seed["model_worse_than_baseline"]:  # a flagged version retires nothing early
             assert entry["retired_by_model"] == 0 and entry["votes_total"] == 450
         assert entry["votes_total"] <= seed["fixed_votes"]
@@ -96,7 +98,15 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     text = readme_section(tmp_path, "retirement", retirement_path=folder / "tiny.json")
     headline = result["headline"]
     assert f"| {headline['fixed_final_rmse']:.4f} |" in text
-    for entry in result["by_threshold"].values():
+    for entry in result["by_rule"].values():
         assert f"| {entry['model_aware_final_rmse']:.4f} |" in text
-    met = headline["votes_saved_interval"][0] > 0 and headline["share_off_by_0_2"] <= 0.02
-    assert ("is met." if met else "is not met.") in text
+    met = headline["votes_saved"] >= 0.4 and headline["votes_saved_interval"][0] > 0
+    met = met and headline["share_off_by_0_2"] <= 0.02
+    assert ("is met by the default rule" if met else "is not met by the default rule") in text
+    assert "width < 0.1 / change < 0.3 / minimum 4" in text
+
+
+def test_a_rule_that_is_not_width_change_minimum_is_refused_with_the_form(benchmark):
+    for text in ("0.2/x", "0.2/1/3/9", "2", "0.2/-1"):
+        with pytest.raises(SystemExit, match="Invalid rule .*width\\[/max expected change"):
+            benchmark.parse_arguments(["--rules", text])

@@ -241,8 +241,28 @@ def test_few_remaining_votes_settle_even_an_even_split():
         ({"limit": 0, "threshold": 0.2}, "Invalid limit: expected an integer >= 1, received 0"),
         ({"limit": 15, "threshold": 0.0}, "Invalid threshold: expected 0 < threshold <= 1"),
         ({"limit": 15, "threshold": 0.2, "minimum_votes": 0}, "Invalid minimum_votes"),
+        (
+            {"limit": 15, "threshold": 0.2, "max_expected_change": -1.0},
+            "Invalid max_expected_change: expected a number of votes >= 0, received -1.0",
+        ),
     ],
 )
 def test_a_bad_rule_is_refused(arguments, message):
     with pytest.raises(ValueError, match=message):
         retirement.Rule(**arguments)
+
+
+def test_an_even_split_with_five_votes_to_come_settles_by_expected_change_alone():
+    """The masks agree on 0.5 and 5 of 10 votes say smooth: the 90% interval of the final fraction
+    (1 to 4 of the 5 to come, width 0.2) is not narrower than 0.15, but E|K - E[K]| = 0.94 votes
+    is below one, so the rule retires; a stricter expected change keeps asking."""
+    torn = galaxy_samples(smooth=0.5, edge_on=0.98, bar=0.02, spread=0.001)
+    counts = {"shape": [5, 5], "edge-on": [5, 0]}
+    narrow = retirement.Rule(limit=15, threshold=0.15, minimum_votes=3)
+    by_change = decide(torn, counts, rule=narrow)
+    assert by_change.forecasts["shape"].width == pytest.approx(0.2)
+    assert by_change.forecasts["shape"].expected_change == pytest.approx([0.94, 0.94], abs=0.01)
+    assert by_change.retire and by_change.reason == retirement.REASON_MODEL
+    strict = retirement.Rule(limit=15, threshold=0.15, minimum_votes=3, max_expected_change=0.5)
+    stays = decide(torn, counts, rule=strict)
+    assert not stays.retire and stays.unsettled == ("shape",)
