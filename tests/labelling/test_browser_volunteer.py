@@ -110,7 +110,7 @@ def test_a_new_volunteer_reads_the_tutorial_classifies_three_images_and_sees_the
     expect(guide).to_be_visible()
     expect(guide.locator("[data-answer='smooth-or-featured:smooth'] img")).to_have_count(2)
     expect(guide.locator("[data-answer='bar:bar'] img")).to_have_attribute(
-        "alt", "Example of 'Bar' (subject %d)" % project.subjects.order_by("pk")[3].pk
+        "alt", f"Example of 'Bar' (subject {project.subjects.order_by('pk')[3].pk})"
     )
     assert_accessible(page, "field guide")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
