@@ -30,8 +30,14 @@ def _png(plt, figure) -> bytes:
 
 def votes_per_hour(hours: list, counts: list[int], *, start=None, end=None) -> bytes:
     """One bar per hour (`hours`: the hours' starts, aware datetimes) on a date axis from `start`
-    to `end` (default: the first hour to the hour after the last). The axis spans the window, not
-    the bars: autoscaling to a lone hour's bar drew it across the whole chart."""
+    to `end` (default: the first hour to the hour after the last), as PNG."""
+    plt, figure, _ = votes_per_hour_figure(hours, counts, start=start, end=end)
+    return _png(plt, figure)
+
+
+def votes_per_hour_figure(hours: list, counts: list[int], *, start=None, end=None):
+    """(pyplot, figure, axes) of the votes-per-hour chart. The axis spans the window, not the
+    bars: autoscaling to a lone hour's bar drew that bar across the whole chart."""
     import matplotlib.dates as mdates
 
     plt, figure, axes = _figure()
@@ -46,7 +52,7 @@ def votes_per_hour(hours: list, counts: list[int], *, start=None, end=None) -> b
     else:
         axes.text(0.5, 0.5, "no votes yet", ha="center", va="center", transform=axes.transAxes)
     axes.set_ylabel("classifications / hour")
-    return _png(plt, figure)
+    return plt, figure, axes
 
 
 def learning_curve(versions: list[dict]) -> bytes:
