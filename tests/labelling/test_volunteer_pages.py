@@ -210,3 +210,12 @@ def test_a_signed_in_volunteer_sees_their_accounts_classifications_from_any_brow
     client = Client()
     client.force_login(volunteer.user)
     assert '<strong id="volunteer-total">1</strong>' in client.get("/me/").content.decode()
+
+
+def test_the_home_page_costs_the_same_queries_however_many_projects_and_subjects(
+    make_project, django_assert_max_num_queries
+):
+    for index in range(4):
+        make_project(f"project-{index}", subjects=index + 1)
+    with django_assert_max_num_queries(3):  # projects with their example image, subject totals
+        assert Client().get("/").status_code == 200
