@@ -51,17 +51,29 @@ def project_for_volunteers(slug: str) -> snapshots.ProjectSnapshot:
     return snapshot
 
 
+def _signed_in_user_id(request: HttpRequest) -> int | None:
+    # An anonymous session has no auth key: no need to build request.user to know it.
+    signed_in = SESSION_KEY in request.session and request.user.is_authenticated
+    return request.user.pk if signed_in else None
+
+
+def session_volunteer_id(request: HttpRequest) -> int | None:
+    """The volunteer the session already holds for its account (or anonymity), else None."""
+    stored = request.session.get(SESSION_VOLUNTEER)
+    if isinstance(stored, list) and len(stored) == 2 and stored[1] == _signed_in_user_id(request):
+        return stored[0]
+    return None
+
+
 def request_volunteer_id(request: HttpRequest) -> int:
     """The volunteer behind the request, kept in the session: no query once it is known.
 
     Stored with the account it belongs to, so that logging in or out never carries one person's
     volunteer over to another."""
-    # An anonymous session has no auth key: no need to build request.user to know it.
-    signed_in = SESSION_KEY in request.session and request.user.is_authenticated
-    user_id = request.user.pk if signed_in else None
-    stored = request.session.get(SESSION_VOLUNTEER)
-    if isinstance(stored, list) and len(stored) == 2 and stored[1] == user_id:
-        return stored[0]
+    known = session_volunteer_id(request)
+    if known is not None:
+        return known
+    user_id = _signed_in_user_id(request)
     if user_id is None:
         volunteer = services.volunteer_create_anonymous()
     else:
@@ -209,6 +221,7 @@ def classifications(request: HttpRequest, slug: str) -> JsonResponse:
             "subject": classification.subject_id,
             "answers": classification.annotations,
             "after_retirement": classification.after_retirement,
+            "requested_by_model": classification.requested_by_model,
             "created": created,
         },
         status=201 if created else 200,

@@ -1,9 +1,13 @@
 """Charts drawn server-side with matplotlib (Agg) as PNG bytes. NumPy/SciPy only, no TensorFlow."""
 
 import io
+from datetime import timedelta
 
 import numpy as np
 from scipy import stats
+
+HOUR = timedelta(hours=1)
+HOUR_IN_DAYS = 1 / 24  # matplotlib's date axis counts in days
 
 
 def _figure(width=6.4, height=3.2):
@@ -24,15 +28,31 @@ def _png(plt, figure) -> bytes:
     return buffer.getvalue()
 
 
-def votes_per_hour(hours: list, counts: list[int]) -> bytes:
+def votes_per_hour(hours: list, counts: list[int], *, start=None, end=None) -> bytes:
+    """One bar per hour (`hours`: the hours' starts, aware datetimes) on a date axis from `start`
+    to `end` (default: the first hour to the hour after the last), as PNG."""
+    plt, figure, _ = votes_per_hour_figure(hours, counts, start=start, end=end)
+    return _png(plt, figure)
+
+
+def votes_per_hour_figure(hours: list, counts: list[int], *, start=None, end=None):
+    """(pyplot, figure, axes) of the votes-per-hour chart. The axis spans the window, not the
+    bars: autoscaling to a lone hour's bar drew that bar across the whole chart."""
+    import matplotlib.dates as mdates
+
     plt, figure, axes = _figure()
     if hours:
-        axes.bar(hours, counts, width=1 / 24, align="edge", color="tab:blue")
-        figure.autofmt_xdate()
+        start = start or hours[0]
+        end = end or hours[-1] + HOUR
+        axes.bar(hours, counts, width=HOUR_IN_DAYS, align="edge", color="tab:blue")
+        axes.set_xlim(start, end)
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+        axes.xaxis.set_major_locator(locator)
+        axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     else:
         axes.text(0.5, 0.5, "no votes yet", ha="center", va="center", transform=axes.transAxes)
     axes.set_ylabel("classifications / hour")
-    return _png(plt, figure)
+    return plt, figure, axes
 
 
 def learning_curve(versions: list[dict]) -> bytes:

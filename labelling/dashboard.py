@@ -242,8 +242,13 @@ def subject_detail(request, slug, subject_id):
 
 @staff_only
 def chart_votes(request, slug):
-    rows = selectors.votes_per_hour(project=staff_project(slug))
-    return png(charts.votes_per_hour([hour for hour, _ in rows], [n for _, n in rows]))
+    window = selectors.votes_per_hour_window()
+    rows = selectors.votes_per_hour(project=staff_project(slug), since=window[0])
+    return png(
+        charts.votes_per_hour(
+            [hour for hour, _ in rows], [n for _, n in rows], start=window[0], end=window[1]
+        )
+    )
 
 
 @staff_only

@@ -1,4 +1,4 @@
-"""Staff forms: project settings, and the question tree written as text.
+"""Staff forms: project settings, the question tree written as text, the volunteers' guide.
 
 The tree text, one question per line and its answers indented below it:
 
@@ -108,3 +108,54 @@ class ProjectForm(forms.ModelForm):
 
 class UploadForm(forms.Form):
     archive = forms.FileField(help_text="A .zip of images (PNG, JPEG, GIF, BMP, TIFF, WebP).")
+
+
+class GuideForm(forms.Form):
+    tutorial_markdown = forms.CharField(
+        label="Tutorial (Markdown)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="Shown to each volunteer on their first visit; they can reopen it.",
+    )
+    field_guide_markdown = forms.CharField(
+        label="Field guide introduction (Markdown)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Above the example images of every answer. HTML is sanitised: no scripts.",
+    )
+    image_alt_text = forms.CharField(
+        label="Alt text of the images",
+        required=False,
+        max_length=300,
+        help_text="What screen readers say for an image to classify, e.g. 'A galaxy photographed "
+        "by a telescope'.",
+    )
+
+    def __init__(self, *args, tree: Tree, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.example_fields: dict[str, tuple[str, str]] = {}
+        for question_key in tree.ordered_keys():
+            question = tree.questions[question_key]
+            for answer in question.answers:
+                name = f"examples_{len(self.example_fields)}"
+                self.example_fields[name] = (question_key, answer.key)
+                self.fields[name] = forms.CharField(
+                    label=f"Examples of '{answer.text}' ({question.text})",
+                    required=False,
+                    help_text="Subject ids, comma-separated.",
+                )
+
+    def clean(self):
+        cleaned = super().clean()
+        examples = {}
+        for name, pair in self.example_fields.items():
+            raw = (cleaned.get(name) or "").replace(",", " ").split()
+            if not all(part.isascii() and part.isdigit() for part in raw):
+                self.add_error(
+                    name, f"Expected subject ids separated by commas, received {cleaned[name]!r}"
+                )
+                continue
+            if raw:
+                examples[pair] = [int(part) for part in raw]
+        cleaned["examples"] = examples
+        return cleaned

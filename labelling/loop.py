@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from labelling import queue
 from labelling.models import (
+    ROUND_PRIORITY_BASE,
     AcquisitionPick,
     AcquisitionRound,
     Classification,
@@ -34,7 +35,7 @@ logger = logging.getLogger(__name__)
 RETRAIN_TASK = "mlworker.tasks.retrain"
 # Priorities: a round's picks get ROUND_PRIORITY_BASE + (batch - rank); everyone else their score
 # (mutual information, far below the base); before any model, priorities are random in [0, 1).
-ROUND_PRIORITY_BASE = 1_000_000.0
+# The base lives in models.py (the vote reads it too: Classification.requested_by_model).
 ROUND_ABANDONED = "round abandoned: the retrain's lease expired before its round was recorded"
 
 

@@ -25,6 +25,11 @@ class RetirementReason(models.TextChoices):
     MODEL = "model", "Settled by the model and the votes"
 
 
+# A round's picks get priorities from ROUND_PRIORITY_BASE up (labelling/loop.py), everyone else
+# their acquisition score (far below it): a subject at or above it is one the model asks about now.
+ROUND_PRIORITY_BASE = 1_000_000.0
+
+
 class RetrainState(models.TextChoices):
     IDLE = "idle", "Idle"
     QUEUED = "queued", "Queued"
@@ -89,6 +94,11 @@ class Project(models.Model):
     # leaves a newer run's claim alone.
     retrain_token = models.CharField(max_length=64, blank=True, default="")
     is_published = models.BooleanField(default=True)
+    # What volunteers read (labelling/markdown.py renders it, sanitised): the tutorial shown on a
+    # volunteer's first visit and the field guide opened on demand; the images' alt text.
+    tutorial_markdown = models.TextField(blank=True, default="")
+    field_guide_markdown = models.TextField(blank=True, default="")
+    image_alt_text = models.CharField(max_length=300, blank=True, default="")
     # Version stamp of what web processes cache (the tree, the Redis queue's generation): bumped
     # when staff change the tree and when a queue update could not reach Redis (labelling/queue.py).
     serving_version = models.PositiveIntegerField(default=0)
@@ -194,6 +204,11 @@ class Subject(models.Model):
     def image_url(self) -> str:
         return f"{settings.MEDIA_URL}{self.image}"
 
+    @property
+    def requested_by_model(self) -> bool:
+        """In the latest round's picks: the model asks volunteers about it now."""
+        return self.priority >= ROUND_PRIORITY_BASE
+
 
 class Volunteer(models.Model):
     """Who voted: an account, or an anonymous browser session."""
@@ -221,6 +236,9 @@ class Classification(models.Model):
     idempotency_key = models.CharField(max_length=64)
     # The subject was already retired when this vote arrived: kept, and marked.
     after_retirement = models.BooleanField(default=False)
+    # The subject was one of the model's current picks when the vote arrived (its priority was a
+    # round's pick priority): set in the vote's own INSERT (labelling/submission.py).
+    requested_by_model = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
@@ -236,6 +254,30 @@ class Classification(models.Model):
 
     def __str__(self) -> str:
         return f"classification {self.pk} of subject {self.subject_id}"
+
+
+class FieldGuideExample(models.Model):
+    """A subject staff picked as an example of one answer, for the field guide."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="field_guide_examples"
+    )
+    question_key = models.SlugField(max_length=64)
+    answer_key = models.SlugField(max_length=64)
+    subject = models.ForeignKey(Subject, on_delete=models.CASCADE, related_name="guide_examples")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["project", "question_key", "answer_key", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "question_key", "answer_key", "subject"],
+                name="one_guide_example_per_answer_and_subject",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"example {self.question_key}:{self.answer_key} subject {self.subject_id}"
 
 
 class ModelVersionStatus(models.TextChoices):

@@ -234,11 +234,19 @@ def project_dashboard_stats(*, project: Project) -> dict:
     }
 
 
-def votes_per_hour(*, project: Project, hours: int = 72) -> list[tuple]:
+def votes_per_hour_window(*, hours: int = 72, now=None) -> tuple:
+    """(start, end) of the votes-per-hour chart: the last `hours` whole hours up to the end of the
+    current one."""
+    end = (now or timezone.now()).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return end - timedelta(hours=hours), end
+
+
+def votes_per_hour(*, project: Project, since=None) -> list[tuple]:
+    """[(hour, classifications)] from `since` (default: the chart's window), by hour."""
     from django.db.models import Count
     from django.db.models.functions import TruncHour
 
-    since = timezone.now() - timedelta(hours=hours)
+    since = since or votes_per_hour_window()[0]
     return list(
         Classification.objects.filter(project=project, created_at__gte=since)
         .annotate(hour=TruncHour("created_at"))

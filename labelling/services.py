@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import F
 
 from labelling.errors import Conflict, InvalidInput
+from labelling.guides import project_guide_update
 from labelling.imports import ImportLine, subject_import_image, subjects_import_path
 from labelling.models import Answer, Classification, Project, Question, Subject, Volunteer
 from labelling.selectors import project_tree, subject_recount
@@ -23,6 +24,7 @@ __all__ = [
     "classification_submit",
     "project_create",
     "project_delete",
+    "project_guide_update",
     "project_tree_replace",
     "project_update",
     "subject_counts_rebuild",

@@ -17,6 +17,7 @@ from django.utils import timezone
 from labelling import queue
 from labelling.errors import Conflict, InvalidInput, NotFound
 from labelling.models import (
+    ROUND_PRIORITY_BASE,
     Classification,
     Project,
     RetirementReason,
@@ -105,18 +106,22 @@ def classification_submit(
 # Lock the subject row (a concurrent vote on it waits), insert the classification unless this
 # volunteer already classified the subject or used the key, then count the answers and retire at
 # the limit: all in one statement. The UPDATE re-reads the locked row, so counts stay exact.
+# requested_by_model: the subject's priority was a round pick's (the model asked for it), read
+# from the row the statement locks anyway.
 SUBMIT_SQL = """
 WITH target AS (
-    SELECT id, status FROM labelling_subject WHERE id = %(subject)s AND project_id = %(project)s
+    SELECT id, status, priority >= {requested_floor} AS requested FROM labelling_subject
+    WHERE id = %(subject)s AND project_id = %(project)s
     FOR UPDATE
 ), inserted AS (
     INSERT INTO labelling_classification (project_id, subject_id, volunteer_id, annotations,
-                                          idempotency_key, after_retirement, created_at)
+                                          idempotency_key, after_retirement, requested_by_model,
+                                          created_at)
     SELECT %(project)s, target.id, %(volunteer)s, %(annotations)s::jsonb, %(key)s,
-           target.status = 'retired', now()
+           target.status = 'retired', target.requested, now()
     FROM target
     ON CONFLICT DO NOTHING
-    RETURNING id, after_retirement
+    RETURNING id, after_retirement, requested_by_model
 ), updated AS (
     UPDATE labelling_subject AS subject SET
         classification_count = subject.classification_count + 1,
@@ -133,9 +138,10 @@ WITH target AS (
     FROM inserted WHERE subject.id = %(subject)s
     RETURNING subject.status
 )
-SELECT EXISTS (SELECT 1 FROM target), inserted.id, inserted.after_retirement, updated.status
+SELECT EXISTS (SELECT 1 FROM target), inserted.id, inserted.after_retirement,
+       inserted.requested_by_model, updated.status
 FROM (SELECT 1) AS one LEFT JOIN inserted ON true LEFT JOIN updated ON true
-"""
+""".replace("{requested_floor}", repr(float(ROUND_PRIORITY_BASE)))
 
 
 def _counts_sql(walked: dict[str, str]) -> tuple[str, dict]:
@@ -186,7 +192,7 @@ def _submit_in_one_statement(
         "limit": project.retirement_limit,
     }
     try:
-        found, classification_id, after_retirement, status = _execute_prepared(
+        found, classification_id, after_retirement, requested, status = _execute_prepared(
             _submit_sql(len(walked)), params
         )
     except IntegrityError:  # the session's volunteer no longer exists (the only foreign key left)
@@ -212,6 +218,7 @@ def _submit_in_one_statement(
         annotations=walked,
         idempotency_key=idempotency_key,
         after_retirement=after_retirement,
+        requested_by_model=requested,
     )
     return classification, True
 
@@ -260,6 +267,7 @@ def _store_classification(project, volunteer, subject_id, walked, idempotency_ke
         annotations=walked,
         idempotency_key=idempotency_key,
         after_retirement=subject.status == SubjectStatus.RETIRED,
+        requested_by_model=subject.requested_by_model,
     )
     counts = subject.vote_counts or {}
     for question_key, answer_key in walked.items():

@@ -9,6 +9,7 @@ from labelling import api, views
 urlpatterns = [
     path("", views.project_list, name="project_list"),
     path("projects/<slug:slug>/classify/", views.classify, name="classify"),
+    path("me/", views.volunteer_page, name="volunteer_page"),
     path("api/projects/<slug:slug>", api.project_detail, name="api_project"),
     path("api/projects/<slug:slug>/next", api.next_subject, name="api_next"),
     path(

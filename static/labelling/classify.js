@@ -16,6 +16,8 @@
   const statusLine = document.getElementById("status");
   const finished = document.getElementById("finished");
   const doneCount = document.getElementById("done-count");
+  const requestedCount = document.getElementById("requested-count");
+  const imageAlt = root.dataset.imageAlt;
 
   let current = null;      // {id, image_url}
   let queued = [];         // prefetched subjects, best first
@@ -26,6 +28,7 @@
   let questionKey = null;
   let busy = false;
   let done = 0;
+  let requested = 0;       // of those, subjects the model had asked for
 
   function cookie(name) {
     const match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
@@ -82,17 +85,21 @@
     questionKey = key;
     const question = tree.questions[key];
     questionText.textContent = question.text;
+    const hadFocus = answersBox.contains(document.activeElement); // keyboard users keep their place
     answersBox.replaceChildren();
     for (const answer of question.answers) {
       const button = document.createElement("button");
       button.type = "button";
       button.dataset.answer = answer.key;
+      button.setAttribute("aria-keyshortcuts", answer.shortcut);
       const shortcut = document.createElement("kbd");
+      shortcut.setAttribute("aria-hidden", "true"); // the accessible name is the answer's text
       shortcut.textContent = answer.shortcut;
       button.append(shortcut, document.createTextNode(answer.text));
       button.addEventListener("click", () => choose(answer));
       answersBox.append(button);
     }
+    if (hadFocus) answersBox.querySelector("button").focus();
   }
 
   function showSubject(subject) {
@@ -106,6 +113,7 @@
       return;
     }
     image.src = subject.image_url;
+    image.alt = imageAlt + " (subject " + subject.id + ")";
     caption.textContent = "Subject " + subject.id;
     showQuestion(tree.root);
     const pending = fillQueue();
@@ -154,8 +162,13 @@
     try {
       const response = await post(payload);
       if (response.ok || response.status === 409) {
-        done += response.ok ? 1 : 0;
+        if (response.ok) {
+          const stored = await response.json();
+          done += 1;
+          requested += stored.requested_by_model ? 1 : 0;
+        }
         doneCount.textContent = String(done);
+        requestedCount.textContent = String(requested);
         showSubject(await takeNext().catch(() => null));
       } else {
         statusLine.textContent = (await response.json()).error;
@@ -172,6 +185,7 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || !questionKey || !current) return;
+    if (document.querySelector("dialog[open]")) return; // the tutorial or field guide has the keys
     if (event.key === "Backspace") { event.preventDefault(); back(); return; }
     const answer = tree.questions[questionKey].answers.find((a) => a.shortcut === event.key.toLowerCase());
     if (answer) { event.preventDefault(); choose(answer); }

@@ -1,7 +1,5 @@
 """A volunteer in headless Debian chromium classifies three images with the keyboard."""
 
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import expect
 
@@ -9,7 +7,6 @@ from labelling import services
 from labelling.models import Classification
 from mlworker import synthetic
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
@@ -28,8 +25,6 @@ def test_volunteer_classifies_three_images_with_the_keyboard(
     caption = page.locator("#subject-caption")
 
     expect(question).to_contain_text("smooth")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "classify.png"))
     seen = []
     for keys in (["s"], ["f", "b"], ["f", "n"]):
         expect(caption).to_contain_text("Subject")

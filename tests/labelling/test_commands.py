@@ -63,6 +63,20 @@ def test_create_demo_project_and_simulate_volunteers_follow_the_truth():
         "edge-on",
         "bar",
     }
+    # The demo comes with a tutorial and a field guide of the clearest galaxies of each answer.
+    assert "field guide" in project.tutorial_markdown and project.image_alt_text
+    smooth = project.field_guide_examples.filter(
+        question_key="smooth-or-featured", answer_key="smooth"
+    )
+    assert smooth.count() == 3
+    truths = sorted(
+        (s.metadata["truth"]["smooth-or-featured"] for s in project.subjects.all()), reverse=True
+    )
+    assert (
+        sorted((e.subject.metadata["truth"]["smooth-or-featured"] for e in smooth), reverse=True)
+        == truths[:3]
+    )
+    assert project.field_guide_examples.count() == 3 * 6
     call_command(
         "simulate_volunteers", "demo", "--classifications", "60", stdout=StringIO(), verbosity=0
     )

@@ -82,6 +82,7 @@ def page_urls(project) -> list[str]:
     volunteer_pages = [
         "/",
         f"/projects/{project.slug}/classify/",
+        "/me/",
         f"/api/projects/{project.slug}/next",
         LOGIN,
     ]

@@ -5,6 +5,30 @@ from tqdm import tqdm
 from labelling import selectors, services, tree
 from labelling.errors import StarlingError
 
+DEMO_TUTORIAL = """Thank you for helping! Each image is a (synthetic) galaxy. Answer a question or
+two about it: **smooth** galaxies are round blurs; **featured** ones show a disk, arms or a bar.
+
+- Click or tap an answer, or press its key.
+- Not sure? Open the **field guide** (button or <kbd>?</kbd>) to compare with examples.
+- There is no wrong answer: many volunteers see each image, and a model learns from all of you.
+  It picks the images it finds hardest, so your votes steer what it learns next."""
+DEMO_FIELD_GUIDE = """Examples of each answer, picked from this project's own galaxies: those
+whose (known, synthetic) truth is clearest."""
+
+
+def demo_examples(probabilities, subject_ids, questions, per_answer=3) -> dict:
+    """{(question, answer): subject ids}: the galaxies most clearly of each answer (the true
+    probability of the first answer highest, or lowest for the second).
+    probabilities: float [subjects, questions]."""
+    examples = {}
+    for column, question in enumerate(questions):
+        order = np.argsort(probabilities[:, column])
+        first, second = question["answers"][:2]
+        for answer, ranked in ((first, order[::-1]), (second, order)):
+            chosen = dict.fromkeys(subject_ids[i] for i in ranked)  # a duplicate image: one id
+            examples[(question["key"], answer["key"])] = list(chosen)[:per_answer]
+    return examples
+
 
 class Command(BaseCommand):
     help = (
@@ -56,6 +80,7 @@ class Command(BaseCommand):
             options["subjects"], size=options["size"], seed=options["seed"]
         )
         keys = [question["key"] for question in synthetic.GALAXY_QUESTIONS]
+        subject_ids = []
         for index in tqdm(
             range(len(galaxies.p)), desc="galaxies", disable=options["verbosity"] == 0
         ):
@@ -63,12 +88,20 @@ class Command(BaseCommand):
                 key: round(float(value), 4)
                 for key, value in zip(keys, galaxies.p[index], strict=True)
             }
-            services.subject_import_image(
+            imported = services.subject_import_image(
                 project=project,
                 name=f"galaxy-{options['seed']}-{index:06d}.png",
                 data=synthetic.image_to_png_bytes(galaxies.images[index]),
                 metadata={"truth": truth, "kind": str(galaxies.kinds[index])},
             )
+            subject_ids.append(imported.pk)
+        services.project_guide_update(
+            project=project,
+            tutorial_markdown=DEMO_TUTORIAL,
+            field_guide_markdown=DEMO_FIELD_GUIDE,
+            image_alt_text="A synthetic galaxy: a blurry light on a dark, noisy sky",
+            examples=demo_examples(galaxies.p, subject_ids, synthetic.GALAXY_QUESTIONS),
+        )
         counts = {
             str(kind): int(np.sum(galaxies.kinds == kind)) for kind in np.unique(galaxies.kinds)
         }
