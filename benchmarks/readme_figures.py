@@ -248,8 +248,8 @@ def retirement_section(result: dict, when: str) -> str:
         "tried, it is met by " + (", ".join(f"`{rule}`" for rule in meeting) or "none") + ". "
         "An expected change below one vote settles any question with 5 or fewer votes to come "
         "once the model's masks agree (E|K − E[K]| of a Binomial(5, p) is at most 0.94): under "
-        "the default rule the limit is in effect 10 votes wherever they agree. The other rules "
-        "make each clause stricter in turn.",
+        "the issue's literal rule (width 0.2, change below one vote) the limit is in effect 10 "
+        "votes wherever they agree. The other rules make each clause stricter in turn.",
         RETIREMENT_END,
     ]
     return "\n".join(lines)

@@ -77,6 +77,7 @@ SETTINGS_FIELDS = [
     "retirement_limit",
     "retirement_rule",
     "retirement_threshold",
+    "retirement_max_expected_change",
     "retirement_minimum_votes",
     "acquisition_batch_size",
     "exploration_share",

@@ -44,6 +44,7 @@ def rule_for(project: Project) -> retirement.Rule:
         limit=project.retirement_limit,
         threshold=project.retirement_threshold,
         minimum_votes=project.retirement_minimum_votes,
+        max_expected_change=project.retirement_max_expected_change,
     )
 
 

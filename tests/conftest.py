@@ -68,6 +68,18 @@ TWO_QUESTION_TREE = [
 ]
 
 
+def submit_votes(project, subject, volunteers, answers: dict, key_prefix: str) -> None:
+    """Each volunteer classifies `subject` with the same answers (keys `<key_prefix>-<n>`)."""
+    for number, volunteer in enumerate(volunteers):
+        services.classification_submit(
+            project=project,
+            volunteer=volunteer,
+            subject_id=subject.pk,
+            annotations=answers,
+            idempotency_key=f"{key_prefix}-{number}",
+        )
+
+
 @pytest.fixture
 def make_project(db):
     def make(slug="galaxies", subjects=0, **settings_values):

@@ -3,8 +3,24 @@
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import redis
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_logged(command: list[str], environment: dict, log) -> subprocess.Popen:
+    """`command` run from the project root in a session of its own (so a test can end it and
+    everything it started), its output appended to the open file `log`."""
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def free_port() -> int:

@@ -19,7 +19,8 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import start_logged
+
 WORKER_LEASE_SECONDS = 8
 
 
@@ -27,33 +28,11 @@ class WorkerProcess:
     def __init__(self, environment: dict, log_path: Path):
         self.log_path = log_path
         self.log = open(log_path, "ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "labelling",
-                "worker",
-                "-Q",
-                "celery,ml",
-                "--concurrency",
-                "1",
-                "--pool",
-                "prefork",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-            ],
-            cwd=ROOT,
-            env=environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        options = "-Q celery,ml --concurrency 1 --pool prefork --loglevel INFO"
+        options += " --without-gossip --without-mingle"
+        options += f" --hostname test-{os.getpid()}-{time.monotonic_ns()}@%h"
+        command = [sys.executable, "-m", "celery", "-A", "labelling", "worker", *options.split()]
+        self.process = start_logged(command, environment, self.log)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from tests.processes import free_port, wait_for_port
+from tests.processes import free_port, start_logged, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB_APPLICATION_NAME = "starling-fault-web"
@@ -34,31 +34,10 @@ class Gunicorn:
     def __init__(self, environment: dict, log: Path, workers: int = 2):
         self.port = free_port()
         self.log = open(log, "ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "labelling.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                "4",
-                "--worker-class",
-                "gthread",
-                "--timeout",
-                "30",
-                "--graceful-timeout",
-                "5",
-            ],
-            cwd=ROOT,
-            env=environment,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        options = f"--bind 127.0.0.1:{self.port} --workers {workers} --threads 4"
+        options += " --worker-class gthread --timeout 30 --graceful-timeout 5"
+        command = [sys.executable, "-m", "gunicorn", "labelling.wsgi", *options.split()]
+        self.process = start_logged(command, environment, self.log)
         wait_for_port(self.port)
 
     def worker_pids(self) -> list[int]:

@@ -16,6 +16,18 @@ from labelling.models import AcquisitionPick, AcquisitionRound, ModelVersion, Pr
 pytestmark = pytest.mark.django_db
 
 
+def stored_question(mutual_information, expected_votes, **answers):
+    """A Prediction's per-question entry: answers given as answer=(mean, low, high)."""
+    return {
+        "mutual_information": mutual_information,
+        "expected_votes": expected_votes,
+        "answers": {
+            answer: {"mean": mean, "low": low, "high": high}
+            for answer, (mean, low, high) in answers.items()
+        },
+    }
+
+
 def scored(project, number=1):
     """A ready model version with a prediction for every subject, and a round: as the loop leaves them."""
     version = ModelVersion.objects.create(
@@ -38,22 +50,12 @@ def scored(project, number=1):
             subject=subject,
             score=0.1 * subject.pk,
             per_question={
-                "smooth-or-featured": {
-                    "mutual_information": 0.2,
-                    "expected_votes": 15,
-                    "answers": {
-                        "smooth": {"mean": 0.7, "low": 0.5, "high": 0.9},
-                        "featured": {"mean": 0.3, "low": 0.1, "high": 0.5},
-                    },
-                },
-                "bar": {
-                    "mutual_information": 0.1,
-                    "expected_votes": 4.5,
-                    "answers": {
-                        "bar": {"mean": 0.4, "low": 0.0, "high": 0.8},
-                        "no-bar": {"mean": 0.6, "low": 0.2, "high": 1.0},
-                    },
-                },
+                "smooth-or-featured": stored_question(
+                    0.2, 15, smooth=(0.7, 0.5, 0.9), featured=(0.3, 0.1, 0.5)
+                ),
+                "bar": stored_question(
+                    0.1, 4.5, bar=(0.4, 0.0, 0.8), **{"no-bar": (0.6, 0.2, 1.0)}
+                ),
             },
             samples={
                 "smooth-or-featured": [[0.7, 0.3], [0.6, 0.4], [0.8, 0.2]],
@@ -178,6 +180,7 @@ def test_staff_create_a_project_with_a_question_tree_and_bad_trees_are_explained
         "retirement_limit": 10,
         "retirement_rule": "fixed_count",
         "retirement_threshold": 0.2,
+        "retirement_max_expected_change": 1.0,
         "retirement_minimum_votes": 3,
         "acquisition_batch_size": 20,
         "exploration_share": 0.1,

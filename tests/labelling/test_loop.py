@@ -17,6 +17,7 @@ from labelling.models import (
     SubjectStatus,
 )
 from mlworker import synthetic
+from tests.conftest import submit_votes
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -183,14 +184,7 @@ def test_a_version_worse_than_the_baseline_does_not_reorder_the_queue(
     for index, (subject, role) in enumerate(zip(subjects[:120], roles, strict=False)):
         bright = index % 2 == 1
         answers = featured if bright != (role == "held_out") else {"smooth-or-featured": "smooth"}
-        for number, volunteer in enumerate(volunteers):
-            services.classification_submit(
-                project=project,
-                volunteer=volunteer,
-                subject_id=subject.pk,
-                annotations=answers,
-                idempotency_key=f"gate-{index}-{number}",
-            )
+        submit_votes(project, subject, volunteers, answers, key_prefix=f"gate-{index}")
     priorities_before = dict(project.subjects.values_list("pk", "priority"))
     start_worker(STARLING_HELD_OUT_SHARE="0.3", STARLING_TRAIN_EPOCHS="6")
     assert loop.retrain_request(project=project)

@@ -7,7 +7,7 @@ import pytest
 import redis
 from django.test import Client
 
-from labelling import loop, queue, services
+from labelling import loop, queue, retirement, services
 from labelling.models import (
     Classification,
     ModelVersion,
@@ -18,8 +18,9 @@ from labelling.models import (
     Subject,
     SubjectStatus,
 )
-from labelling.retirement_checks import subjects_retire_settled
+from labelling.retirement_checks import rule_for, subjects_retire_settled
 from labelling.tasks import check_retirements
+from tests.conftest import submit_votes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving_state")]
 SMOOTH = {"smooth-or-featured": "smooth"}
@@ -50,15 +51,11 @@ def version_with_samples(project, number=1, worse_than_baseline=False, **sample_
 
 
 def vote(project, subject, times, answers=SMOOTH, prefix="volunteer"):
-    for index in range(times):
-        volunteer = services.volunteer_get_or_create(session_key=f"{prefix}-{uuid.uuid4().hex}")
-        services.classification_submit(
-            project=project,
-            volunteer=volunteer,
-            subject_id=subject.pk,
-            annotations=answers,
-            idempotency_key=f"k{index}",
-        )
+    volunteers = [
+        services.volunteer_get_or_create(session_key=f"{prefix}-{uuid.uuid4().hex}")
+        for _ in range(times)
+    ]
+    submit_votes(project, subject, volunteers, answers, key_prefix="k")
 
 
 @pytest.fixture
@@ -244,11 +241,17 @@ def test_staff_switch_the_rule_in_the_settings_form(make_project, staff):
     }
     form["rotation_invariant"] = "on"
     form["is_published"] = "on"
-    for name in ("retirement_rule", "retirement_threshold", "retirement_minimum_votes"):
+    for name in (
+        "retirement_rule",
+        "retirement_threshold",
+        "retirement_max_expected_change",
+        "retirement_minimum_votes",
+    ):
         assert f'name="{name}"' in page.content.decode()
     chosen = {
         "retirement_rule": "model_aware",
         "retirement_threshold": "0.15",
+        "retirement_max_expected_change": "0.5",
         "retirement_minimum_votes": "4",
     }
     assert (
@@ -258,8 +261,10 @@ def test_staff_switch_the_rule_in_the_settings_form(make_project, staff):
     assert (
         project.retirement_rule,
         project.retirement_threshold,
+        project.retirement_max_expected_change,
         project.retirement_minimum_votes,
-    ) == ("model_aware", 0.15, 4)
+    ) == ("model_aware", 0.15, 0.5, 4)
+    assert rule_for(project) == retirement.Rule(project.retirement_limit, 0.15, 4, 0.5)
     refused = client.post(
         f"/staff/projects/{project.slug}/edit/", {**form, **chosen, "retirement_threshold": "0"}
     )
