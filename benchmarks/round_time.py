@@ -63,17 +63,7 @@ def main() -> None:
     worker = subprocess.Popen(
         [
             sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "labelling",
-            "worker",
-            "-Q",
-            "celery,ml",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "WARNING",
+            *"-m celery -A labelling worker -Q celery,ml --concurrency 1 --loglevel WARNING".split(),
         ],
         cwd=ROOT,
         env=env,
