@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from labelling import loop, services
 from labelling.models import Classification, Project
 from mlworker import synthetic
-from tests.conftest import GALAXY_TREE
+from tests.conftest import TWO_QUESTION_TREE
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -32,7 +32,7 @@ def guided_project(slug: str) -> Project:
         slug=slug,
         title="Galaxy Hunt",
         description="Sort synthetic galaxies into smooth and featured.",
-        questions=GALAXY_TREE,
+        questions=TWO_QUESTION_TREE,
     )
     for index, image in enumerate(synthetic.make_galaxies(6, size=64, seed=5).images):
         services.subject_import_image(
