@@ -26,6 +26,7 @@ from labelling.models import (
     Project,
 )
 from labelling.tree import nodes_from_dicts, tree_from_nodes
+from mlworker import sources
 from mlworker.questions import GALAXY_QUESTIONS
 
 # A new project starts from the demo's galaxy tree (its one definition), as text to edit.
@@ -153,6 +154,7 @@ def project_dashboard(request, slug):
             "jobs": [v for v in versions if v.status == ModelVersionStatus.TRAINING],
             "latest_round": latest_round,
             "ready_versions": [v for v in versions if v.status == ModelVersionStatus.READY],
+            "start_model": sources.describe(project.start_model),
         },
     )
 

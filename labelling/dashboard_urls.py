@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labelling import dashboard, dashboard_guide
+from labelling import dashboard, dashboard_guide, dashboard_start
 
 urlpatterns = [
     path("", dashboard.home, name="staff_home"),
@@ -9,6 +9,7 @@ urlpatterns = [
     path("projects/<slug:slug>/edit/", dashboard.project_edit, name="staff_edit"),
     path("projects/<slug:slug>/upload/", dashboard.project_upload, name="staff_upload"),
     path("projects/<slug:slug>/guide/", dashboard_guide.project_guide, name="staff_guide"),
+    path("projects/<slug:slug>/start/", dashboard_start.project_start, name="staff_start"),
     path("projects/<slug:slug>/retrain/", dashboard.project_retrain, name="staff_retrain"),
     path("projects/<slug:slug>/round/", dashboard.round_view, name="staff_round"),
     path("projects/<slug:slug>/subjects/", dashboard.subject_list, name="staff_subjects"),

@@ -160,3 +160,44 @@ class GuideForm(forms.Form):
                 examples[pair] = [int(part) for part in raw]
         cleaned["examples"] = examples
         return cleaned
+
+
+class StartVersionForm(forms.Form):
+    version = forms.ModelChoiceField(
+        queryset=None,
+        label="A ready model version of another project",
+        empty_label=None,
+        help_text="Its trunk is copied into this project; the question heads are built fresh.",
+    )
+
+    def __init__(self, *args, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = candidates
+        self.fields["version"].label_from_instance = _version_label
+
+    def clean(self):
+        cleaned = super().clean()
+        if "version" in self.errors:  # Django's own "Select a valid choice" names no value
+            received = self.data.get("version", "")
+            self.errors["version"] = self.error_class(
+                [f"Expected a ready version of another project, received {received!r}"]
+            )
+        return cleaned
+
+
+def _version_label(version) -> str:
+    held_out = version.held_out_summary
+    nll = f", held-out NLL {held_out['nll']:.3f}" if held_out.get("nll") is not None else ""
+    return (
+        f"{version.project.title} v{version.number} ({version.training_set_size} labelled, "
+        f"{version.config.get('image_size', '?')} px{nll})"
+    )
+
+
+class StartFileForm(forms.Form):
+    trunk_file = forms.FileField(
+        label="A Keras model file (.keras)",
+        help_text="A backbone trained elsewhere: one image input (height, width, 1 or 3 channels), "
+        "pixels in [0, 1], features or a feature map out. Loaded in Keras' safe mode: no Lambda "
+        "layers. Put any preprocessing inside the model.",
+    )

@@ -190,6 +190,7 @@ def model_version_ready(
     config: dict,
     device: str,
     worse_than_baseline: bool = False,
+    started_from: str = "",
 ) -> None:
     """Mark a version ready — only after its artefact is completely saved."""
     ModelVersion.objects.filter(pk=version.pk, status=ModelVersionStatus.TRAINING).update(
@@ -201,6 +202,7 @@ def model_version_ready(
         config=config,
         device=device,
         worse_than_baseline=worse_than_baseline,
+        started_from=started_from[:300],
         finished_at=timezone.now(),
     )
 

@@ -104,6 +104,10 @@ class Project(models.Model):
     tutorial_markdown = models.TextField(blank=True, default="")
     field_guide_markdown = models.TextField(blank=True, default="")
     image_alt_text = models.CharField(max_length=300, blank=True, default="")
+    # Where a first model starts (labelling/start_models.py): {} for random weights, else the
+    # `trunk_source` the worker's model config carries (mlworker/sources.py), pointing at the
+    # project's own copy of another project's version or of an uploaded Keras file.
+    start_model = models.JSONField(default=dict, blank=True)
     # Version stamp of what web processes cache (the tree, the Redis queue's generation): bumped
     # when staff change the tree and when a queue update could not reach Redis (labelling/queue.py).
     serving_version = models.PositiveIntegerField(default=0)
@@ -309,6 +313,9 @@ class ModelVersion(models.Model):
     task_id = models.CharField(max_length=255, blank=True)
     # Its held-out vote NLL was higher than the image-free baseline's: it does not steer the queue.
     worse_than_baseline = models.BooleanField(default=False)
+    # What training started from, for people: "random weights", "v3 of this project", or the
+    # project's starting model ("galaxies v5 (a model version), fine-tuned").
+    started_from = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

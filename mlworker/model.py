@@ -39,6 +39,10 @@ class ModelConfig:
     pixel_std: float = 1.0
     # Output bias per question: log of the mean vote fraction per answer (None = zeros).
     initial_log_fractions: dict | None = field(default=None, compare=False)
+    # Where the trunk comes from: None for the convolutions above, trained from random weights, or
+    # a source model whose trunk this one fine-tunes (transfer.py: another project's version or a
+    # Keras file). With a source, the convolution fields above are unused.
+    trunk_source: dict | None = None
 
     def __post_init__(self):
         if not self.questions:
@@ -111,7 +115,13 @@ def _regulariser(config: ModelConfig):
     return keras.regularizers.L2(config.weight_decay) if config.weight_decay else None
 
 
-def build_trunk(config: ModelConfig) -> keras.Model:
+def build_trunk(config: ModelConfig, *, pretrained: bool = True) -> keras.Model:
+    """image -> features. With a `trunk_source`, the source's trunk behind an input adapter, with
+    the source's weights when `pretrained` (a saved version loads its own weights over them)."""
+    if config.trunk_source is not None:
+        from mlworker import transfer
+
+        return transfer.build_source_trunk(config, pretrained=pretrained)
     inputs = keras.Input((config.image_size, config.image_size, config.channels), name="image")
     # Pixels arrive in [0, 1]; standardise with the training set's statistics, kept in the config.
     x = keras.layers.Rescaling(
@@ -141,8 +151,8 @@ def build_trunk(config: ModelConfig) -> keras.Model:
     return keras.Model(inputs, features, name="trunk")
 
 
-def build_head(config: ModelConfig) -> keras.Model:
-    features = keras.Input((config.dense_units,), name="features")
+def build_head(config: ModelConfig, feature_count: int) -> keras.Model:
+    features = keras.Input((feature_count,), name="features")
     dropped = AlwaysOnDropout(config.dropout_rate, name="mc_dropout")(features)
     outputs = {}
     for question in config.questions:
@@ -204,10 +214,13 @@ def build_trainer(model: "BayesianCNN") -> keras.Model:
     return keras.Model(inputs, grouped, name="bayesian_cnn_trainer")
 
 
-def build_model(config: ModelConfig) -> BayesianCNN:
-    """The paper-shaped network: conv trunk, dense 128, always-on dropout, a softmax per question."""
-    trunk = build_trunk(config)
-    head = build_head(config)
+def build_model(config: ModelConfig, *, pretrained: bool = True) -> BayesianCNN:
+    """The paper-shaped network: conv trunk, dense 128, always-on dropout, a softmax per question.
+
+    With a `trunk_source`, the source's trunk (its weights when `pretrained`) and a fresh head.
+    """
+    trunk = build_trunk(config, pretrained=pretrained)
+    head = build_head(config, int(trunk.output.shape[-1]))
     inputs = keras.Input((config.image_size, config.image_size, config.channels), name="image")
     full = keras.Model(inputs, head(trunk(inputs)), name="bayesian_cnn")
     return BayesianCNN(config=config, full=full, trunk=trunk, head=head)

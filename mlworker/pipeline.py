@@ -47,9 +47,15 @@ class TrainingSettings:
     fresh_restarts: int = 2
     validation_share: float = 0.15
     held_out_share: float = 0.15
+    # A model started from another one's trunk (transfer.py) first trains only its new head for
+    # this many epochs, the trunk frozen, then every layer at fine_tune_rate x learning_rate.
+    frozen_epochs: int = 10
+    fine_tune_rate: float = 0.1
 
 
-def model_config(questions: Sequence, *, image_size: int, channels: int = 1) -> ModelConfig:
+def model_config(
+    questions: Sequence, *, image_size: int, channels: int = 1, trunk_source: dict | None = None
+) -> ModelConfig:
     """The network a project trains: the paper's layout, slimmed for the first rounds' few labels.
 
     Four 3x3 convolutions (32, 32, 64, 64) with a 2x2 pool after every second one, dense 64,
@@ -59,6 +65,9 @@ def model_config(questions: Sequence, *, image_size: int, channels: int = 1) -> 
     masks spread where the image does not settle the votes. Chosen on 100 labelled synthetic
     galaxies (README, "calibrated from round 0"): the paper's six convolutions / dense 128 with
     one mask per step scored 12 nats where the image-free baseline scores 2.8.
+
+    With a `trunk_source` (another project's version or a Keras file, transfer.py) the trunk is
+    the source's instead of the four convolutions, and the head is built fresh on its features.
     """
     return ModelConfig(
         image_size=image_size,
@@ -71,6 +80,7 @@ def model_config(questions: Sequence, *, image_size: int, channels: int = 1) -> 
         weight_decay=1e-3,
         training_masks=8,
         mask_alpha=0.5,
+        trunk_source=trunk_source,
     )
 
 
@@ -145,7 +155,8 @@ def fit_and_evaluate(
     if len(train_rows) == 0:  # a handful of subjects, all hashed away from training
         train_rows, validation_rows = np.arange(len(roles)), np.zeros(0, dtype=np.int64)
         held_out_rows = np.zeros(0, dtype=np.int64)
-    fresh = warm_start is None and len(validation_rows) > 0
+    # Restarts are for random initialisations; a warm or transferred start has one to begin with.
+    fresh = warm_start is None and config.trunk_source is None and len(validation_rows) > 0
     candidates = []
     for attempt in range(settings.fresh_restarts if fresh else 1):
         result = training.train(
@@ -161,6 +172,8 @@ def fit_and_evaluate(
             min_epochs=settings.min_epochs,
             lr_patience=settings.lr_patience,
             learning_rate=settings.learning_rate,
+            frozen_epochs=settings.frozen_epochs,
+            fine_tune_rate=settings.fine_tune_rate,
             seed=seed + 7919 * attempt,
             rotation_invariant=rotation_invariant,
             warm_start=warm_start,

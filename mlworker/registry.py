@@ -11,8 +11,7 @@ import uuid
 from pathlib import Path
 
 from mlworker.model import BayesianCNN, ModelConfig, build_model
-
-WEIGHTS = "model.weights.h5"
+from mlworker.sources import WEIGHTS
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -57,7 +56,7 @@ def load_model_version(directory: Path) -> tuple[BayesianCNN, ModelConfig, dict]
     if not (directory / WEIGHTS).exists():
         raise FileNotFoundError(f"No model version at {directory}: {WEIGHTS} is missing")
     config = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
-    model = build_model(config)
+    model = build_model(config, pretrained=False)  # its own weights, loaded next
     model.full.load_weights(directory / WEIGHTS)
     metrics = json.loads((directory / "metrics.json").read_text())
     return model, config, metrics

@@ -28,14 +28,16 @@ def _functions(model: BayesianCNN):
 def features(
     model: BayesianCNN, images: np.ndarray, batch_size: int = 512, compiled: bool = True
 ) -> np.ndarray:
-    """Trunk features (before dropout): float32 [items, dense_units]."""
+    """Trunk features (before dropout): float32 [items, features]."""
     trunk, _ = _functions(model) if compiled else (model.trunk, model.head)
     images = as_image_batch(images)
     parts = [
         trunk(tf.constant(images[start : start + batch_size])).numpy()
         for start in range(0, len(images), batch_size)
     ]
-    return np.concatenate(parts) if parts else np.zeros((0, model.config.dense_units), np.float32)
+    return (
+        np.concatenate(parts) if parts else np.zeros((0, model.trunk.output.shape[-1]), np.float32)
+    )
 
 
 def head_samples(

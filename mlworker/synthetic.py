@@ -26,6 +26,19 @@ GALAXY_TREE = from_dicts(GALAXY_QUESTIONS)
 KIND_SHARES = {"smooth": 0.58, "featured": 0.16, "barred": 0.1, "edge-on": 0.08, "ambiguous": 0.08}
 
 
+@dataclass(frozen=True)
+class Survey:
+    """How a telescope sees the galaxies: each image's noise level (standard deviation, on pixels
+    in [0, 1]) and blur (point-spread sigma, in pixels of a 64-pixel image) drawn from these ranges."""
+
+    noise: tuple[float, float] = (0.015, 0.04)
+    blur: tuple[float, float] = (0.6, 1.3)
+
+
+# A second telescope for the transfer benchmark: noisier and blurrier than the default survey.
+SHIFTED_SURVEY = Survey(noise=(0.04, 0.08), blur=(1.3, 2.2))
+
+
 @dataclass
 class GalaxySet:
     images: np.ndarray  # float32 [n, size, size] (or [n, h, w, c] from a dataset) in [0, 1]
@@ -51,7 +64,9 @@ def truth_from_visible(arm_strength, axis_ratio, bar_strength) -> np.ndarray:
     return np.stack([1.0 - p_featured, p_edge_on, p_bar], axis=-1)
 
 
-def _draw_parameters(kinds: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def _draw_parameters(
+    kinds: np.ndarray, rng: np.random.Generator, survey: Survey = Survey()
+) -> dict[str, np.ndarray]:
     n = len(kinds)
     arm = np.zeros(n)
     bar = np.zeros(n)
@@ -76,8 +91,8 @@ def _draw_parameters(kinds: np.ndarray, rng: np.random.Generator) -> dict[str, n
         "bar_angle": rng.uniform(0, np.pi, n),
         "pitch": rng.uniform(0.25, 0.5, n),
         "phase": rng.uniform(0, 2 * np.pi, n),
-        "noise": rng.uniform(0.015, 0.04, n),
-        "blur": rng.uniform(0.6, 1.3, n),
+        "noise": rng.uniform(*survey.noise, n),
+        "blur": rng.uniform(*survey.blur, n),
         "offset": rng.normal(0, 0.02, (n, 2)),
     }
 
@@ -126,8 +141,13 @@ def streams(seed: int) -> dict[str, np.random.SeedSequence]:
     return {"galaxies": galaxies, "votes": votes, "choices": choices}
 
 
-def make_galaxies(n: int, size: int = 64, seed: int | np.random.SeedSequence = 0) -> GalaxySet:
-    """`n` synthetic galaxies of `size` x `size` pixels, deterministic for a seed.
+def make_galaxies(
+    n: int,
+    size: int = 64,
+    seed: int | np.random.SeedSequence = 0,
+    survey: Survey = Survey(),
+) -> GalaxySet:
+    """`n` synthetic galaxies of `size` x `size` pixels as `survey` sees them, deterministic for a seed.
 
     Draws from a child of the seed's sequence, never from `default_rng(seed)` itself, so a caller
     who simulates votes with `default_rng(seed)` still gets votes independent of the galaxies.
@@ -140,7 +160,7 @@ def make_galaxies(n: int, size: int = 64, seed: int | np.random.SeedSequence = 0
     rng = np.random.default_rng(sequence.spawn(1)[0])
     names = list(KIND_SHARES)
     kinds = rng.choice(names, size=n, p=[KIND_SHARES[name] for name in names])
-    params = _draw_parameters(kinds, rng)
+    params = _draw_parameters(kinds, rng, survey)
     images = (
         np.stack([_render(params, i, size, rng) for i in range(n)])
         if n

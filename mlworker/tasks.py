@@ -6,6 +6,7 @@ Tasks take ids and are idempotent; TensorFlow is imported inside task bodies, so
 module (as Celery's autodiscovery does in any process) loads no TensorFlow.
 """
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -46,7 +47,10 @@ def model_config_for(project: Project):
     from mlworker import pipeline
 
     return pipeline.model_config(
-        question_configs(project), image_size=project.image_size, channels=project.image_channels
+        question_configs(project),
+        image_size=project.image_size,
+        channels=project.image_channels,
+        trunk_source=project.start_model or None,  # labelling/start_models.py
     )
 
 
@@ -59,24 +63,36 @@ def training_settings():
         fresh_restarts=settings.STARLING_FRESH_RESTARTS,
         validation_share=settings.STARLING_VALIDATION_SHARE,
         held_out_share=settings.STARLING_HELD_OUT_SHARE,
+        frozen_epochs=settings.STARLING_FROZEN_EPOCHS,
     )
 
 
-def _previous_good(project: Project, config) -> Path | None:
-    """The latest ready version not marked worse than the baseline, if it has the same shape."""
+def _previous_good(project: Project, config) -> ModelVersion | None:
+    """The latest ready version not marked worse than the baseline, if it has the same shape (the
+    same tree, image size and starting model) and its files are there."""
     previous = model_selectors.model_version_latest_good(project=project)
     if previous is None or not previous.artefact_path:
         return None
+    # Compared as stored (JSON): a tuple in the config is a list in previous.config, and before
+    # this comparison went through JSON no version ever warm-started.
+    current = json.loads(json.dumps(config.to_dict()))
     same_shape = all(
         previous.config.get(name) == value
-        for name, value in config.to_dict().items()
+        for name, value in current.items()
         if name not in ("pixel_mean", "pixel_std", "initial_log_fractions")
     )
-    return (
-        Path(previous.artefact_path)
-        if same_shape and Path(previous.artefact_path).exists()
-        else None
-    )
+    return previous if same_shape and Path(previous.artefact_path).exists() else None
+
+
+def started_from(previous: ModelVersion | None, config) -> str:
+    """What a version's training starts from, for the dashboard."""
+    from mlworker import sources
+
+    if previous is not None:
+        return f"v{previous.number} of this project"
+    if config.trunk_source:
+        return f"{sources.describe(config.trunk_source)}, fine-tuned"
+    return sources.describe(None)
 
 
 def _redelivered_task(name: str, time_limit: int, *, grace: int):
@@ -138,7 +154,8 @@ def _train_and_register(project: Project, version: ModelVersion) -> bool:
     )
     load_seconds = time.perf_counter() - started
     config = model_config_for(project)
-    warm_start = _previous_good(project, config)
+    previous = _previous_good(project, config)
+    warm_start = Path(previous.artefact_path) if previous else None
 
     class Heartbeat(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -172,6 +189,7 @@ def _train_and_register(project: Project, version: ModelVersion) -> bool:
         config=fit.config.to_dict(),
         device=device,
         worse_than_baseline=fit.worse_than_baseline,
+        started_from=started_from(previous, config),
     )
     loop.retrain_heartbeat(project_id=project.pk)
     return not fit.worse_than_baseline

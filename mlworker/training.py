@@ -11,6 +11,7 @@ import numpy as np
 from mlworker import data
 from mlworker.losses import keras_mixture_vote_loss
 from mlworker.model import BayesianCNN, ModelConfig, build_model, build_trainer
+from mlworker.transfer import SOURCE_LAYER
 
 
 @dataclass
@@ -75,10 +76,13 @@ class KeepBest(keras.callbacks.Callback):
     to restore, so a first model that was best early was handed back after it had overfitted.
     """
 
-    def __init__(self, monitor: str, patience: int, min_epochs: int = 0):
+    def __init__(self, monitor: str, patience: int, min_epochs: int = 0, after=None):
+        """`after`: an earlier KeepBest (a fit before this one) whose best this one must beat."""
         super().__init__()
         self.monitor, self.patience, self.min_epochs = monitor, patience, min_epochs
         self.best, self.best_epoch, self.best_weights = math.inf, -1, None
+        if after is not None:
+            self.best, self.best_weights = after.best, after.best_weights
 
     def on_epoch_end(self, epoch, logs=None):
         value = (logs or {}).get(self.monitor)
@@ -123,7 +127,7 @@ def _warm_started(config: ModelConfig, warm_start) -> BayesianCNN:
         pixel_std=warm_start.config.pixel_std,
         initial_log_fractions=None,
     )
-    model = build_model(config)
+    model = build_model(config, pretrained=False)
     model.full.set_weights(warm_start.full.get_weights())
     return model
 
@@ -142,6 +146,8 @@ def train(
     min_epochs: int = 0,
     lr_patience: int | None = None,
     learning_rate: float = 1e-3,
+    frozen_epochs: int = 0,
+    fine_tune_rate: float = 0.1,
     seed: int = 0,
     rotation_invariant: bool = True,
     augment_images: bool = True,
@@ -161,6 +167,10 @@ def train(
     weights — for a fresh model not before `min_epochs` (a warm start may stop at once). A NaN loss
     raises FloatingPointError. `warm_start` copies an earlier model's weights into a new one; with
     `continue_in_place` a compiled BayesianCNN is trained further as it is (optimizer state kept).
+
+    A fresh model whose config has a `trunk_source` (transfer.py) is fine-tuned: `frozen_epochs`
+    with the source's trunk frozen, so that only the new head learns, then every layer at
+    `fine_tune_rate` times the learning rate, stopping early as above (no `min_epochs`).
     """
     images = data.as_image_batch(images)
     _check_inputs(images, counts, config)
@@ -182,51 +192,64 @@ def train(
 
     train_images, train_counts = subset(training_indices)
     model = _model_to_train(config, train_images, train_counts, warm_start, continue_in_place)
-    model.trainer.optimizer.learning_rate.assign(learning_rate)
-    monitor = "val_nll" if len(validation_indices) else "loss"
-    nan_guard = NanGuard()
-    fit_callbacks = [
-        nan_guard,
-        *(
-            [ValidationNll(*subset(validation_indices), model.config)]
-            if len(validation_indices)
-            else []
-        ),
-        KeepBest(monitor, patience, min_epochs=0 if warm_start is not None else min_epochs),
-        keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor,
-            mode="min",
-            factor=0.5,
-            patience=lr_patience if lr_patience is not None else max(2, patience // 3),
-            min_lr=learning_rate / 16,
-        ),
-        *callbacks,
-    ]
     batch_size = max(1, min(batch_size, len(training_indices)))
+    dataset = data.training_dataset(
+        train_images,
+        stacked_counts(train_counts, model.config),
+        batch_size=batch_size,
+        seed=seed,
+        augment_images=augment_images,
+        rotation_invariant=rotation_invariant,
+    ).repeat()
     steps = max(math.ceil(len(training_indices) / batch_size), min_steps_per_epoch)
+    monitor = "val_nll" if len(validation_indices) else "loss"
+    validation = (
+        [ValidationNll(*subset(validation_indices), model.config)]
+        if len(validation_indices)
+        else []
+    )
+    nan_guard = NanGuard()
+
+    def fit(epochs, rate, keep_best, lr_patience):
+        model.trainer.optimizer.learning_rate.assign(rate)
+        plateau = keras.callbacks.ReduceLROnPlateau(
+            monitor=monitor, mode="min", factor=0.5, patience=lr_patience, min_lr=rate / 16
+        )
+        return model.trainer.fit(
+            dataset,
+            steps_per_epoch=steps,
+            shuffle=False,  # the dataset shuffles itself
+            epochs=epochs,
+            callbacks=[nan_guard, *validation, keep_best, plateau, *callbacks],
+            verbose=verbose,
+        ).history
+
+    lr_patience = lr_patience if lr_patience is not None else max(2, patience // 3)
+    fine_tune = warm_start is None and model.config.trunk_source is not None and frozen_epochs > 0
     started = time.perf_counter()
-    history = model.trainer.fit(
-        data.training_dataset(
-            train_images,
-            stacked_counts(train_counts, model.config),
-            batch_size=batch_size,
-            seed=seed,
-            augment_images=augment_images,
-            rotation_invariant=rotation_invariant,
-        ).repeat(),
-        steps_per_epoch=steps,
-        shuffle=False,  # the dataset shuffles itself
-        epochs=epochs,
-        callbacks=fit_callbacks,
-        verbose=verbose,
-    ).history
+    phases, head_only = [], None
+    if fine_tune:
+        source = model.trunk.get_layer(SOURCE_LAYER)
+        source.trainable = False
+        _compile(model)  # Keras takes a change of `trainable` at compile time
+        head_only = KeepBest(monitor, patience=frozen_epochs)
+        phases.append(fit(frozen_epochs, learning_rate, head_only, frozen_epochs))
+        source.trainable = True
+        _compile(model)
+        learning_rate *= fine_tune_rate
+    if nan_guard.failed_at is None:
+        fresh = warm_start is None and not fine_tune
+        keep_best = KeepBest(monitor, patience, min_epochs if fresh else 0, after=head_only)
+        phases.append(fit(epochs, learning_rate, keep_best, lr_patience))
     seconds = time.perf_counter() - started
     if nan_guard.failed_at is not None:
         epoch, batch = nan_guard.failed_at
         raise FloatingPointError(
             f"Training diverged: the loss became NaN at epoch {epoch}, batch {batch}"
         )
-    history = {name: [float(v) for v in values] for name, values in history.items()}
+    history = {
+        name: [float(v) for phase in phases for v in phase.get(name, [])] for name in phases[-1]
+    }
     return TrainingResult(
         model=model,
         history=history,
@@ -262,14 +285,19 @@ def _model_to_train(config, train_images, train_counts, warm_start, continue_in_
     else:
         model = build_model(fitted_config(config, train_images, train_counts))
     model.trainer = build_trainer(model)
+    _compile(model)
+    return model
+
+
+def _compile(model: BayesianCNN) -> None:
+    """A fresh Adam optimizer and the vote loss on the trainer (again after `trainable` changes)."""
     model.trainer.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras_mixture_vote_loss(
-            tuple(len(q.answers) for q in config.questions), model.config.mask_alpha
+            tuple(len(q.answers) for q in model.config.questions), model.config.mask_alpha
         ),
         jit_compile=False,
     )
-    return model
 
 
 def copy_model(model: BayesianCNN) -> BayesianCNN:

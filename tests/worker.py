@@ -81,6 +81,7 @@ def worker_environment(django_db_setup, tmp_path_factory):
         "MEDIA_ROOT": str(shared / "media"),
         "MODEL_ROOT": str(shared / "models"),
         "STARLING_TRAIN_EPOCHS": "3",
+        "STARLING_FROZEN_EPOCHS": "2",
         # Three epochs are no match for the image-free baseline, and a version worse than it does
         # not reorder the queue: the loop tests judge nothing (no held-out split) so that every
         # version steers. The gate itself is tested with a worker of its own (test_loop.py).

@@ -1,0 +1,302 @@
+"""Does a model that already knows save labels? Fine-tuning against training from scratch.
+
+Per seed, from independent random streams (synthetic.streams):
+- Survey A (the default telescope): `--pretrain` labelled galaxies train one model with
+  production's functions (`pipeline.model_config`, `fit_and_evaluate`), saved as a version folder
+  with `registry.save_model_version`, as a round does.
+- Survey B (synthetic.SHIFTED_SURVEY: noisier, blurrier images): the same `--labels` counts of
+  labelled galaxies, a nested series (the first n of one random order), each trains twice with
+  production's `fit_and_evaluate` — from random weights, and from survey A's version
+  (`sources.version_source`, the trunk_source a project started from another project's version
+  carries: trunk frozen for the first epochs, then fine-tuned, fresh head). Both are scored on
+  the same `--test` survey-B galaxies: the expected vote NLL under the true answer probabilities
+  (active_learning.test_point), beside the image-free baseline.
+- Headline: the labels the transferred start's mean curve needs to reach the from-scratch mean
+  curve's NLL at the largest label count (linear interpolation between counts), as a saving
+  against that count; a BCa interval over seeds (each seed brings both of its curves). When the
+  transferred start is already there at the smallest count, the saving is censored at it (a
+  lower bound, said in the result).
+
+    .venv/bin/python benchmarks/transfer.py                       # the README's figures
+    .venv/bin/python benchmarks/transfer.py --preset smoke        # a minute or two
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import results_file  # noqa: E402
+from benchmarks.active_learning import labels_to_reach, paired_interval  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+PRESETS = {
+    "standard": {"seeds": 5, "pretrain": 1000, "labels": "25,50,100,200,400", "test": 2000},
+    "smoke": {"seeds": 3, "pretrain": 200, "labels": "20,60", "test": 200},
+}
+
+
+def parse_arguments(argv=None):
+    parser = argparse.ArgumentParser(description="Transfer learning against training from scratch")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="standard")
+    for name in ("seeds", "pretrain", "test"):
+        parser.add_argument(f"--{name}", type=int)
+    parser.add_argument("--labels", help="comma-separated labelled counts on survey B, ascending")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--volunteers", type=int, default=15, help="votes per labelled subject")
+    parser.add_argument("--samples", type=int, default=50, help="dropout masks when scoring")
+    parser.add_argument("--frozen-epochs", type=int, help="default: production's")
+    parser.add_argument("--fine-tune-rate", type=float, help="default: production's")
+    parser.add_argument("--jobs", type=int, default=2, help="seeds side by side, one process each")
+    parser.add_argument("--output", default="transfer")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS)
+    arguments = parser.parse_args(argv)
+    for key, value in PRESETS[arguments.preset].items():
+        if getattr(arguments, key) is None:
+            setattr(arguments, key, value)
+    try:
+        arguments.labels = [int(text) for text in str(arguments.labels).split(",")]
+    except ValueError:
+        parser.error(
+            f"--labels: expected comma-separated whole numbers, received {arguments.labels!r}"
+        )
+    if sorted(set(arguments.labels)) != arguments.labels or arguments.labels[0] < 10:
+        parser.error(
+            f"--labels: expected ascending distinct counts of at least 10, received {arguments.labels}"
+        )
+    if arguments.seeds < 1 or arguments.pretrain < 20 or arguments.test < 10:
+        parser.error("--seeds >= 1, --pretrain >= 20 and --test >= 10 are needed")
+    return arguments
+
+
+def survey(seed_sequence, n: int, arguments, which) -> dict:
+    """n galaxies of one survey with their votes (`--volunteers` each), from the given streams."""
+    from mlworker import synthetic
+
+    streams = dict(zip(("galaxies", "votes"), seed_sequence.spawn(2), strict=True))
+    galaxies = synthetic.make_galaxies(
+        n, size=arguments.image_size, seed=streams["galaxies"], survey=which
+    )
+    questions = synthetic.GALAXY_TREE
+    counts = synthetic.simulate_vote_counts(
+        galaxies.p, arguments.volunteers, np.random.default_rng(streams["votes"]), questions
+    )
+    return {
+        "images": galaxies.images,
+        "p": galaxies.p,
+        "counts": {q.key: counts[:, i] for i, q in enumerate(questions)},
+        "questions": questions,
+    }
+
+
+def training_settings(arguments):
+    from dataclasses import replace
+
+    from mlworker.pipeline import TrainingSettings
+
+    overrides = {
+        "frozen_epochs": arguments.frozen_epochs,
+        "fine_tune_rate": arguments.fine_tune_rate,
+    }
+    return replace(TrainingSettings(), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def fit(data: dict, rows: np.ndarray, seed: int, arguments, trunk_source=None):
+    """Production's fit + held-out judgement on `rows` of a survey."""
+    from mlworker import pipeline
+
+    config = pipeline.model_config(
+        data["questions"], image_size=arguments.image_size, trunk_source=trunk_source
+    )
+    return pipeline.fit_and_evaluate(
+        data["images"][rows],
+        {key: value[rows] for key, value in data["counts"].items()},
+        rows.tolist(),
+        config,
+        settings=training_settings(arguments),
+        samples=arguments.samples,
+        seed=seed,
+    )
+
+
+def run_seed(seed: int, arguments) -> dict:
+    """Survey A's model, then both curves on survey B."""
+    from benchmarks.active_learning import test_point
+    from mlworker import registry, sources, synthetic
+
+    started = time.time()
+    a_stream, b_stream, order_stream = np.random.SeedSequence(seed).spawn(3)
+    survey_a = survey(a_stream, arguments.pretrain, arguments, synthetic.Survey())
+    needed = arguments.labels[-1] + arguments.test
+    survey_b = survey(b_stream, needed, arguments, synthetic.SHIFTED_SURVEY)
+    test = slice(arguments.labels[-1], needed)
+    test_data = {
+        "questions": survey_b["questions"],
+        "test_images": survey_b["images"][test],
+        "test_truth": {
+            q.key: np.stack([survey_b["p"][test, i], 1 - survey_b["p"][test, i]], axis=-1)
+            for i, q in enumerate(survey_b["questions"])
+        },
+        "test_counts": {key: value[test] for key, value in survey_b["counts"].items()},
+    }
+    pretrained = fit(survey_a, np.arange(arguments.pretrain), seed * 1000, arguments)
+    folder = Path(tempfile.mkdtemp(prefix="starling-transfer-")) / "survey-a"
+    registry.save_model_version(folder, pretrained.model, pretrained.config, pretrained.metrics)
+    source = sources.version_source(folder, f"survey A, seed {seed}")
+    order = np.random.default_rng(order_stream).permutation(arguments.labels[-1])
+    curves = {"scratch": [], "transfer": []}
+    for count in arguments.labels:
+        rows = np.sort(order[:count])
+        for name, trunk_source in (("scratch", None), ("transfer", source)):
+            model = fit(survey_b, rows, seed * 1000 + count, arguments, trunk_source)
+            curves[name].append({"labelled": count, **test_point(model, test_data, arguments)})
+        print(
+            f"seed {seed} {count:>4} labels: scratch {curves['scratch'][-1]['nll']:.3f}, "
+            f"transfer {curves['transfer'][-1]['nll']:.3f}, baseline "
+            f"{curves['scratch'][-1]['baseline_nll']:.3f} ({time.time() - started:.0f} s)",
+            flush=True,
+        )
+    return {"seed": seed, "curves": curves, "pretrain_held_out": pretrained.metrics["_held_out"]}
+
+
+def saving(transfer_nll: np.ndarray, scratch_nll: np.ndarray, labels) -> float:
+    """1 - labels the transferred mean curve needs / the largest count, to reach the from-scratch
+    mean curve's NLL there. [seeds, counts] each, paired by seed; -1 when it never gets there."""
+    target = scratch_nll[:, -1].mean()
+    needed = labels_to_reach(labels, transfer_nll.mean(axis=0), target)
+    return max(-1.0, 1.0 - needed / labels[-1]) if np.isfinite(needed) else -1.0
+
+
+def summarise(seeds: list[dict], labels: list[int]) -> dict:
+    def curve(name, field="nll"):
+        return np.array([[point[field] for point in s["curves"][name]] for s in seeds])
+
+    scratch, transfer = curve("scratch"), curve("transfer")
+    value = saving(transfer, scratch, labels)
+    interval, method = paired_interval(lambda t, s: saving(t, s, labels), transfer, scratch)
+    needed = labels_to_reach(labels, transfer.mean(axis=0), scratch[:, -1].mean())
+    return {
+        "labels": labels,
+        "scratch_nll": scratch.mean(axis=0).round(4).tolist(),
+        "transfer_nll": transfer.mean(axis=0).round(4).tolist(),
+        "baseline_nll": curve("scratch", "baseline_nll").mean(axis=0).round(4).tolist(),
+        "floor": float(np.mean(curve("scratch", "floor"))),
+        "scratch_rmse": curve("scratch", "rmse").mean(axis=0).round(4).tolist(),
+        "transfer_rmse": curve("transfer", "rmse").mean(axis=0).round(4).tolist(),
+        "target_nll": round(float(scratch[:, -1].mean()), 4),
+        "transfer_labels_needed": float(needed),
+        "censored": bool(np.isfinite(needed) and needed <= labels[0]),
+        "label_saving": round(value, 4),
+        "label_saving_interval": interval,
+        "interval_method": method,
+        "per_seed_saving": [
+            round(saving(transfer[[i]], scratch[[i]], labels), 4) for i in range(len(seeds))
+        ],
+    }
+
+
+def plot(summary: dict, seeds: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = summary["labels"]
+    figure, axes = plt.subplots(figsize=(7, 4.5))
+    for name, colour in (("scratch", "tab:grey"), ("transfer", "tab:blue")):
+        for seed in seeds:
+            axes.plot(labels, [p["nll"] for p in seed["curves"][name]], color=colour, alpha=0.2)
+        axes.plot(
+            labels,
+            summary[f"{name}_nll"],
+            color=colour,
+            lw=2.5,
+            marker="o",
+            label="from random weights" if name == "scratch" else "fine-tuned from survey A",
+        )
+    axes.plot(
+        labels, summary["baseline_nll"], color="tab:orange", ls="--", label="image-free baseline"
+    )
+    axes.axhline(
+        summary["target_nll"],
+        color="black",
+        lw=0.8,
+        ls=":",
+        label=f"from scratch at {labels[-1]} labels",
+    )
+    axes.set_xscale("log")
+    axes.set_xlabel("labelled survey-B galaxies (15 votes each)")
+    axes.set_ylabel("test vote NLL (nats, lower is better)")
+    axes.set_title(
+        f"Transfer: {summary['label_saving']:.0%} fewer labels "
+        f"(95% {summary['label_saving_interval'][0]:.0%} to {summary['label_saving_interval'][1]:.0%})"
+    )
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def _limit_threads(threads: int) -> None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _run_seed_job(job):
+    return run_seed(*job)
+
+
+def run_seeds(arguments) -> list[dict]:
+    if arguments.jobs <= 1:
+        return [run_seed(seed, arguments) for seed in range(arguments.seeds)]
+    import multiprocessing
+
+    threads = max(1, (os.cpu_count() or 1) // arguments.jobs)
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(arguments.jobs, initializer=_limit_threads, initargs=(threads,)) as pool:
+        jobs = [(seed, arguments) for seed in range(arguments.seeds)]
+        return sorted(pool.imap_unordered(_run_seed_job, jobs), key=lambda s: s["seed"])
+
+
+def main(argv=None) -> dict:
+    arguments = parse_arguments(argv)
+    started = time.time()
+    seeds = run_seeds(arguments)
+    summary = summarise(seeds, arguments.labels)
+    settings = training_settings(arguments)
+    result = {
+        "command": results_file.command("transfer.py", argv),
+        "headline": {
+            "label_saving": summary["label_saving"],
+            "label_saving_interval": summary["label_saving_interval"],
+            "censored": summary["censored"],
+            "target_met": bool(
+                summary["label_saving"] >= 0.5 and summary["label_saving_interval"][0] > 0
+            ),
+            "target_nll": summary["target_nll"],
+            "transfer_labels_needed": summary["transfer_labels_needed"],
+            "seeds": len(seeds),
+        },
+        "summary": summary,
+        "settings": {
+            **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(arguments).items()},
+            "frozen_epochs": settings.frozen_epochs,
+            "fine_tune_rate": settings.fine_tune_rate,
+        },
+        "seeds": seeds,
+        "seconds": round(time.time() - started, 1),
+    }
+    plot(summary, seeds, results_file.write_result(result, arguments.results_dir, arguments.output))
+    return result
+
+
+if __name__ == "__main__":
+    main()
