@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-slow lint format bench bench-mc-scoring bench-active-learning \
-        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round \
+        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round bench-transfer \
         services clean \
         reliability-doc
 
@@ -46,7 +46,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 
 bench: bench-mc-scoring bench-round-time bench-serving bench-pool-scale bench-active-learning \
-       bench-retirement
+       bench-retirement bench-transfer
 
 bench-mc-scoring: $(STAMP)
 	$(PY) benchmarks/mc_scoring.py
@@ -62,6 +62,11 @@ bench-active-learning-smoke: $(STAMP)
 # Fixed 15-vote retirement against model-aware retirement (issue 14); one core is enough.
 bench-retirement: $(STAMP)
 	$(PY) benchmarks/retirement.py
+	$(PY) benchmarks/readme_figures.py
+
+# Fine-tuning a survey-A model against random weights on a shifted survey B, 5 seeds (issue 15).
+bench-transfer: $(STAMP)
+	$(PY) benchmarks/transfer.py --jobs 2
 	$(PY) benchmarks/readme_figures.py
 
 # Round 0 alone over 10 seeds: is a first model better than ignoring the image? (issue 11)

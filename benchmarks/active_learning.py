@@ -157,17 +157,21 @@ def make_data(seed: int, arguments) -> dict:
     }
 
 
-def training_settings(arguments):
+def production_settings(**overrides):
+    """Production's TrainingSettings with the fields given replaced (None: production's value)."""
     from dataclasses import replace
 
     from mlworker.pipeline import TrainingSettings
 
-    overrides = {
-        "epochs": arguments.epochs,
-        "patience": arguments.patience,
-        "fresh_restarts": arguments.fresh_restarts,
-    }
     return replace(TrainingSettings(), **{k: v for k, v in overrides.items() if v is not None})
+
+
+def training_settings(arguments):
+    return production_settings(
+        epochs=arguments.epochs,
+        patience=arguments.patience,
+        fresh_restarts=arguments.fresh_restarts,
+    )
 
 
 def test_point(fit, data, arguments) -> dict:

@@ -1,5 +1,5 @@
 """Write the README's benchmark sections from their result files (active learning, first round,
-retirement, and the speed table from mc_scoring, round_time and pool_scale).
+retirement, transfer, and the speed table from mc_scoring, round_time and pool_scale).
 
 The figures in the README come from the result files, never by hand:
 
@@ -25,6 +25,8 @@ FIRST_ROUND = RESULTS / "first_round.json"
 SPEED = {name: RESULTS / f"{name}.json" for name in ("mc_scoring", "round_time", "pool_scale")}
 SPEED_START, SPEED_END = "<!-- speed -->", "<!-- /speed -->"
 FIRST_START, FIRST_END = "<!-- first-round -->", "<!-- /first-round -->"
+TRANSFER = RESULTS / "transfer.json"
+TRANSFER_START, TRANSFER_END = "<!-- transfer -->", "<!-- /transfer -->"
 
 
 def percent(value) -> str:
@@ -337,6 +339,60 @@ def speed_section(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def transfer_section(result: dict, when: str) -> str:
+    settings, headline, summary = result["settings"], result["headline"], result["summary"]
+    labels = summary["labels"]
+    rows = [
+        "| labelled survey-B galaxies | " + " | ".join(f"{n:,}" for n in labels) + " |",
+        "|---" * (len(labels) + 1) + "|",
+        *(
+            f"| {name} | " + " | ".join(f"{value:.3f}" for value in summary[key]) + " |"
+            for name, key in (
+                ("from random weights", "scratch_nll"),
+                ("fine-tuned from survey A", "transfer_nll"),
+                ("image-free baseline", "baseline_nll"),
+            )
+        ),
+    ]
+    needed = summary["transfer_labels_needed"]
+    if not np.isfinite(needed):
+        reach = "the fine-tuned start never gets there"
+    elif summary["censored"]:
+        reach = "the fine-tuned start is there at the smallest count (the saving is a lower bound)"
+    else:
+        reach = f"the fine-tuned start gets there with {needed:.0f}"
+    lines = [
+        TRANSFER_START,
+        "## Does starting from a model that already knows save labels? (`make bench-transfer`)",
+        "",
+        f"Per seed ({headline['seeds']} seeds, independent streams): {settings['pretrain']:,} "
+        f"labelled galaxies of survey A ({settings['image_size']} px, {settings['volunteers']} "
+        "votes each) train one model with production's `mlworker.pipeline`, saved as a version "
+        "folder. Survey B is another telescope (`synthetic.SHIFTED_SURVEY`: noisier, blurrier). "
+        "On the same nested labelled sets of survey B, production's `fit_and_evaluate` trains "
+        "once from random weights and once from survey A's version: its trunk frozen for "
+        f"{settings['frozen_epochs']} epochs under fresh heads, then every layer at "
+        f"{settings['fine_tune_rate']:g}x the learning rate. Test: expected vote NLL on "
+        f"{settings['test']:,} survey-B galaxies (nats, lower is better), mean over seeds. "
+        f"Figures from the run of {when} ({duration(result)}, `benchmarks/results/transfer.json`):",
+        "",
+        *rows,
+        "",
+        f"From random weights, {labels[-1]:,} labels reach {summary['target_nll']:.3f} nats; "
+        f"{reach}. **Labels saved: {percent(headline['label_saving'])} "
+        f"(95% BCa interval over seeds {interval(headline['label_saving_interval'])}); the "
+        "issue's target (≥ 50% with the interval above 0) is "
+        + ("met" if headline["target_met"] else "not met")
+        + ".** Per seed: "
+        + ", ".join(percent(value) for value in summary["per_seed_saving"])
+        + ".",
+        "",
+        "![transfer](benchmarks/results/transfer.png)",
+        TRANSFER_END,
+    ]
+    return "\n".join(lines)
+
+
 def fill(readme: Path, start: str, end: str, text: str) -> None:
     content = readme.read_text()
     if start not in content or end not in content:
@@ -366,26 +422,27 @@ def main(
     retirement_path: Path | None = RETIREMENT,
     first_round_path: Path | None = FIRST_ROUND,
     speed_paths: dict[str, Path] | None = SPEED,
+    transfer_path: Path | None = TRANSFER,
 ) -> None:
     result = json.loads(result_path.read_text())
     fill(readme, START, END, section(result, run_date(result_path)))
     print(f"README: active-learning section written from {result_path}")
-    if retirement_path is not None and retirement_path.exists():
-        retirement = json.loads(retirement_path.read_text())
-        fill(
-            readme,
-            RETIREMENT_START,
-            RETIREMENT_END,
-            retirement_section(retirement, run_date(retirement_path)),
-        )
-        print(f"README: retirement section written from {retirement_path}")
-    if first_round_path is not None and first_round_path.exists():
-        first = json.loads(first_round_path.read_text())
-        section_text = first_round_section(
-            first, run_date(first_round_path), round_zero_line(result, run_date(result_path))
-        )
-        fill(readme, FIRST_START, FIRST_END, section_text)
-        print(f"README: first-round section written from {first_round_path}")
+    one_file_sections = [
+        (retirement_path, RETIREMENT_START, RETIREMENT_END, retirement_section),
+        (
+            first_round_path,
+            FIRST_START,
+            FIRST_END,
+            lambda first, when: first_round_section(
+                first, when, round_zero_line(result, run_date(result_path))
+            ),
+        ),
+        (transfer_path, TRANSFER_START, TRANSFER_END, transfer_section),
+    ]
+    for path, start, end, write in one_file_sections:
+        if path is not None and path.exists():
+            fill(readme, start, end, write(json.loads(path.read_text()), run_date(path)))
+            print(f"README: section {start} written from {path}")
     if speed_paths is not None and all(path.exists() for path in speed_paths.values()):
         speed = {name: json.loads(path.read_text()) for name, path in speed_paths.items()}
         fill(readme, SPEED_START, SPEED_END, speed_section(speed))

@@ -33,7 +33,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import results_file  # noqa: E402
-from benchmarks.active_learning import labels_to_reach, paired_interval  # noqa: E402
+from benchmarks.active_learning import (  # noqa: E402
+    labels_to_reach,
+    paired_interval,
+    production_settings,
+)
 
 RESULTS = Path(__file__).parent / "results"
 PRESETS = {
@@ -51,6 +55,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--volunteers", type=int, default=15, help="votes per labelled subject")
     parser.add_argument("--samples", type=int, default=50, help="dropout masks when scoring")
+    parser.add_argument("--epochs", type=int, help="maximum epochs a fit (default: production's)")
     parser.add_argument("--frozen-epochs", type=int, help="default: production's")
     parser.add_argument("--fine-tune-rate", type=float, help="default: production's")
     parser.add_argument("--jobs", type=int, default=2, help="seeds side by side, one process each")
@@ -96,15 +101,11 @@ def survey(seed_sequence, n: int, arguments, which) -> dict:
 
 
 def training_settings(arguments):
-    from dataclasses import replace
-
-    from mlworker.pipeline import TrainingSettings
-
-    overrides = {
-        "frozen_epochs": arguments.frozen_epochs,
-        "fine_tune_rate": arguments.fine_tune_rate,
-    }
-    return replace(TrainingSettings(), **{k: v for k, v in overrides.items() if v is not None})
+    return production_settings(
+        epochs=arguments.epochs,
+        frozen_epochs=arguments.frozen_epochs,
+        fine_tune_rate=arguments.fine_tune_rate,
+    )
 
 
 def fit(data: dict, rows: np.ndarray, seed: int, arguments, trunk_source=None):

@@ -25,7 +25,13 @@ def readme_section(tmp_path: Path, marker: str, **result_paths) -> str:
         f"<!-- {marker} -->\nstale\n<!-- /{marker} -->\nz\n"
     )
     figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
-    paths = {"retirement_path": None, "first_round_path": None, "speed_paths": None, **result_paths}
+    paths = {
+        "retirement_path": None,
+        "first_round_path": None,
+        "speed_paths": None,
+        "transfer_path": None,
+        **result_paths,
+    }
     figures.main(ROOT / "benchmarks" / "results" / "active_learning.json", readme, **paths)
     text = readme.read_text()
     assert "stale" not in text and text.startswith("a\n") and text.endswith("z\n")

@@ -1,0 +1,71 @@
+"""The transfer benchmark's machinery on a tiny setting (the real run is `make bench-transfer`)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.benchmarks import ROOT, load, readme_section, run_tiny
+
+TINY = [
+    *("--seeds", "3", "--pretrain", "40", "--labels", "20,40", "--test", "20"),
+    *("--image-size", "16", "--samples", "5", "--epochs", "1", "--frozen-epochs", "1"),
+    *("--jobs", "1"),
+]
+
+
+@pytest.fixture(scope="module")
+def benchmark():
+    return load("transfer_benchmark", ROOT / "benchmarks" / "transfer.py")
+
+
+@pytest.fixture(scope="module")
+def tiny(benchmark, tmp_path_factory):
+    return run_tiny(benchmark, TINY, tmp_path_factory)
+
+
+def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny):
+    result, folder = tiny
+    saved = json.loads((folder / "tiny.json").read_text())
+    assert (folder / "tiny.png").stat().st_size > 1000
+    headline = saved["headline"]
+    assert {"label_saving", "label_saving_interval"} <= set(headline)
+    assert len(headline["label_saving_interval"]) == 2
+    assert headline["seeds"] == 3 and len(saved["seeds"]) == 3
+    for seed in saved["seeds"]:
+        assert [p["labelled"] for p in seed["curves"]["transfer"]] == [20, 40]
+        assert [p["labelled"] for p in seed["curves"]["scratch"]] == [20, 40]
+    # Both arms scored on the same test galaxies: the baseline's figure is the arms' own.
+    summary = saved["summary"]
+    assert summary["target_nll"] == pytest.approx(
+        np.mean([seed["curves"]["scratch"][-1]["nll"] for seed in saved["seeds"]]), abs=1e-4
+    )
+
+
+def test_the_saving_interpolates_to_where_the_transferred_curve_meets_the_target(benchmark):
+    labels = [10, 20, 40]
+    scratch = np.array([[4.0, 3.0, 2.0], [4.0, 3.0, 2.0]])
+    transfer = np.array([[3.0, 2.5, 1.5], [3.0, 2.5, 1.5]])
+    # 2.0 lies halfway between 20 labels (2.5) and 40 (1.5): 30 labels, 1 - 30/40.
+    assert benchmark.saving(transfer, scratch, labels) == pytest.approx(0.25)
+    assert benchmark.saving(scratch + 1.0, scratch, labels) == -1.0  # never gets there
+    assert benchmark.saving(transfer - 1.0, scratch, labels) == pytest.approx(0.75)  # at once
+
+
+@pytest.mark.parametrize(
+    "labels, message",
+    [("40,20", "ascending distinct counts"), ("a,b", "comma-separated whole numbers")],
+)
+def test_bad_label_counts_are_refused_with_what_was_received(benchmark, labels, message, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.parse_arguments(["--labels", labels])
+    assert message in capsys.readouterr().err
+
+
+def test_the_readme_section_comes_from_the_result_file(tiny, tmp_path):
+    _, folder = tiny
+    text = readme_section(tmp_path, "transfer", transfer_path=folder / "tiny.json")
+    result = json.loads((folder / "tiny.json").read_text())
+    assert "make bench-transfer" in text
+    assert f"{result['summary']['target_nll']:.3f} nats" in text
+    assert ("is met" if result["headline"]["target_met"] else "is not met") in text
