@@ -1,6 +1,7 @@
 """Staff page for where a project's next fresh model starts: random weights, a ready version of
 another project, or an uploaded Keras file (labelling/start_models.py does the work)."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
@@ -51,6 +52,8 @@ def project_start(request, slug):
         "version_form": version_form,
         "file_form": file_form,
         "has_candidates": candidates.exists(),
+        "frozen_epochs": settings.STARLING_FROZEN_EPOCHS,
+        "fine_tune_rate": settings.STARLING_FINE_TUNE_RATE,
     }
     failed = form is not None and bool(form.errors)
     return render(request, "labelling/dashboard/start.html", context, status=400 if failed else 200)

@@ -258,8 +258,9 @@ STARLING_POWER_BALD_BETA = float(env_str("STARLING_POWER_BALD_BETA", "1.0"))
 STARLING_RETRAIN_TIME_LIMIT = env_int("STARLING_RETRAIN_TIME_LIMIT", 3 * 3600)
 STARLING_SCORE_TIME_LIMIT = env_int("STARLING_SCORE_TIME_LIMIT", 1800)
 # A model started from another's trunk (labelling/start_models.py) trains its new head alone this
-# many epochs, the trunk frozen, before every layer is fine-tuned.
+# many epochs, the trunk frozen, before every layer is fine-tuned at this share of the rate.
 STARLING_FROZEN_EPOCHS = env_int("STARLING_FROZEN_EPOCHS", 10)
+STARLING_FINE_TUNE_RATE = float(env_str("STARLING_FINE_TUNE_RATE", "0.3"))
 # A Keras file staff upload as a starting trunk (labelling/start_models.py): the largest accepted,
 # and how long the check (a child process that loads it in Keras' safe mode) may take.
 STARLING_MAX_TRUNK_MB = env_int("STARLING_MAX_TRUNK_MB", 100)

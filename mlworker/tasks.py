@@ -64,6 +64,7 @@ def training_settings():
         validation_share=settings.STARLING_VALIDATION_SHARE,
         held_out_share=settings.STARLING_HELD_OUT_SHARE,
         frozen_epochs=settings.STARLING_FROZEN_EPOCHS,
+        fine_tune_rate=settings.STARLING_FINE_TUNE_RATE,
     )
 
 
