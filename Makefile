@@ -64,7 +64,7 @@ bench-retirement: $(STAMP)
 	$(PY) benchmarks/retirement.py
 	$(PY) benchmarks/readme_figures.py
 
-# Fine-tuning a survey-A model against random weights on a shifted survey B, 5 seeds (issue 15).
+# Fine-tuning a survey-A model against random weights on a shifted survey B, 6 seeds (issue 15).
 bench-transfer: $(STAMP)
 	$(PY) benchmarks/transfer.py --jobs 2
 	$(PY) benchmarks/readme_figures.py

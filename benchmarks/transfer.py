@@ -41,7 +41,7 @@ from benchmarks.active_learning import (  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 PRESETS = {
-    "standard": {"seeds": 5, "pretrain": 1000, "labels": "25,50,100,200,400", "test": 2000},
+    "standard": {"seeds": 6, "pretrain": 3000, "labels": "25,50,100,200,400", "test": 2000},
     "smoke": {"seeds": 3, "pretrain": 200, "labels": "20,60", "test": 200},
 }
 

@@ -10,7 +10,7 @@ A benchmark that called anything else would measure code production never runs.
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +53,11 @@ class TrainingSettings:
     # 100 and 400 labels and 0.1 did worse at 400; README, "starting from a model").
     frozen_epochs: int = 10
     fine_tune_rate: float = 0.3
+
+    def train_arguments(self) -> dict:
+        """The fields training.train takes, as its keyword arguments."""
+        split = {"fresh_restarts", "validation_share", "held_out_share"}  # fit_and_evaluate's
+        return {name: value for name, value in asdict(self).items() if name not in split}
 
 
 def model_config(
@@ -167,15 +172,7 @@ def fit_and_evaluate(
             config,
             training_indices=train_rows,
             validation_indices=validation_rows,
-            epochs=settings.epochs,
-            batch_size=settings.batch_size,
-            min_steps_per_epoch=settings.min_steps_per_epoch,
-            patience=settings.patience,
-            min_epochs=settings.min_epochs,
-            lr_patience=settings.lr_patience,
-            learning_rate=settings.learning_rate,
-            frozen_epochs=settings.frozen_epochs,
-            fine_tune_rate=settings.fine_tune_rate,
+            **settings.train_arguments(),
             seed=seed + 7919 * attempt,
             rotation_invariant=rotation_invariant,
             warm_start=warm_start,

@@ -147,7 +147,7 @@ def train(
     lr_patience: int | None = None,
     learning_rate: float = 1e-3,
     frozen_epochs: int = 0,
-    fine_tune_rate: float = 0.1,
+    fine_tune_rate: float = 0.3,
     seed: int = 0,
     rotation_invariant: bool = True,
     augment_images: bool = True,

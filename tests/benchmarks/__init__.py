@@ -4,6 +4,8 @@ result file into a scratch README."""
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -42,3 +44,18 @@ def run_tiny(benchmark, arguments: list[str], tmp_path_factory) -> tuple[dict, P
     """`benchmark.main(arguments)` writing tiny.json and tiny.png into a fresh folder."""
     folder = tmp_path_factory.mktemp("tiny")
     return benchmark.main([*arguments, "--results-dir", str(folder), "--output", "tiny"]), folder
+
+
+def benchmark_fixtures(script: str, tiny_arguments: list[str]):
+    """A benchmark test module's two module fixtures: `benchmark` (benchmarks/<script> loaded)
+    and `tiny` (one tiny run of it, `run_tiny`'s result and folder)."""
+
+    @pytest.fixture(scope="module")
+    def benchmark():
+        return load(Path(script).stem, ROOT / "benchmarks" / script)
+
+    @pytest.fixture(scope="module")
+    def tiny(benchmark, tmp_path_factory):
+        return run_tiny(benchmark, tiny_arguments, tmp_path_factory)
+
+    return benchmark, tiny

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.benchmarks import ROOT, load, readme_section, run_tiny
+from tests.benchmarks import ROOT, benchmark_fixtures, load, readme_section
 
 TINY = [
     *("--pool", "80", "--test", "60", "--initial", "20", "--batch", "20", "--rounds", "1"),
@@ -16,14 +16,7 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def benchmark():
-    return load("active_learning", ROOT / "benchmarks" / "active_learning.py")
-
-
-@pytest.fixture(scope="module")
-def tiny(benchmark, tmp_path_factory):
-    return run_tiny(benchmark, TINY, tmp_path_factory)
+benchmark, tiny = benchmark_fixtures("active_learning.py", TINY)
 
 
 def test_a_tiny_run_reports_the_headline_the_issues_read(tiny):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.benchmarks import ROOT, load, readme_section, run_tiny
+from tests.benchmarks import benchmark_fixtures, readme_section
 
 TINY = [
     *("--pool", "30", "--initial", "40", "--seeds", "3", "--image-size", "16"),
@@ -13,14 +13,7 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def benchmark():
-    return load("retirement_benchmark", ROOT / "benchmarks" / "retirement.py")
-
-
-@pytest.fixture(scope="module")
-def tiny(benchmark, tmp_path_factory):
-    return run_tiny(benchmark, TINY, tmp_path_factory)
+benchmark, tiny = benchmark_fixtures("retirement.py", TINY)
 
 
 def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny):

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.benchmarks import ROOT, load, readme_section, run_tiny
+from tests.benchmarks import benchmark_fixtures, readme_section
 
 TINY = [
     *("--seeds", "3", "--pretrain", "40", "--labels", "20,40", "--test", "20"),
@@ -14,14 +14,7 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def benchmark():
-    return load("transfer_benchmark", ROOT / "benchmarks" / "transfer.py")
-
-
-@pytest.fixture(scope="module")
-def tiny(benchmark, tmp_path_factory):
-    return run_tiny(benchmark, TINY, tmp_path_factory)
+benchmark, tiny = benchmark_fixtures("transfer.py", TINY)
 
 
 def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny):
