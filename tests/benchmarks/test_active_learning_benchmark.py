@@ -54,7 +54,12 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     readme.write_text("intro\n<!-- active-learning -->\nstale\n<!-- /active-learning -->\nrest\n")
     figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
     figures.main(
-        folder / "tiny.json", readme, retirement_path=None, first_round_path=None, speed_paths=None
+        folder / "tiny.json",
+        readme,
+        retirement_path=None,
+        first_round_path=None,
+        speed_paths=None,
+        transfer_path=None,
     )
     text = readme.read_text()
     assert "stale" not in text and text.startswith("intro") and text.endswith("rest\n")
