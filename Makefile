@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast test-slow lint format bench bench-mc-scoring bench-active-learning \
+.PHONY: demo test test-fast test-slow imports lint format bench bench-mc-scoring bench-active-learning \
         bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round bench-transfer \
         services clean \
         reliability-doc
@@ -22,11 +22,15 @@ services:
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-test: $(STAMP) services
+test: $(STAMP) services imports
 	$(PY) -m pytest
 
+# The import contracts in pyproject.toml: layers one way, no cycles, mlworker without Django.
+imports: $(STAMP)
+	$(VENV)/bin/lint-imports
+
 # Everything but the long fault tests (`-m slow`), for a quick loop while coding.
-test-fast: $(STAMP) services
+test-fast: $(STAMP) services imports
 	$(PY) -m pytest -m "not slow"
 
 test-slow: $(STAMP) services

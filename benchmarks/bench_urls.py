@@ -7,4 +7,4 @@ def bare(request):
     return HttpResponse(b'{"ok": true}', content_type="application/json")
 
 
-urlpatterns = [path("bare", bare), path("", include("labelling.urls"))]
+urlpatterns = [path("bare", bare), path("", include("starling.urls"))]

@@ -8,11 +8,11 @@ def galaxy_project_with_subjects(slug: str, count: int, priority, created_at):
     Needs django.setup() and a PostgreSQL connection (COPY)."""
     from django.db import connection
 
-    from labelling import services, tree
+    from labelling.core import projects, tree
     from labelling.models import Subject
     from mlworker import synthetic
 
-    project = services.project_create(
+    project = projects.project_create(
         slug=slug, title=slug, questions=tree.nodes_from_dicts(synthetic.GALAXY_QUESTIONS)
     )
     template = Subject(project=project, image=f"subjects/{slug}.png", created_at=created_at)

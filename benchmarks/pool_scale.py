@@ -37,7 +37,7 @@ def prepare_database(pool: int):
     os.environ.update(
         {
             "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-            "DJANGO_SETTINGS_MODULE": "labelling.settings",
+            "DJANGO_SETTINGS_MODULE": "starling.settings",
             "STARLING_DATA_DIR": str(
                 Path(os.environ.get("TMPDIR", "/tmp")) / "starling-pool-bench"
             ),
@@ -76,10 +76,11 @@ def main() -> None:
     arguments = parser.parse_args()
 
     project, subject_ids = prepare_database(arguments.pool)
-    from labelling import loop
+    from labelling import models
+    from labelling.loop import rounds
+    from labelling.loop.tasks import question_configs
     from mlworker import acquisition, pipeline, synthetic
     from mlworker.model import build_model
-    from mlworker.tasks import question_configs
 
     questions = question_configs(project)
     model = build_model(pipeline.model_config(questions, image_size=arguments.size))
@@ -105,9 +106,9 @@ def main() -> None:
 
     priorities = dict(zip(subject_ids.tolist(), scores.tolist(), strict=True))
     for rank, index in enumerate(picked):
-        priorities[int(subject_ids[index])] = loop.ROUND_PRIORITY_BASE + len(picked) - rank
+        priorities[int(subject_ids[index])] = models.ROUND_PRIORITY_BASE + len(picked) - rank
     began = time.perf_counter()
-    loop.subjects_set_priorities(priorities=priorities)
+    rounds.subjects_set_priorities(priorities=priorities)
     timings["write_back"] = time.perf_counter() - began
 
     sizes = {"score": scored, "rank": scored, "write_back": arguments.pool}

@@ -236,7 +236,7 @@ def retirement_section(result: dict, when: str) -> str:
         f"the image-free baseline on its held-out split: {headline['seeds_model_worse_than_baseline']}); "
         f"a pool of {settings['pool']:,} is scored (T = {settings['samples']}) and every pool "
         f"galaxy gets the same {settings['limit']} simulated volunteers under both rules, subject "
-        "by subject; the model-aware rule runs production's `labelling.retirement.decide` after "
+        "by subject; the model-aware rule runs production's `labelling.retirement.rule.decide` after "
         f"every vote (limit {settings['limit']}, minimum {settings['minimum_votes']}). The "
         "catalogue estimate is the same function of samples and votes for both rules. Savings: "
         "votes the model-aware rule needs to reach the fixed rule's final RMSE (-100% = never), "

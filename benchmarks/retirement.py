@@ -7,7 +7,7 @@ Per seed, from independent random streams (synthetic.streams): galaxies, votes, 
 - Every pool subject gets the same 15 simulated volunteers under both rules (one vote simulator,
   `synthetic.simulate_annotations`, answers following the tree with the true p); subject by
   subject, in one random order. The fixed rule takes all 15. The model-aware rule asks one volunteer
-  at a time and stops when production's `labelling.retirement.decide` says so (checked after every
+  at a time and stops when production's `labelling.retirement.rule.decide` says so (checked after every
   vote: the ideal of a check per beat tick). A version marked worse than the image-free baseline
   retires nothing early, as in production.
 - The catalogue: every question of every subject gets an estimate of the true p, under both
@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import results_file  # noqa: E402
 from benchmarks.active_learning import paired_interval, questions_for  # noqa: E402
-from labelling import retirement  # noqa: E402
+from labelling.retirement import rule as retirement  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PRESETS = {

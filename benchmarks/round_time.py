@@ -35,7 +35,7 @@ def main() -> None:
     env.update(
         {
             "STARLING_DATA_DIR": str(workdir),
-            "DJANGO_SETTINGS_MODULE": "labelling.settings",
+            "DJANGO_SETTINGS_MODULE": "starling.settings",
             "STARLING_TRAIN_EPOCHS": str(arguments.epochs),
             "TF_CPP_MIN_LOG_LEVEL": "2",
         }
@@ -63,7 +63,7 @@ def main() -> None:
     worker = subprocess.Popen(
         [
             sys.executable,
-            *"-m celery -A labelling worker -Q celery,ml --concurrency 1 --loglevel WARNING".split(),
+            *"-m celery -A starling worker -Q celery,ml --concurrency 1 --loglevel WARNING".split(),
         ],
         cwd=ROOT,
         env=env,

@@ -75,8 +75,8 @@ def fill(size: int, clients: int, workdir: Path) -> dict:
     from django.utils import timezone
 
     from benchmarks.bulk_subjects import galaxy_project_with_subjects
-    from labelling import services
-    from labelling.api import SESSION_VOLUNTEER
+    from labelling.volunteer import accounts
+    from labelling.volunteer.api import SESSION_VOLUNTEER
 
     slug = f"bench-{size}"
     rng = random.Random(size)
@@ -94,7 +94,7 @@ def fill(size: int, clients: int, workdir: Path) -> dict:
     cookies = []
     volunteers = []
     for _ in range(clients):
-        volunteer = services.volunteer_create_anonymous()
+        volunteer = accounts.volunteer_create_anonymous()
         session = SessionStore()  # what a browser holds after its first request
         session[SESSION_VOLUNTEER] = [volunteer.pk, None]
         session.save()
@@ -142,8 +142,8 @@ def build_queue(project_id: int) -> tuple[float, int]:
     """Build the project's Redis queue as `select_round` does after a round: (seconds, bytes)."""
     import redis
 
-    from labelling import queue_builder
     from labelling.models import Project
+    from labelling.queue import builder as queue_builder
 
     started = time.perf_counter()
     version = Project.objects.values_list("serving_version", flat=True).get(pk=project_id)
@@ -174,7 +174,7 @@ def pgbench_volunteers() -> tuple[int, int]:
 
 def pgbench_script(project: dict, volunteers: tuple[int, int], path: Path) -> Path:
     """The submit's statement (labelling.submission.SUBMIT_SQL) with pgbench variables."""
-    from labelling.submission import SUBMIT_SQL, _counts_sql
+    from labelling.volunteer.submission import SUBMIT_SQL, _counts_sql
 
     counts, _ = _counts_sql({"smooth-or-featured": "smooth"})
     statement = SUBMIT_SQL.replace("{counts}", counts)
@@ -258,7 +258,7 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path) 
             sys.executable,
             "-m",
             "gunicorn",
-            "labelling.wsgi",
+            "starling.wsgi",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

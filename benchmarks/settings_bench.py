@@ -1,5 +1,5 @@
 """Settings for the serving benchmark: the real settings plus a bare view (the framework's ceiling)."""
 
-from labelling.settings import *  # noqa: F401,F403
+from starling.settings import *  # noqa: F401,F403
 
 ROOT_URLCONF = "benchmarks.bench_urls"

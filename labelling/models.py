@@ -1,9 +1,12 @@
-"""Tables and small properties only. Writes live in services.py, reads in selectors.py."""
+"""Tables and small properties only. Writes and reads live in the packages beside this module
+(README, "Where things live")."""
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+
+from labelling import retirement_reasons
 
 
 class AcquisitionStrategy(models.TextChoices):
@@ -21,11 +24,11 @@ class RetirementRule(models.TextChoices):
 
 class RetirementReason(models.TextChoices):
     NONE = "", "Not retired"
-    LIMIT = "limit", "Retirement limit reached"
-    MODEL = "model", "Settled by the model and the votes"
+    LIMIT = retirement_reasons.LIMIT, "Retirement limit reached"
+    MODEL = retirement_reasons.MODEL, "Settled by the model and the votes"
 
 
-# A round's picks get priorities from ROUND_PRIORITY_BASE up (labelling/loop.py), everyone else
+# A round's picks get priorities from ROUND_PRIORITY_BASE up (labelling/loop/rounds.py), everyone else
 # their acquisition score (far below it): a subject at or above it is one the model asks about now.
 ROUND_PRIORITY_BASE = 1_000_000.0
 
@@ -49,7 +52,7 @@ class Project(models.Model):
     retirement_limit = models.PositiveIntegerField(
         default=15, validators=[MinValueValidator(1), MaxValueValidator(1000)]
     )
-    # Model-aware retirement (labelling/retirement.py): retire before the limit once the latest
+    # Model-aware retirement (labelling/retirement/rule.py): retire before the limit once the latest
     # good model version and the votes settle every reached question's final vote fractions (90%
     # interval narrower than the threshold, or expected change below `retirement_max_expected_change`
     # votes), after at least `retirement_minimum_votes` classifications. The limit always retires.
@@ -73,10 +76,9 @@ class Project(models.Model):
     exploration_share = models.FloatField(
         default=0.1, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
     )
-    # BALD (joint MI of the tree's votes) stays the default: in `make bench-active-learning` of
-    # 2026-11-23 (6 seeds, 100 -> 500 labels) it was level with random at half and full budget
-    # (savings 2% and 5%, intervals including 0) and worse at a quarter (-23%); README. Every
-    # round also mixes in the project's share of random picks.
+    # BALD (joint MI of the tree's votes) is the default: the active-learning benchmark's figures
+    # for it against random are in the README. Every round also mixes in the project's share of
+    # random picks.
     acquisition_strategy = models.CharField(
         max_length=32, choices=AcquisitionStrategy.choices, default=AcquisitionStrategy.BALD
     )
@@ -99,17 +101,17 @@ class Project(models.Model):
     # leaves a newer run's claim alone.
     retrain_token = models.CharField(max_length=64, blank=True, default="")
     is_published = models.BooleanField(default=True)
-    # What volunteers read (labelling/markdown.py renders it, sanitised): the tutorial shown on a
+    # What volunteers read (labelling/core/markdown.py renders it, sanitised): the tutorial shown on a
     # volunteer's first visit and the field guide opened on demand; the images' alt text.
     tutorial_markdown = models.TextField(blank=True, default="")
     field_guide_markdown = models.TextField(blank=True, default="")
     image_alt_text = models.CharField(max_length=300, blank=True, default="")
-    # Where a first model starts (labelling/start_models.py): {} for random weights, else the
+    # Where a first model starts (labelling/staff/start_models.py): {} for random weights, else the
     # `trunk_source` the worker's model config carries (mlworker/sources.py), pointing at the
     # project's own copy of another project's version or of an uploaded Keras file.
     start_model = models.JSONField(default=dict, blank=True)
     # Version stamp of what web processes cache (the tree, the Redis queue's generation): bumped
-    # when staff change the tree and when a queue update could not reach Redis (labelling/queue.py).
+    # when staff change the tree and when a queue update could not reach Redis (labelling/queue/redis_queue.py).
     serving_version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -190,7 +192,7 @@ class Subject(models.Model):
         "ModelVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="retired"
     )
     # The forecast it was retired on: {question: {"votes", "remaining", "answers": {answer:
-    # {"mean", "low", "high", "expected_change"}}}} (labelling/retirement.py, Forecast.as_json).
+    # {"mean", "low", "high", "expected_change"}}}} (labelling/retirement/rule.py, Forecast.as_json).
     retirement_forecast = models.JSONField(default=dict, blank=True)
     # classification_count when the model-aware check last looked: it re-checks only newer votes.
     retirement_checked_votes = models.PositiveIntegerField(default=0)
@@ -246,7 +248,7 @@ class Classification(models.Model):
     # The subject was already retired when this vote arrived: kept, and marked.
     after_retirement = models.BooleanField(default=False)
     # The subject was one of the model's current picks when the vote arrived (its priority was a
-    # round's pick priority): set in the vote's own INSERT (labelling/submission.py).
+    # round's pick priority): set in the vote's own INSERT (labelling/volunteer/submission.py).
     requested_by_model = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

@@ -5,12 +5,16 @@ head T times (scoring.py).
 """
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
 
-from mlworker.layers import AlwaysOnDropout
+from mlworker import transfer
+from mlworker.layers import AlwaysOnDropout, MatchChannels
 from mlworker.questions import QuestionConfig
+
+SOURCE_LAYER = "source_trunk"  # the transferred trunk inside a model's trunk (training freezes it)
 
 
 @dataclass(frozen=True)
@@ -119,9 +123,7 @@ def build_trunk(config: ModelConfig, *, pretrained: bool = True) -> keras.Model:
     """image -> features. With a `trunk_source`, the source's trunk behind an input adapter, with
     the source's weights when `pretrained` (a saved version loads its own weights over them)."""
     if config.trunk_source is not None:
-        from mlworker import transfer
-
-        return transfer.build_source_trunk(config, pretrained=pretrained)
+        return build_source_trunk(config, pretrained=pretrained)
     inputs = keras.Input((config.image_size, config.image_size, config.channels), name="image")
     # Pixels arrive in [0, 1]; standardise with the training set's statistics, kept in the config.
     x = keras.layers.Rescaling(
@@ -224,3 +226,36 @@ def build_model(config: ModelConfig, *, pretrained: bool = True) -> BayesianCNN:
     inputs = keras.Input((config.image_size, config.image_size, config.channels), name="image")
     full = keras.Model(inputs, head(trunk(inputs)), name="bayesian_cnn")
     return BayesianCNN(config=config, full=full, trunk=trunk, head=head)
+
+
+def build_source_trunk(config: ModelConfig, *, pretrained: bool) -> keras.Model:
+    """image [size, size, channels] -> features: the source's trunk (another project's version or a
+    Keras file, transfer.py) behind the input adapter."""
+    source = _source_model(config.trunk_source, pretrained)
+    height, width, channels = source.input.shape[1:]
+    inputs = keras.Input((config.image_size, config.image_size, config.channels), name="image")
+    x = inputs
+    if channels != config.channels:
+        x = MatchChannels(channels, name="match_channels")(x)
+    side = (height or config.image_size, width or config.image_size)
+    if side != (config.image_size, config.image_size):
+        x = keras.layers.Resizing(*side, interpolation="bilinear", name="resize_to_source")(x)
+    features = source(x)
+    if len(features.shape) == 4:  # a feature map: one value per channel
+        features = keras.layers.GlobalAveragePooling2D(name="source_pooling")(features)
+    return keras.Model(inputs, features, name="trunk")
+
+
+def _source_model(source: dict, pretrained: bool) -> keras.Model:
+    if source.get("kind") == "version":
+        earlier = build_model(ModelConfig.from_dict(source["config"]), pretrained=False)
+        if pretrained:
+            earlier.full.load_weights(source["weights"])
+        trunk = earlier.trunk
+    elif source.get("kind") == "keras":
+        trunk = transfer.load_keras_file(Path(source["path"]))
+    else:
+        raise ValueError(
+            f"Invalid trunk source: expected kind 'version' or 'keras', received {source.get('kind')!r}"
+        )
+    return keras.Model(trunk.inputs[0], trunk.outputs[0], name=SOURCE_LAYER)

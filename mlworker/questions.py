@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 # The galaxy tree of the demo, the benchmarks and the tests: its one definition, in the dict form
-# (`from_dicts` for the model, `labelling.tree.nodes_from_dicts` for the web side).
+# (`from_dicts` for the model, `labelling.core.tree.nodes_from_dicts` for the web side).
 GALAXY_QUESTIONS: list[dict] = [
     {
         "key": "smooth-or-featured",

@@ -10,8 +10,7 @@ import numpy as np
 
 from mlworker import data
 from mlworker.losses import keras_mixture_vote_loss
-from mlworker.model import BayesianCNN, ModelConfig, build_model, build_trainer
-from mlworker.transfer import SOURCE_LAYER
+from mlworker.model import SOURCE_LAYER, BayesianCNN, ModelConfig, build_model, build_trainer
 
 
 @dataclass

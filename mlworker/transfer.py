@@ -1,12 +1,13 @@
 """Start a model from one that already knows: another project's version, or a Keras file.
 
-A transferred model is the source's trunk behind an input adapter (the project's images resized to
-the source's input, greyscale and RGB converted either way), under a fresh dropout head with one
-softmax per question of the new project. training.train fine-tunes it in two phases, as transfer
-practice does with few labels: the source trunk frozen while the new head learns, then every layer
-at a lower learning rate.
+This module reads and checks Keras files; model.build_trunk builds a transferred model from either
+source: the source's trunk behind an input adapter (the project's images resized to the source's
+input, greyscale and RGB converted either way), under a fresh dropout head with one softmax per
+question of the new project. training.train fine-tunes it in two phases, as transfer practice does
+with few labels: the source trunk frozen while the new head learns, then every layer at a lower
+learning rate.
 
-`ModelConfig.trunk_source` names the source, in one of two forms (labelling.start_models writes
+`ModelConfig.trunk_source` names the source, in one of two forms (labelling.staff.start_models writes
 them, copying the files into the project's own folder first):
 
     {"kind": "version", "label": ..., "config": <the source version's config>, "weights": <file>}
@@ -25,48 +26,12 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from mlworker.layers import MatchChannels
-from mlworker.model import ModelConfig, build_model
-
-SOURCE_LAYER = "source_trunk"
 SIDES = (8, 1024)  # the input sides a file may ask for, in pixels
 MAX_UNPACKED_BYTES = 2 * 2**30  # a zip that expands to more is refused before Keras reads it
 
 
 class TrunkRefused(ValueError):
     """A file that cannot be a trunk; the message says why, in words staff can act on."""
-
-
-def build_source_trunk(config: ModelConfig, *, pretrained: bool) -> keras.Model:
-    """image [size, size, channels] -> features: the source's trunk behind the input adapter."""
-    source = _source_model(config.trunk_source, pretrained)
-    height, width, channels = source.input.shape[1:]
-    inputs = keras.Input((config.image_size, config.image_size, config.channels), name="image")
-    x = inputs
-    if channels != config.channels:
-        x = MatchChannels(channels, name="match_channels")(x)
-    side = (height or config.image_size, width or config.image_size)
-    if side != (config.image_size, config.image_size):
-        x = keras.layers.Resizing(*side, interpolation="bilinear", name="resize_to_source")(x)
-    features = source(x)
-    if len(features.shape) == 4:  # a feature map: one value per channel
-        features = keras.layers.GlobalAveragePooling2D(name="source_pooling")(features)
-    return keras.Model(inputs, features, name="trunk")
-
-
-def _source_model(source: dict, pretrained: bool) -> keras.Model:
-    if source.get("kind") == "version":
-        earlier = build_model(ModelConfig.from_dict(source["config"]), pretrained=False)
-        if pretrained:
-            earlier.full.load_weights(source["weights"])
-        trunk = earlier.trunk
-    elif source.get("kind") == "keras":
-        trunk = load_keras_file(Path(source["path"]))
-    else:
-        raise ValueError(
-            f"Invalid trunk source: expected kind 'version' or 'keras', received {source.get('kind')!r}"
-        )
-    return keras.Model(trunk.inputs[0], trunk.outputs[0], name=SOURCE_LAYER)
 
 
 def load_keras_file(path: Path) -> keras.Model:

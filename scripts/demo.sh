@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset DATABASE_URL REDIS_URL CELERY_BROKER_URL
-export DJANGO_SETTINGS_MODULE=labelling.settings
+export DJANGO_SETTINGS_MODULE=starling.settings
 export STARLING_BEAT_INTERVAL_SECONDS="${STARLING_BEAT_INTERVAL_SECONDS:-20}"
 # Small, quick rounds on a 2-core machine.
 export STARLING_TRAIN_EPOCHS="${STARLING_TRAIN_EPOCHS:-8}"
@@ -50,9 +50,9 @@ trap cleanup EXIT
 trap 'cleanup; exit 130' INT
 trap 'cleanup; exit 143' TERM
 
-$CELERY -A labelling worker -Q celery,ml --concurrency 1 --loglevel INFO >"$LOGS/worker.log" 2>&1 &
+$CELERY -A starling worker -Q celery,ml --concurrency 1 --loglevel INFO >"$LOGS/worker.log" 2>&1 &
 pids+=($!)
-$CELERY -A labelling beat --loglevel INFO >"$LOGS/beat.log" 2>&1 &
+$CELERY -A starling beat --loglevel INFO >"$LOGS/beat.log" 2>&1 &
 pids+=($!)
 if [ "${DEMO_SIMULATE:-1}" = 1 ]; then
   $PY manage.py simulate_volunteers galaxy-zoo --forever --rate "${DEMO_RATE:-3}" --volunteers 40 --verbosity 0 \

@@ -6,8 +6,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from PIL import Image
 
-from labelling import services
-from labelling.tree import AnswerNode, QuestionNode
+from labelling.catalogue import imports
+from labelling.core import projects
+from labelling.core.tree import AnswerNode, QuestionNode
+from labelling.volunteer import accounts, submission
 
 pytest_plugins = ["tests.worker"]
 
@@ -28,12 +30,13 @@ def _fresh_cache():
 @pytest.fixture
 def fresh_serving_state():
     """No Redis client, back-off or cached tree carried over from another test, before or after."""
-    from labelling import queue, snapshots
+    from labelling.core import snapshots
+    from labelling.queue import builder
 
-    queue.reset()
+    builder.reset()
     snapshots.forget()
     yield
-    queue.reset()
+    builder.reset()
     snapshots.forget()
 
 
@@ -71,7 +74,7 @@ TWO_QUESTION_TREE = [
 def submit_votes(project, subject, volunteers, answers: dict, key_prefix: str) -> None:
     """Each volunteer classifies `subject` with the same answers (keys `<key_prefix>-<n>`)."""
     for number, volunteer in enumerate(volunteers):
-        services.classification_submit(
+        submission.classification_submit(
             project=project,
             volunteer=volunteer,
             subject_id=subject.pk,
@@ -83,11 +86,11 @@ def submit_votes(project, subject, volunteers, answers: dict, key_prefix: str) -
 @pytest.fixture
 def make_project(db):
     def make(slug="galaxies", subjects=0, **settings_values):
-        project = services.project_create(
+        project = projects.project_create(
             slug=slug, title=slug.title(), questions=TWO_QUESTION_TREE, **settings_values
         )
         for index in range(subjects):
-            services.subject_import_image(
+            imports.subject_import_image(
                 project=project, name=f"{slug}-{index}.png", data=png_bytes(index + 1)
             )
         return project
@@ -103,13 +106,13 @@ def project(make_project):
 @pytest.fixture
 def volunteer(db):
     user = get_user_model().objects.create_user("volunteer", password="volunteer-password-1")
-    return services.volunteer_get_or_create(user=user)
+    return accounts.volunteer_get_or_create(user=user)
 
 
 @pytest.fixture
 def other_volunteer(db):
     user = get_user_model().objects.create_user("other", password="other-password-1")
-    return services.volunteer_get_or_create(user=user)
+    return accounts.volunteer_get_or_create(user=user)
 
 
 @pytest.fixture

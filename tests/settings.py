@@ -16,7 +16,7 @@ os.environ.setdefault(
 # pytest-django's live_server runs in a thread next to async Playwright machinery.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from labelling.settings import *  # noqa: E402,F401,F403
+from starling.settings import *  # noqa: E402,F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests exercise the limiter on purpose; other tests should not trip it.

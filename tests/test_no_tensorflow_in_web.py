@@ -6,7 +6,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = """
 import os, sys
-os.environ["DJANGO_SETTINGS_MODULE"] = "labelling.settings"
+os.environ["DJANGO_SETTINGS_MODULE"] = "starling.settings"
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
 import django
 django.setup()
@@ -15,15 +15,16 @@ call_command("migrate", verbosity=0)
 from django.test import Client
 from django.urls import get_resolver
 get_resolver().url_patterns  # load every URL module
-from labelling import loop, services, tree
-from labelling.celery import app
+from labelling.core import projects, tree
+from labelling.loop import claims
+from starling.celery import app
 app.loader.import_default_modules()  # Celery's autodiscovery, as a web process sending tasks does
-project = services.project_create(slug="web", title="Web", questions=tree.nodes_from_dicts(
+project = projects.project_create(slug="web", title="Web", questions=tree.nodes_from_dicts(
     __import__("mlworker.synthetic", fromlist=["x"]).GALAXY_QUESTIONS))
 client = Client()
 for url in ["/", "/projects/web/classify/", "/api/projects/web/next", "/accounts/login/"]:
     assert client.get(url).status_code == 200, url
-loop.retrain_request(project=project)
+claims.retrain_request(project=project)
 loaded = sorted(name for name in sys.modules if name.split(".")[0] in {"tensorflow", "keras", "tensorflow_probability"})
 print("LOADED", loaded)
 """

@@ -1,6 +1,6 @@
 """A real Celery worker process for the tests, against the test database and the test Redis.
 
-`celery_worker` gives a test the shared `celery -A labelling worker -Q celery,ml` (started once,
+`celery_worker` gives a test the shared `celery -A starling worker -Q celery,ml` (started once,
 restarted if a test stopped it). Tests that need a worker of their own (to SIGKILL it, or with
 other settings) ask for `only_own_workers` — which stops the shared one, so that no other worker
 takes their tasks — then call `start_worker(**env)` and `.kill()`.
@@ -31,7 +31,7 @@ class WorkerProcess:
         options = "-Q celery,ml --concurrency 1 --pool prefork --loglevel INFO"
         options += " --without-gossip --without-mingle"
         options += f" --hostname test-{os.getpid()}-{time.monotonic_ns()}@%h"
-        command = [sys.executable, "-m", "celery", "-A", "labelling", "worker", *options.split()]
+        command = [sys.executable, "-m", "celery", "-A", "starling", "worker", *options.split()]
         self.process = start_logged(command, environment, self.log)
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -74,7 +74,7 @@ def worker_environment(django_db_setup, tmp_path_factory):
     database = connection.settings_dict
     environment = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "labelling.settings",
+        "DJANGO_SETTINGS_MODULE": "starling.settings",
         "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
         "STARLING_DATA_DIR": str(shared),

@@ -69,7 +69,7 @@ def test_the_catalogue_curve_swaps_prior_errors_for_final_ones_subject_by_subjec
 
 
 def test_a_sure_right_model_retires_a_smooth_subject_after_the_minimum(benchmark):
-    from labelling import retirement
+    from labelling.retirement import rule as retirement
     from mlworker import synthetic
 
     questions = benchmark.questions_for(3, dataset=False)

@@ -36,7 +36,7 @@ class Gunicorn:
         self.log = open(log, "ab")
         options = f"--bind 127.0.0.1:{self.port} --workers {workers} --threads 4"
         options += " --worker-class gthread --timeout 30 --graceful-timeout 5"
-        command = [sys.executable, "-m", "gunicorn", "labelling.wsgi", *options.split()]
+        command = [sys.executable, "-m", "gunicorn", "starling.wsgi", *options.split()]
         self.process = start_logged(command, environment, self.log)
         wait_for_port(self.port)
 
@@ -64,7 +64,7 @@ def start_gunicorn(django_db_setup, tmp_path):
     def start(**overrides) -> Gunicorn:
         environment = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "labelling.settings",
+            "DJANGO_SETTINGS_MODULE": "starling.settings",
             "DATABASE_URL": (
                 f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
                 f"?application_name={WEB_APPLICATION_NAME}"
@@ -99,7 +99,7 @@ def start_beat(worker_environment, tmp_path):
                 "-m",
                 "celery",
                 "-A",
-                "labelling",
+                "starling",
                 "beat",
                 "--loglevel",
                 "INFO",

@@ -15,7 +15,8 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from labelling import loop, selectors, services, tree
+from labelling.core import projects, tree, votes
+from labelling.loop import claims
 from labelling.models import (
     AcquisitionRound,
     Classification,
@@ -28,7 +29,7 @@ from labelling.models import (
 from mlworker import synthetic
 from tests.faults.conftest import WEB_APPLICATION_NAME, record_result
 from tests.faults.load import run_load
-from tests.labelling.test_loop import demo_project, wait_for
+from tests.labelling.loop.test_loop import demo_project, wait_for
 from tests.processes import OwnRedis
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -58,7 +59,7 @@ def check_books(project, result, **measured):
     )
     assert not duplicates.filter(n__gt=1).exists()
     for subject in Subject.objects.filter(project=project):
-        assert subject.vote_counts == selectors.subject_recount(subject=subject)
+        assert subject.vote_counts == votes.subject_recount(subject=subject)
         assert subject.classification_count == subject.classifications.count()
     assert not [refusal for refusal in result.refused if refusal[0] != 409], result.refused[:5]
     record_result(
@@ -72,7 +73,7 @@ def check_books(project, result, **measured):
 
 
 def galaxy_project(slug: str, subjects: int = 400):
-    project = services.project_create(
+    project = projects.project_create(
         slug=slug,
         title=slug,
         questions=tree.nodes_from_dicts(synthetic.GALAXY_QUESTIONS),
@@ -167,7 +168,7 @@ def test_database_connections_terminated_mid_request(start_gunicorn):
 def kill_a_worker_mid_scoring(project, start_worker) -> None:
     """Retrain on a worker of its own scoring 10 subjects a task; SIGKILL it after 20 predictions."""
     doomed = start_worker(STARLING_SCORE_CHUNK=10)
-    assert loop.retrain_request(project=project)
+    assert claims.retrain_request(project=project)
     wait_for(
         lambda: Prediction.objects.filter(model_version__project=project).count() >= 20,
         240,
@@ -189,7 +190,7 @@ def test_celery_worker_killed_mid_scoring_leaves_the_loop_recoverable(
     assert Prediction.objects.filter(model_version=version).count() < project.subjects.count()
     time.sleep(worker_settings.STARLING_RETRAIN_LEASE_SECONDS + 1)
     start_worker()
-    assert loop.retrain_request(project=project)
+    assert claims.retrain_request(project=project)
     # The chunks the dead worker never took are scored by the new one (so version 1 may still get
     # its round); the retrain triggered after the lease produces version 2 and its round.
     acquisition_round = wait_for(
@@ -216,7 +217,7 @@ def test_a_round_whose_worker_died_mid_scoring_is_abandoned_within_minutes(
     def closed():
         project.refresh_from_db()
         version = ModelVersion.objects.get(project=project, number=1)
-        finished = version.error == loop.ROUND_ABANDONED or hasattr(version, "acquisition_round")
+        finished = version.error == claims.ROUND_ABANDONED or hasattr(version, "acquisition_round")
         return version if finished and project.retrain_state == RetrainState.IDLE else None
 
     version = wait_for(closed, 300, "the round to be recorded or marked abandoned")
@@ -228,7 +229,7 @@ def test_a_round_whose_worker_died_mid_scoring_is_abandoned_within_minutes(
     )
     assert elapsed < 300
     assert version.status == ModelVersionStatus.READY  # its model is complete and usable
-    assert loop.retrain_request(project=project)  # the loop goes on
+    assert claims.retrain_request(project=project)  # the loop goes on
 
 
 def listening_addresses(port: int) -> list[str]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from labelling import tree
+from labelling.core import tree
 from mlworker import questions, synthetic
 from mlworker.questions import QuestionConfig
 

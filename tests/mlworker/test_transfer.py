@@ -9,8 +9,7 @@ import pytest
 
 from mlworker import registry, scoring, sources, training
 from mlworker.layers import MatchChannels
-from mlworker.model import ModelConfig, build_model
-from mlworker.transfer import SOURCE_LAYER
+from mlworker.model import SOURCE_LAYER, ModelConfig, build_model
 
 SMALL = dict(conv_filters=(8, 8, 16, 16), pool_after=(1, 3), dense_units=16)
 

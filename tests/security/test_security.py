@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from labelling import services
+from labelling.catalogue import imports
+from labelling.core import projects
+from labelling.core.tree import AnswerNode, QuestionNode
 from labelling.models import Classification, Project, SubjectStatus
-from labelling.tree import AnswerNode, QuestionNode
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.django_db
@@ -120,7 +121,7 @@ def test_votes_go_through_when_the_rate_limit_cache_is_down(project, settings):
 
 
 def test_user_supplied_text_is_escaped_on_every_page(make_project, staff):
-    project = services.project_create(
+    project = projects.project_create(
         slug="xss",
         title=f"Stars {XSS}",
         description=f"About {XSS}",
@@ -137,7 +138,7 @@ def test_user_supplied_text_is_escaped_on_every_page(make_project, staff):
     )
     from tests.conftest import png_bytes
 
-    subject = services.subject_import_image(
+    subject = imports.subject_import_image(
         project=project, name=f"{XSS}.png", data=png_bytes(3), metadata={"note": XSS}
     )
     pages = ["/", f"/projects/{project.slug}/classify/"]

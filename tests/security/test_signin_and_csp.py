@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.labelling.test_dashboard import scored_project, staff_urls  # noqa: F401
+from tests.labelling.staff.test_dashboard import scored_project, staff_urls  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/accounts/login/"

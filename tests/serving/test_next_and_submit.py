@@ -13,8 +13,11 @@ from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
-from labelling import loop, queue, selectors, snapshots
+from labelling import models
+from labelling.core import snapshots, votes
+from labelling.loop import rounds
 from labelling.models import Classification, Subject, SubjectStatus
+from labelling.queue import builder, redis_queue
 from tests.processes import OwnRedis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving_state")]
@@ -44,7 +47,7 @@ def submit(client, project, subject_id, answers=None, key=None):
 
 def queue_is_built(project) -> bool:
     version = type(project).objects.get(pk=project.pk).serving_version
-    client = redis.Redis.from_url(queue.queue_redis_url())
+    client = redis.Redis.from_url(redis_queue.queue_redis_url())
     return bool(client.exists(f"starling:ready:{project.pk}:{version}"))
 
 
@@ -121,14 +124,14 @@ def test_project_endpoint_refuses_outsiders_unknown_projects_and_other_methods(m
 
 
 def test_a_tree_changed_by_staff_reaches_the_project_endpoint_at_once(project):
-    from labelling import services
-    from labelling.tree import AnswerNode, QuestionNode
+    from labelling.core import projects
+    from labelling.core.tree import AnswerNode, QuestionNode
 
     client = Client()
     assert (
         client.get(f"/api/projects/{project.slug}").json()["tree"]["root"] == "smooth-or-featured"
     )
-    services.project_update(
+    projects.project_update(
         project=project,
         questions=[
             QuestionNode(
@@ -205,14 +208,14 @@ def test_the_queue_never_serves_a_classified_or_retired_subject(make_project):
 
 
 def selectors_key():
-    from labelling.api import SESSION_VOLUNTEER
+    from labelling.volunteer.api import SESSION_VOLUNTEER
 
     return SESSION_VOLUNTEER
 
 
 def assert_books_exact(project):
     for subject in Subject.objects.filter(project=project):
-        assert subject.vote_counts == selectors.subject_recount(subject=subject)
+        assert subject.vote_counts == votes.subject_recount(subject=subject)
         assert subject.classification_count == subject.classifications.count()
         retired = subject.classification_count >= project.retirement_limit
         assert (subject.status == SubjectStatus.RETIRED) == retired
@@ -236,8 +239,8 @@ def test_a_new_round_reorders_the_queue(make_project):
     get_next(client, project)
     assert queue_is_built(project)
     last = project.subjects.order_by("priority").first()
-    loop.subjects_set_priorities(priorities={last.pk: loop.ROUND_PRIORITY_BASE})
-    queue.after_round(project_id=project.pk)
+    rounds.subjects_set_priorities(priorities={last.pk: models.ROUND_PRIORITY_BASE})
+    builder.after_round(project_id=project.pk)
     time.sleep(snapshots.RECHECK_SECONDS)
     assert queue_is_built(project)
     served = {get_next(client, project, count="1").json()["subjects"][0]["id"] for _ in range(20)}
@@ -266,7 +269,7 @@ def test_a_cold_queue_and_a_missing_redis_give_the_same_answers_as_sql(make_proj
     for redis_there in (True, True, False):
         if not redis_there:
             settings.STARLING_QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-            queue.reset()
+            builder.reset()
         body = get_next(volunteer_client, project, count="3").json()
         answers.append([subject["id"] for subject in body["subjects"]])
     for ids in answers:
@@ -288,7 +291,7 @@ def own_redis(tmp_path, settings):
             "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.25},
         }
     }
-    queue.reset()
+    builder.reset()
     yield server
     server.stop()
 
@@ -324,7 +327,7 @@ def test_with_redis_stopped_next_and_submit_answer_from_the_database(make_projec
     version_during = type(project).objects.get(pk=project.pk).serving_version
     assert version_during > version_before  # nobody trusts the keys that missed these votes
     own_redis.start()  # empty: everything is cold again
-    time.sleep(queue.RETRY_AFTER_SECONDS)
+    time.sleep(redis_queue.RETRY_AFTER_SECONDS)
     for _ in range(3):
         round_of_votes()
     stored = set(Classification.objects.filter(project=project).values_list("pk", flat=True))
@@ -378,7 +381,7 @@ def queue_next(project, client, wanted=1, exclude=()):
     project.refresh_from_db()
     return [
         subject_id
-        for subject_id, _ in queue.next_subjects(
+        for subject_id, _ in redis_queue.next_subjects(
             project_id=project.pk,
             version=project.serving_version,
             volunteer_id=client.session[selectors_key()][0],
@@ -400,7 +403,7 @@ def test_a_subject_held_by_the_client_is_not_skipped_later(make_project):
 
 
 def test_an_import_ranked_above_the_volunteers_cursor_is_served(make_project):
-    from labelling import services
+    from labelling.catalogue import imports
     from tests.conftest import png_bytes
 
     project = make_project(slug="cursor", subjects=5)
@@ -411,12 +414,10 @@ def test_an_import_ranked_above_the_volunteers_cursor_is_served(make_project):
         assert submit(client, project, subject_id).status_code == 201
     assert queue_next(project, client) == [ordered[3]]  # the cursor now stands after ordered[2]
     with django_capture_on_commit():
-        newcomer = services.subject_import_image(
-            project=project, name="new.png", data=png_bytes(99)
-        )
+        newcomer = imports.subject_import_image(project=project, name="new.png", data=png_bytes(99))
     Subject.objects.filter(pk=newcomer.pk).update(priority=5.0)
     project.refresh_from_db()
-    redis.Redis.from_url(queue.queue_redis_url()).zadd(
+    redis.Redis.from_url(redis_queue.queue_redis_url()).zadd(
         f"starling:queue:{project.pk}:{project.serving_version}", {newcomer.pk: 5.0}
     )
     assert queue_next(project, client, wanted=2) == [newcomer.pk, ordered[3]]
@@ -442,7 +443,7 @@ def test_a_recorded_round_rebuilds_the_queue_in_its_new_order_after_commit(
         project=project, number=1, status=ModelVersionStatus.READY
     )
     with django_capture_on_commit_callbacks(execute=True):
-        loop.round_record(
+        rounds.round_record(
             version=model_version,
             picks=[(bottom[0], False), (bottom[1], True)],
             scores={pk: 0.0 for pk in project.subjects.values_list("pk", flat=True)},
@@ -481,8 +482,8 @@ def test_submit_books_stay_exact_with_and_without_the_prepared_statement(
 def test_a_vote_from_a_process_that_missed_a_new_version_joins_the_new_seen_set(make_project):
     """A web process re-reads the project once a second: a vote it stores just after a round still
     reaches the seen set of the round's version, so that version never serves it back."""
-    from labelling import services
     from labelling.models import Project, Volunteer
+    from labelling.volunteer import submission
 
     project = make_project(slug="stale-version", subjects=6)
     ordered = list(project.subjects.order_by("-priority").values_list("pk", flat=True))
@@ -490,20 +491,20 @@ def test_a_vote_from_a_process_that_missed_a_new_version_joins_the_new_seen_set(
     get_next(client, project)
     volunteer_id = client.session[selectors_key()][0]
     stale = Project.objects.get(pk=project.pk)  # what a process holds until its next re-read
-    queue.after_round(project_id=project.pk)
+    builder.after_round(project_id=project.pk)
     new_version = Project.objects.get(pk=project.pk).serving_version
     assert new_version > stale.serving_version
-    queue.next_subjects(  # another process loads the volunteer's seen set of the new version
+    redis_queue.next_subjects(  # another process loads the volunteer's seen set of the new version
         project_id=project.pk, version=new_version, volunteer_id=volunteer_id, wanted=1
     )
-    services.classification_submit(
+    submission.classification_submit(
         project=stale,
         volunteer=Volunteer(pk=volunteer_id),
         subject_id=ordered[0],
         annotations={"smooth-or-featured": "smooth"},
         idempotency_key="stale-1",
     )
-    served = queue.next_subjects(
+    served = redis_queue.next_subjects(
         project_id=project.pk, version=new_version, volunteer_id=volunteer_id, wanted=6
     )
     assert served is not None and len(served) == 5

@@ -2,8 +2,10 @@ import numpy as np
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from labelling import selectors, services, tree
-from labelling.errors import StarlingError
+from labelling.catalogue import imports
+from labelling.core import projects, selectors, tree
+from labelling.core.errors import StarlingError
+from labelling.staff import guides
 
 DEMO_TUTORIAL = """Thank you for helping! Each image is a (synthetic) galaxy. Answer a question or
 two about it: **smooth** galaxies are round blurs; **featured** ones show a disk, arms or a bar.
@@ -63,9 +65,9 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"A project with slug {slug!r} already exists (use --replace to recreate it)"
                 )
-            services.project_delete(slug=slug)
+            projects.project_delete(slug=slug)
         try:
-            project = services.project_create(
+            project = projects.project_create(
                 slug=slug,
                 title="Galaxy Zoo (synthetic)",
                 description="Synthetic galaxies: is each one smooth or featured, edge-on, barred?",
@@ -88,14 +90,14 @@ class Command(BaseCommand):
                 key: round(float(value), 4)
                 for key, value in zip(keys, galaxies.p[index], strict=True)
             }
-            imported = services.subject_import_image(
+            imported = imports.subject_import_image(
                 project=project,
                 name=f"galaxy-{options['seed']}-{index:06d}.png",
                 data=synthetic.image_to_png_bytes(galaxies.images[index]),
                 metadata={"truth": truth, "kind": str(galaxies.kinds[index])},
             )
             subject_ids.append(imported.pk)
-        services.project_guide_update(
+        guides.project_guide_update(
             project=project,
             tutorial_markdown=DEMO_TUTORIAL,
             field_guide_markdown=DEMO_FIELD_GUIDE,

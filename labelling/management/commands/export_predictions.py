@@ -2,8 +2,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labelling import exports, model_selectors, selectors
-from labelling.errors import StarlingError
+from labelling.catalogue import exports
+from labelling.core import selectors
+from labelling.core.errors import StarlingError
+from labelling.loop import model_selectors
 from labelling.management.commands._write import write_lines
 
 
@@ -26,7 +28,7 @@ class Command(BaseCommand):
             target = selectors.project_get_by_slug(slug=project)
         except StarlingError as error:
             raise CommandError(error.message) from None
-        chosen = model_selectors.model_version_ready(project=target, number=version)
+        chosen = model_selectors.model_version_get_ready(project=target, number=version)
         if chosen is None:
             raise CommandError(
                 f"No ready model version {version or ''} in project {target.slug!r}".replace(

@@ -2,8 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from labelling import exports, selectors
-from labelling.errors import StarlingError
+from labelling.catalogue import exports
+from labelling.core import selectors
+from labelling.core.errors import StarlingError
 from labelling.management.commands._write import write_lines
 
 

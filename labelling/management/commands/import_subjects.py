@@ -3,8 +3,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from labelling import selectors, services
-from labelling.errors import StarlingError
+from labelling.catalogue import imports
+from labelling.core import selectors
+from labelling.core.errors import StarlingError
 
 
 class Command(BaseCommand):
@@ -23,7 +24,7 @@ class Command(BaseCommand):
                     bar.total = total
                     bar.update(1)
 
-                lines = services.subjects_import_path(
+                lines = imports.subjects_import_path(
                     project=target, path=Path(path), progress=progress
                 )
         except StarlingError as error:

@@ -5,8 +5,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from labelling import loop, model_selectors, selectors
-from labelling.errors import StarlingError
+from labelling.core import selectors
+from labelling.core.errors import StarlingError
+from labelling.loop import claims, model_selectors
 from labelling.models import (
     ModelVersion,
     ModelVersionStatus,
@@ -34,7 +35,7 @@ class Command(BaseCommand):
             raise CommandError(
                 f"Invalid value for --timeout: expected seconds > 0, received {timeout}"
             )
-        if not loop.retrain_request(project=target):
+        if not claims.retrain_request(project=target):
             raise CommandError(f"A retrain of {target.slug!r} is already queued or running")
         _, token, _ = selectors.project_retrain_claim(project_id=target.pk)
         self.stdout.write(f"queued a retrain of {target.slug!r} (task {token})")

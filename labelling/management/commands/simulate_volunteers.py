@@ -6,8 +6,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import OperationalError, connection
 from tqdm import tqdm
 
-from labelling import selectors, services
-from labelling.errors import StarlingError
+from labelling.core import selectors
+from labelling.core.errors import StarlingError
+from labelling.queue import choice
+from labelling.volunteer import accounts, submission
 from mlworker import synthetic
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ class Command(BaseCommand):
         rng = np.random.default_rng(options["seed"])
         volunteers = [
             with_retries(
-                services.volunteer_get_or_create,
+                accounts.volunteer_get_or_create,
                 session_key=f"simulated-{project.slug}-{options['seed']}-{i}",
             )
             for i in range(options["volunteers"])
@@ -62,12 +64,14 @@ class Command(BaseCommand):
             while options["forever"] or submitted < options["classifications"]:
                 volunteer = volunteers[int(rng.integers(len(volunteers)))]
                 subject = with_retries(
-                    selectors.subject_next_for_volunteer, project=project, volunteer=volunteer
+                    choice.subject_next_from_database, project=project, volunteer=volunteer
                 )
                 if subject is None:
                     if all(
                         with_retries(
-                            selectors.subject_next_for_volunteer, project=project, volunteer=other
+                            choice.subject_next_from_database,
+                            project=project,
+                            volunteer=other,
                         )
                         is None
                         for other in volunteers
@@ -78,7 +82,7 @@ class Command(BaseCommand):
                 # The same idempotency key on every try: a submit that was stored before its
                 # error reached us is replayed, not stored twice.
                 with_retries(
-                    services.classification_submit,
+                    submission.classification_submit,
                     project=project,
                     volunteer=volunteer,
                     subject_id=subject.pk,

@@ -1,0 +1,129 @@
+"""Projects and their question trees: create, change, delete (one transaction each)."""
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+
+from labelling.core.errors import Conflict, InvalidInput
+from labelling.core.selectors import project_tree
+from labelling.core.tree import QuestionNode, Tree
+from labelling.models import Answer, Classification, Project, Question
+
+logger = logging.getLogger(__name__)
+
+# --- projects and their question trees -----------------------------------------------------------
+
+
+@transaction.atomic
+def project_create(
+    *, slug: str, title: str, questions: list[QuestionNode], **settings_values
+) -> Project:
+    """Create a project and its question tree; the first question is the root."""
+    if Project.objects.filter(slug=slug).exists():
+        raise Conflict(f"A project with slug {slug!r} already exists")
+    project = Project(slug=slug, title=title, **settings_values)
+    project.full_clean()
+    project.save()
+    project_tree_replace(project=project, questions=questions)
+    return project
+
+
+@transaction.atomic
+def project_delete(*, slug: str) -> None:
+    """Delete the project and everything of it (subjects, votes, versions); files stay on disk."""
+    Project.objects.filter(slug=slug).delete()
+
+
+@transaction.atomic
+def project_tree_replace(*, project: Project, questions: list[QuestionNode]) -> None:
+    """Replace the project's question tree. Refused once votes exist (they would lose meaning)."""
+    _check_tree_spec(questions)
+    if Classification.objects.filter(project=project).exists():
+        raise Conflict(
+            f"Project {project.slug!r} already has classifications: its questions can no longer "
+            "be replaced (create a new project instead)"
+        )
+    Question.objects.filter(project=project).delete()
+    # Web processes cache the tree by this stamp (labelling/core/snapshots.py).
+    Project.objects.filter(pk=project.pk).update(serving_version=F("serving_version") + 1)
+    project.refresh_from_db(fields=["serving_version"])
+    by_key = {}
+    for position, spec in enumerate(questions):
+        by_key[spec.key] = Question.objects.create(
+            project=project, key=spec.key, text=spec.text, position=position, is_root=position == 0
+        )
+    for spec in questions:
+        for position, answer in enumerate(spec.answers):
+            Answer.objects.create(
+                question=by_key[spec.key],
+                key=answer.key,
+                text=answer.text,
+                shortcut=answer.shortcut,
+                position=position,
+                next_question=by_key[answer.next_question] if answer.next_question else None,
+            )
+
+
+def _check_tree_spec(questions: list[QuestionNode]) -> None:
+    if not questions:
+        raise InvalidInput("Invalid question tree: expected at least one question, received none")
+    keys = [question.key for question in questions]
+    if len(set(keys)) != len(keys):
+        raise InvalidInput(f"Invalid question tree: question keys repeat in {keys}")
+    for question in questions:
+        if len(question.answers) < 2:
+            raise InvalidInput(
+                f"Invalid question {question.key!r}: expected at least 2 answers, "
+                f"received {len(question.answers)}"
+            )
+        answer_keys = [answer.key for answer in question.answers]
+        shortcuts = [answer.shortcut for answer in question.answers]
+        if len(set(answer_keys)) != len(answer_keys):
+            raise InvalidInput(f"Invalid question {question.key!r}: answer keys repeat")
+        if len(set(shortcuts)) != len(shortcuts) or any(len(s) != 1 for s in shortcuts):
+            raise InvalidInput(
+                f"Invalid question {question.key!r}: expected one distinct single-character "
+                f"shortcut per answer, received {shortcuts}"
+            )
+        for answer in question.answers:
+            if answer.next_question is not None and answer.next_question not in keys:
+                raise InvalidInput(
+                    f"Invalid answer {question.key}:{answer.key}: it leads to unknown question "
+                    f"{answer.next_question!r}"
+                )
+            if answer.next_question == question.key:
+                raise InvalidInput(f"Invalid answer {question.key}:{answer.key}: it loops back")
+
+
+# --- staff ---------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def project_update(
+    *, project: Project, questions: list[QuestionNode] | None = None, **settings_values
+) -> Project:
+    """Change a project's settings (and its tree while it has no votes)."""
+    for name, value in settings_values.items():
+        setattr(project, name, value)
+    project.full_clean()
+    # Not serving_version: a stale copy of it must never overwrite a bump (labelling/queue/redis_queue.py).
+    project.save(
+        update_fields=[
+            field.name
+            for field in Project._meta.concrete_fields
+            if field.name not in ("id", "serving_version")
+        ]
+    )
+    if questions is not None:
+        current = project_tree(project=project)
+        if _specs_differ(current, questions):
+            project_tree_replace(project=project, questions=questions)
+    return project
+
+
+def _specs_differ(tree: Tree, questions: list[QuestionNode]) -> bool:
+    """Whether `questions` (root first) is another tree than `tree`, question order aside."""
+    if not questions:
+        return bool(tree.questions)
+    return set(tree.questions.values()) != set(questions) or tree.root != questions[0].key

@@ -1,0 +1,106 @@
+"""Reads shared by every part of the app: projects, their trees, a subject of a project."""
+
+from collections import defaultdict
+
+from django.db.models import QuerySet
+
+from labelling.core.errors import NotFound
+from labelling.core.tree import AnswerNode, QuestionNode, Tree
+from labelling.models import (
+    Answer,
+    Project,
+    Question,
+    RetirementRule,
+    Subject,
+)
+
+
+def project_list_published() -> QuerySet[Project]:
+    return Project.objects.filter(is_published=True).order_by("title")
+
+
+def project_list_all() -> QuerySet[Project]:
+    return Project.objects.order_by("title")
+
+
+def project_get(*, project_id: int) -> Project:
+    return Project.objects.get(pk=project_id)
+
+
+def projects_model_aware(*, project_id: int | None = None) -> QuerySet[Project]:
+    """Projects whose retirement rule is model-aware (only `project_id`'s when given)."""
+    projects = Project.objects.filter(retirement_rule=RetirementRule.MODEL_AWARE)
+    return projects if project_id is None else projects.filter(pk=project_id)
+
+
+def project_slug_taken(*, slug: str) -> bool:
+    return Project.objects.filter(slug=slug).exists()
+
+
+def project_retrain_claim(*, project_id: int) -> tuple[str, str, object]:
+    """The project's retrain claim as it is now: (state, token, claimed_at)."""
+    return Project.objects.values_list("retrain_state", "retrain_token", "retrain_claimed_at").get(
+        pk=project_id
+    )
+
+
+def project_get_by_slug(*, slug: str) -> Project:
+    try:
+        return Project.objects.get(slug=slug)
+    except Project.DoesNotExist:
+        raise NotFound(f"Unknown project {slug!r}") from None
+
+
+def project_tree(*, project: Project) -> Tree:
+    """The question tree as plain data (two queries)."""
+    answers_by_question: dict[int, list[AnswerNode]] = defaultdict(list)
+    for answer in (
+        Answer.objects.filter(question__project=project)
+        .select_related("next_question")
+        .order_by("position", "id")
+    ):
+        answers_by_question[answer.question_id].append(
+            AnswerNode(
+                key=answer.key,
+                text=answer.text,
+                shortcut=answer.shortcut,
+                next_question=answer.next_question.key if answer.next_question_id else None,
+            )
+        )
+    questions = {}
+    root = None
+    for question in Question.objects.filter(project=project).order_by("position", "id"):
+        questions[question.key] = QuestionNode(
+            key=question.key,
+            text=question.text,
+            answers=tuple(answers_by_question[question.id]),
+        )
+        if question.is_root:
+            root = question.key
+    if root is None and questions:
+        root = next(iter(questions))
+    return Tree(root=root, questions=questions)
+
+
+def subject_id_parse(subject_id: object) -> int:
+    """A subject id from JSON (an integer or a string of digits within bigint range)."""
+    if isinstance(subject_id, bool) or not isinstance(subject_id, int):
+        if isinstance(subject_id, str) and subject_id.isascii() and subject_id.isdigit():
+            subject_id = int(subject_id)
+        else:
+            raise NotFound(
+                f"Invalid value for subject: expected a subject id (integer), received {subject_id!r:.40}"
+            )
+    if not 0 < subject_id < 2**63:
+        raise NotFound(f"Unknown subject {subject_id}")
+    return subject_id
+
+
+def subject_get_in_project(*, project: Project, subject_id: object) -> Subject:
+    subject_id = subject_id_parse(subject_id)
+    try:
+        return Subject.objects.select_related("retired_by_version").get(
+            project=project, pk=subject_id
+        )
+    except Subject.DoesNotExist:
+        raise NotFound(f"Unknown subject {subject_id} in project {project.slug!r}") from None

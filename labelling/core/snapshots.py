@@ -1,0 +1,75 @@
+"""Projects and their question trees, cached in each web process.
+
+A snapshot is re-checked against the database at most once a second (one query on the project row,
+whatever the request rate); the tree (two queries) is reloaded only when the project's
+`serving_version` stamp changed, which staff edits of the tree bump. Settings changes (publishing,
+retirement limit) reach every process within a second.
+"""
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from labelling.core.errors import NotFound
+from labelling.core.selectors import project_tree
+from labelling.core.tree import Tree
+from labelling.models import Project
+
+RECHECK_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class ProjectSnapshot:
+    project: Project
+    tree: Tree
+    checked_at: float
+
+    @property
+    def version(self) -> int:
+        return self.project.serving_version
+
+
+_snapshots: dict[str, ProjectSnapshot] = {}
+_lock = threading.Lock()
+
+
+def project_snapshot(*, slug: str) -> ProjectSnapshot:
+    """The project (published or not) and its tree; NotFound for an unknown slug."""
+    now = time.monotonic()
+    cached = _snapshots.get(slug)
+    if cached is not None and now - cached.checked_at < RECHECK_SECONDS:
+        return cached
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        _snapshots.pop(slug, None)
+        raise NotFound(f"Unknown project {slug!r}")
+    if (
+        cached is not None
+        and cached.project.pk == project.pk
+        and cached.version == project.serving_version
+    ):
+        tree = cached.tree
+    else:
+        tree = project_tree(project=project)
+    snapshot = ProjectSnapshot(project=project, tree=tree, checked_at=now)
+    with _lock:
+        _snapshots[slug] = snapshot
+    return snapshot
+
+
+def forget(slug: str | None = None) -> None:
+    """Drop one cached project (or all): the next request reads it again."""
+    with _lock:
+        if slug is None:
+            _snapshots.clear()
+        else:
+            _snapshots.pop(slug, None)
+
+
+@receiver(post_save, sender=Project)
+@receiver(post_delete, sender=Project)
+def _project_changed(sender, instance: Project, **kwargs) -> None:
+    forget(instance.slug)

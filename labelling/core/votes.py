@@ -1,0 +1,56 @@
+"""Vote counts: `Subject.vote_counts` is {question: {answer: votes}}, kept in step with the raw
+classifications (the source of truth) by the vote itself and rebuilt from them here.
+
+The vote's own count update is one SQL statement (labelling/volunteer/submission.py); everything
+that counts in Python, or reads the counts in a question tree's order, goes through this module.
+"""
+
+import numpy as np
+from django.db import transaction
+
+from labelling.core.tree import Tree
+from labelling.models import Classification, Subject
+
+
+def counts_add(counts: dict, walked: dict[str, str]) -> dict:
+    """Add one vote per answered question ({question: answer}) to `counts`, in place."""
+    for question_key, answer_key in walked.items():
+        per_question = counts.setdefault(question_key, {})
+        per_question[answer_key] = per_question.get(answer_key, 0) + 1
+    return counts
+
+
+def answer_counts(vote_counts: dict | None, tree: Tree, question_key: str) -> list[int]:
+    """One question's votes per answer, in the tree's answer order (0 for an answer never given)."""
+    votes = (vote_counts or {}).get(question_key) or {}
+    return [votes.get(answer.key, 0) for answer in tree.questions[question_key].answers]
+
+
+def counts_arrays(rows: list[dict | None], tree: Tree) -> dict[str, np.ndarray]:
+    """Many subjects' vote_counts -> {question: int [subjects, answers]} in the tree's order."""
+    return {
+        key: np.array(
+            [answer_counts(vote_counts, tree, key) for vote_counts in rows], dtype=np.int64
+        ).reshape(len(rows), len(question.answers))
+        for key, question in tree.questions.items()
+    }
+
+
+def subject_recount(*, subject: Subject) -> dict[str, dict[str, int]]:
+    """Vote counts rebuilt from the raw classifications (the source of truth)."""
+    counts: dict[str, dict[str, int]] = {}
+    for annotations in Classification.objects.filter(subject=subject).values_list(
+        "annotations", flat=True
+    ):
+        counts_add(counts, annotations)
+    return counts
+
+
+@transaction.atomic
+def subject_counts_rebuild(*, subject: Subject) -> Subject:
+    """Recompute a subject's counts from its raw classifications."""
+    subject = Subject.objects.select_for_update().get(pk=subject.pk)
+    subject.vote_counts = subject_recount(subject=subject)
+    subject.classification_count = subject.classifications.count()
+    subject.save(update_fields=["vote_counts", "classification_count"])
+    return subject

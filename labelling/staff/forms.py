@@ -1,0 +1,203 @@
+"""Staff forms: project settings, the question tree written as text, the volunteers' guide.
+
+The tree text, one question per line and its answers indented below it:
+
+    smooth-or-featured: Is the galaxy smooth or featured?
+      smooth [s] Smooth
+      featured [f] Featured or disk -> bar
+    bar: Is there a bar?
+      bar [b] Bar
+      no-bar [n] No bar
+
+`-> key` names the question an answer leads to. The first question is the root.
+"""
+
+import re
+
+from django import forms
+
+from labelling.core.errors import InvalidInput
+from labelling.core.tree import AnswerNode, QuestionNode, Tree
+from labelling.models import Project
+
+QUESTION_LINE = re.compile(r"^(?P<key>[a-z0-9][a-z0-9_-]*)\s*:\s*(?P<text>.+)$")
+ANSWER_LINE = re.compile(
+    r"^(?P<key>[a-z0-9][a-z0-9_-]*)\s*\[(?P<shortcut>.)\]\s*(?P<text>.+?)(?:\s*->\s*(?P<next>[a-z0-9][a-z0-9_-]*))?$"
+)
+
+
+def parse_tree_text(text: str) -> list[QuestionNode]:
+    questions: list[dict] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip() or raw.strip().startswith("#"):
+            continue
+        line = raw.strip()
+        if raw[:1].isspace():
+            match = ANSWER_LINE.match(line)
+            if not match or not questions:
+                raise InvalidInput(
+                    f"Line {number}: expected an answer like '  smooth [s] Smooth -> next-question', received {line!r}"
+                )
+            questions[-1]["answers"].append(
+                AnswerNode(
+                    key=match["key"],
+                    text=match["text"],
+                    shortcut=match["shortcut"].lower(),
+                    next_question=match["next"],
+                )
+            )
+        else:
+            match = QUESTION_LINE.match(line)
+            if not match:
+                raise InvalidInput(
+                    f"Line {number}: expected a question like 'bar: Is there a bar?', received {line!r}"
+                )
+            questions.append({"key": match["key"], "text": match["text"], "answers": []})
+    return [
+        QuestionNode(key=q["key"], text=q["text"], answers=tuple(q["answers"])) for q in questions
+    ]
+
+
+def tree_as_text(tree: Tree) -> str:
+    lines = []
+    for key in tree.ordered_keys():
+        question = tree.questions[key]
+        lines.append(f"{key}: {question.text}")
+        for answer in question.answers:
+            arrow = f" -> {answer.next_question}" if answer.next_question else ""
+            lines.append(f"  {answer.key} [{answer.shortcut}] {answer.text}{arrow}")
+    return "\n".join(lines)
+
+
+SETTINGS_FIELDS = [
+    "title",
+    "description",
+    "image_size",
+    "image_channels",
+    "retirement_limit",
+    "retirement_rule",
+    "retirement_threshold",
+    "retirement_max_expected_change",
+    "retirement_minimum_votes",
+    "acquisition_batch_size",
+    "exploration_share",
+    "acquisition_strategy",
+    "mc_samples",
+    "rotation_invariant",
+    "retrain_after_new_votes",
+    "retrain_after_minutes",
+    "is_published",
+]
+
+
+class ProjectForm(forms.ModelForm):
+    questions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 70, "spellcheck": "false"}),
+        help_text="One question per line ('key: text'), its answers indented below: 'key [shortcut] text -> next-question'.",
+    )
+
+    class Meta:
+        model = Project
+        fields = ["slug", *SETTINGS_FIELDS]
+
+    def clean_questions(self):
+        try:
+            return parse_tree_text(self.cleaned_data["questions"])
+        except InvalidInput as error:
+            raise forms.ValidationError(error.message) from None
+
+
+class UploadForm(forms.Form):
+    archive = forms.FileField(help_text="A .zip of images (PNG, JPEG, GIF, BMP, TIFF, WebP).")
+
+
+class GuideForm(forms.Form):
+    tutorial_markdown = forms.CharField(
+        label="Tutorial (Markdown)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="Shown to each volunteer on their first visit; they can reopen it.",
+    )
+    field_guide_markdown = forms.CharField(
+        label="Field guide introduction (Markdown)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Above the example images of every answer. HTML is sanitised: no scripts.",
+    )
+    image_alt_text = forms.CharField(
+        label="Alt text of the images",
+        required=False,
+        max_length=300,
+        help_text="What screen readers say for an image to classify, e.g. 'A galaxy photographed "
+        "by a telescope'.",
+    )
+
+    def __init__(self, *args, tree: Tree, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.example_fields: dict[str, tuple[str, str]] = {}
+        for question_key in tree.ordered_keys():
+            question = tree.questions[question_key]
+            for answer in question.answers:
+                name = f"examples_{len(self.example_fields)}"
+                self.example_fields[name] = (question_key, answer.key)
+                self.fields[name] = forms.CharField(
+                    label=f"Examples of '{answer.text}' ({question.text})",
+                    required=False,
+                    help_text="Subject ids, comma-separated.",
+                )
+
+    def clean(self):
+        cleaned = super().clean()
+        examples = {}
+        for name, pair in self.example_fields.items():
+            raw = (cleaned.get(name) or "").replace(",", " ").split()
+            if not all(part.isascii() and part.isdigit() for part in raw):
+                self.add_error(
+                    name, f"Expected subject ids separated by commas, received {cleaned[name]!r}"
+                )
+                continue
+            if raw:
+                examples[pair] = [int(part) for part in raw]
+        cleaned["examples"] = examples
+        return cleaned
+
+
+class StartVersionForm(forms.Form):
+    version = forms.ModelChoiceField(
+        queryset=None,
+        label="A ready model version of another project",
+        empty_label=None,
+        help_text="Its trunk is copied into this project; the question heads are built fresh.",
+    )
+
+    def __init__(self, *args, candidates, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = candidates
+        self.fields["version"].label_from_instance = _version_label
+
+    def clean(self):
+        cleaned = super().clean()
+        if "version" in self.errors:  # Django's own "Select a valid choice" names no value
+            received = self.data.get("version", "")
+            self.errors["version"] = self.error_class(
+                [f"Expected a ready version of another project, received {received!r}"]
+            )
+        return cleaned
+
+
+def _version_label(version) -> str:
+    held_out = version.held_out_summary
+    nll = f", held-out NLL {held_out['nll']:.3f}" if held_out.get("nll") is not None else ""
+    return (
+        f"{version.project.title} v{version.number} ({version.training_set_size} labelled, "
+        f"{version.config.get('image_size', '?')} px{nll})"
+    )
+
+
+class StartFileForm(forms.Form):
+    trunk_file = forms.FileField(
+        label="A Keras model file (.keras)",
+        help_text="A backbone trained elsewhere: one image input (height, width, 1 or 3 channels), "
+        "pixels in [0, 1], features or a feature map out. Loaded in Keras' safe mode: no Lambda "
+        "layers. Put any preprocessing inside the model.",
+    )

@@ -1,0 +1,54 @@
+from django.urls import path
+
+from labelling.staff import dashboard
+from labelling.staff import guide_page as dashboard_guide
+from labelling.staff import start_page as dashboard_start
+
+urlpatterns = [
+    path("", dashboard.home, name="staff_home"),
+    path("projects/new/", dashboard.project_new, name="staff_project_new"),
+    path("projects/<slug:slug>/", dashboard.project_dashboard, name="staff_dashboard"),
+    path("projects/<slug:slug>/edit/", dashboard.project_edit, name="staff_edit"),
+    path("projects/<slug:slug>/upload/", dashboard.project_upload, name="staff_upload"),
+    path("projects/<slug:slug>/guide/", dashboard_guide.project_guide, name="staff_guide"),
+    path("projects/<slug:slug>/start/", dashboard_start.project_start, name="staff_start"),
+    path("projects/<slug:slug>/retrain/", dashboard.project_retrain, name="staff_retrain"),
+    path("projects/<slug:slug>/round/", dashboard.round_view, name="staff_round"),
+    path("projects/<slug:slug>/subjects/", dashboard.subject_list, name="staff_subjects"),
+    path(
+        "projects/<slug:slug>/subjects/<int:subject_id>/",
+        dashboard.subject_detail,
+        name="staff_subject",
+    ),
+    path(
+        "projects/<slug:slug>/subjects/<int:subject_id>/posterior/<int:number>/<slug:question>.png",
+        dashboard.chart_posterior,
+        name="staff_chart_posterior",
+    ),
+    path("projects/<slug:slug>/charts/votes.png", dashboard.chart_votes, name="staff_chart_votes"),
+    path(
+        "projects/<slug:slug>/charts/learning.png",
+        dashboard.chart_learning,
+        name="staff_chart_learning",
+    ),
+    path(
+        "projects/<slug:slug>/charts/calibration/<int:number>.png",
+        dashboard.chart_calibration,
+        name="staff_chart_calibration",
+    ),
+    path(
+        "projects/<slug:slug>/export/classifications.csv",
+        dashboard.export_classifications,
+        name="staff_export_classifications",
+    ),
+    path(
+        "projects/<slug:slug>/export/vote-counts.csv",
+        dashboard.export_counts,
+        name="staff_export_counts",
+    ),
+    path(
+        "projects/<slug:slug>/export/predictions.csv",
+        dashboard.export_predictions,
+        name="staff_export_predictions",
+    ),
+]

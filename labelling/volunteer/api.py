@@ -1,0 +1,230 @@
+"""JSON endpoints used by the classify page and by any client.
+
+Parse, authorise through one scoped fetch, call a service or selector, render. Every refusal is a
+4xx whose `error` names the problem.
+"""
+
+import json
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.http import HttpRequest, JsonResponse
+from django.middleware.csrf import get_token
+from django.urls import reverse
+
+from labelling.core import snapshots
+from labelling.core.errors import InvalidInput, NotFound, StarlingError
+from labelling.models import Volunteer
+from labelling.queue import choice
+from labelling.volunteer import accounts, ratelimit, submission
+
+MAX_EXCLUDED = 20
+MAX_COUNT = 10
+SESSION_VOLUNTEER = "starling_volunteer"
+
+
+def json_errors(view):
+    """Turn service errors into JSON 4xx responses and refuse unexpected methods."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except StarlingError as error:
+            return JsonResponse({"error": error.message}, status=error.status)
+
+    return wrapper
+
+
+def method_not_allowed(request: HttpRequest, allowed: str) -> JsonResponse:
+    response = JsonResponse(
+        {"error": f"Method {request.method} not allowed here: use {allowed}"}, status=405
+    )
+    response["Allow"] = allowed
+    return response
+
+
+def project_for_volunteers(slug: str) -> snapshots.ProjectSnapshot:
+    """The one scoped fetch for volunteer endpoints: a published project (cached), else 404."""
+    snapshot = snapshots.project_snapshot(slug=slug)
+    if not snapshot.project.is_published:
+        raise NotFound(f"Unknown project {slug!r}")
+    return snapshot
+
+
+def _signed_in_user_id(request: HttpRequest) -> int | None:
+    # An anonymous session has no auth key: no need to build request.user to know it.
+    signed_in = SESSION_KEY in request.session and request.user.is_authenticated
+    return request.user.pk if signed_in else None
+
+
+def session_volunteer_id(request: HttpRequest) -> int | None:
+    """The volunteer the session already holds for its account (or anonymity), else None."""
+    stored = request.session.get(SESSION_VOLUNTEER)
+    if isinstance(stored, list) and len(stored) == 2 and stored[1] == _signed_in_user_id(request):
+        return stored[0]
+    return None
+
+
+def request_volunteer_id(request: HttpRequest) -> int:
+    """The volunteer behind the request, kept in the session: no query once it is known.
+
+    Stored with the account it belongs to, so that logging in or out never carries one person's
+    volunteer over to another."""
+    known = session_volunteer_id(request)
+    if known is not None:
+        return known
+    user_id = _signed_in_user_id(request)
+    if user_id is None:
+        volunteer = accounts.volunteer_create_anonymous()
+    else:
+        volunteer = accounts.volunteer_get_or_create(user=request.user)
+    request.session[SESSION_VOLUNTEER] = [volunteer.pk, user_id]
+    return volunteer.pk
+
+
+def ensure_csrf_cookie_once(request: HttpRequest) -> None:
+    """Give a client without the CSRF cookie one (submits need it); a client with it costs nothing."""
+    if settings.CSRF_COOKIE_NAME not in request.COOKIES:
+        get_token(request)
+
+
+def parse_exclude(raw: str) -> tuple[int, ...]:
+    if not raw:
+        return ()
+    parts = raw.split(",")
+    if len(parts) > MAX_EXCLUDED or not all(
+        part.strip().isascii() and part.strip().isdigit() for part in parts
+    ):
+        raise InvalidInput(
+            f"Invalid value for exclude: expected up to {MAX_EXCLUDED} comma-separated subject "
+            f"ids, received {raw!r:.80}"
+        )
+    ids = tuple(int(part) for part in parts)
+    if any(subject_id >= 2**63 for subject_id in ids):
+        raise InvalidInput(
+            f"Invalid value for exclude: subject ids are below 2**63, received {raw!r:.80}"
+        )
+    return ids
+
+
+def parse_count(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_COUNT:
+        raise InvalidInput(
+            f"Invalid value for count: expected an integer from 1 to {MAX_COUNT}, "
+            f"received {raw!r:.40}"
+        )
+    return int(raw)
+
+
+@json_errors
+def next_subject(request: HttpRequest, slug: str) -> JsonResponse:
+    """`?count=N` (1..10): {"subjects": [...]} best first; without it: {"subject": ... or null}."""
+    if request.method != "GET":
+        return method_not_allowed(request, "GET")
+    snapshot = project_for_volunteers(slug)
+    exclude_ids = parse_exclude(request.GET.get("exclude", ""))
+    count = parse_count(request.GET.get("count"))
+    subjects = choice.subjects_next_for_volunteer(
+        project=snapshot.project,
+        volunteer_id=request_volunteer_id(request),
+        count=count or 1,
+        exclude_ids=exclude_ids,
+    )
+    ensure_csrf_cookie_once(request)
+    if count is not None:
+        return JsonResponse({"subjects": subjects})
+    if not subjects:
+        return JsonResponse({"subject": None, "message": "No more images for you here. Thank you!"})
+    return JsonResponse({"subject": subjects[0]})
+
+
+@json_errors
+def project_detail(request: HttpRequest, slug: str) -> JsonResponse:
+    """What a client needs to classify: the question tree and the project's settings."""
+    if request.method != "GET":
+        return method_not_allowed(request, "GET")
+    snapshot = project_for_volunteers(slug)
+    project = snapshot.project
+    ensure_csrf_cookie_once(request)
+    return JsonResponse(
+        {
+            "slug": project.slug,
+            "title": project.title,
+            "description": project.description,
+            "image_size": project.image_size,
+            "image_channels": project.image_channels,
+            "retirement_limit": project.retirement_limit,
+            "tree": snapshot.tree.as_json(),
+            "question_order": snapshot.tree.ordered_keys(),
+            "next_url": reverse("api_next", args=[project.slug]),
+            "max_count": MAX_COUNT,
+            "classifications_url": reverse("api_classifications", args=[project.slug]),
+        }
+    )
+
+
+def parse_json_body(request: HttpRequest) -> dict:
+    if request.content_type != "application/json":
+        raise InvalidInput(
+            f"Invalid content type: expected application/json, received {request.content_type!r}"
+        )
+    try:
+        body = json.loads(request.body or b"")
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"Invalid JSON body: {error}") from None
+    if not isinstance(body, dict):
+        raise InvalidInput(f"Invalid JSON body: expected an object, received {type(body).__name__}")
+    return body
+
+
+@json_errors
+def classifications(request: HttpRequest, slug: str) -> JsonResponse:
+    if request.method != "POST":
+        return method_not_allowed(request, "POST")
+    snapshot = project_for_volunteers(slug)
+    body = parse_json_body(request)
+    missing = [name for name in ("subject", "answers", "idempotency_key") if name not in body]
+    if missing:
+        raise InvalidInput(
+            f"Missing field(s) {missing}: expected {{subject, answers, idempotency_key}}"
+        )
+    unknown = sorted(set(body) - {"subject", "answers", "idempotency_key"})
+    if unknown:
+        raise InvalidInput(
+            f"Unknown field(s) {unknown}: expected subject, answers, idempotency_key"
+        )
+    volunteer_id = request_volunteer_id(request)
+    refusal = ratelimit.check_submit(
+        volunteer_id=volunteer_id, address=ratelimit.client_address(request)
+    )
+    if refusal is not None:
+        response = JsonResponse({"error": refusal.message}, status=429)
+        response["Retry-After"] = str(refusal.retry_after)
+        return response
+    try:
+        classification, created = submission.classification_submit(
+            project=snapshot.project,
+            volunteer=Volunteer(pk=volunteer_id),
+            subject_id=body["subject"],
+            annotations=body["answers"],
+            idempotency_key=body["idempotency_key"],
+            tree=snapshot.tree,
+        )
+    except submission.VolunteerGone:
+        request.session.pop(SESSION_VOLUNTEER, None)
+        raise
+    return JsonResponse(
+        {
+            "id": classification.pk,
+            "subject": classification.subject_id,
+            "answers": classification.annotations,
+            "after_retirement": classification.after_retirement,
+            "requested_by_model": classification.requested_by_model,
+            "created": created,
+        },
+        status=201 if created else 200,
+    )

@@ -1,0 +1,286 @@
+"""A volunteer's vote: `classification_submit` and its two paths.
+
+On PostgreSQL the vote is one prepared statement (SUBMIT_SQL: lock, insert, count, retire), then
+the queue's bookkeeping in Redis (labelling/queue/redis_queue.py); elsewhere (the embedded SQLite default) the
+same steps through the ORM in one transaction.
+"""
+
+import functools
+import json
+import time
+
+import psycopg
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from labelling.core.errors import Conflict, InvalidInput, NotFound
+from labelling.core.selectors import project_tree, subject_get_in_project, subject_id_parse
+from labelling.core.tree import Tree, validate_annotations
+from labelling.core.votes import counts_add
+from labelling.models import (
+    ROUND_PRIORITY_BASE,
+    Classification,
+    Project,
+    RetirementReason,
+    Subject,
+    SubjectStatus,
+    Volunteer,
+)
+from labelling.queue import redis_queue
+
+
+class VolunteerGone(Conflict):
+    """The volunteer a session points at was deleted."""
+
+
+def _check_idempotency_key(idempotency_key: object) -> str:
+    if not isinstance(idempotency_key, str) or not (1 <= len(idempotency_key) <= 64):
+        raise InvalidInput(
+            "Invalid value for idempotency_key: expected a string of 1 to 64 characters, "
+            f"received {idempotency_key!r:.80}"
+        )
+    return idempotency_key
+
+
+def _replay(*, volunteer: Volunteer, idempotency_key: str, subject_id: int):
+    existing = Classification.objects.filter(
+        volunteer=volunteer, idempotency_key=idempotency_key
+    ).first()
+    if existing is None:
+        return None
+    if existing.subject_id != subject_id:
+        raise Conflict(
+            f"idempotency_key {idempotency_key!r} was already used for subject "
+            f"{existing.subject_id}, not {subject_id}: use a new key for a new classification"
+        )
+    return existing
+
+
+def classification_submit(
+    *,
+    project: Project,
+    volunteer: Volunteer,
+    subject_id: object,
+    annotations: object,
+    idempotency_key: object,
+    tree: Tree | None = None,
+) -> tuple[Classification, bool]:
+    """Store one volunteer's classification and update the subject's counts in one transaction.
+
+    Returns (classification, created). A replay of an earlier idempotency key returns the stored
+    classification with created=False. A vote on a retired subject is kept and marked.
+    `tree` is the project's question tree when the caller holds it (labelling/core/snapshots.py).
+    On PostgreSQL the vote is one statement (one round trip, its own transaction); the queue's
+    bookkeeping in Redis follows it (labelling/queue/redis_queue.py).
+    """
+    idempotency_key = _check_idempotency_key(idempotency_key)
+    if connection.vendor == "postgresql":
+        return _submit_in_one_statement(
+            project=project,
+            volunteer_id=volunteer.pk,
+            subject_id=subject_id_parse(subject_id),
+            annotations=annotations,
+            idempotency_key=idempotency_key,
+            tree=tree or project_tree(project=project),
+        )
+    subject = subject_get_in_project(project=project, subject_id=subject_id)
+    existing = _replay(volunteer=volunteer, idempotency_key=idempotency_key, subject_id=subject.pk)
+    if existing is not None:
+        return existing, False
+    walked = validate_annotations(tree or project_tree(project=project), annotations)
+    try:
+        with transaction.atomic():
+            return _store_classification(project, volunteer, subject.pk, walked, idempotency_key)
+    except IntegrityError:
+        # A concurrent request with the same key (or for the same subject) won the race.
+        existing = _replay(
+            volunteer=volunteer, idempotency_key=idempotency_key, subject_id=subject.pk
+        )
+        if existing is not None:
+            return existing, False
+        raise Conflict(
+            f"You have already classified subject {subject.pk}: one classification per subject"
+        ) from None
+
+
+# Lock the subject row (a concurrent vote on it waits), insert the classification unless this
+# volunteer already classified the subject or used the key, then count the answers and retire at
+# the limit: all in one statement. The UPDATE re-reads the locked row, so counts stay exact.
+# requested_by_model: the subject's priority was a round pick's (the model asked for it), read
+# from the row the statement locks anyway.
+SUBMIT_SQL = """
+WITH target AS (
+    SELECT id, status, priority >= {requested_floor} AS requested FROM labelling_subject
+    WHERE id = %(subject)s AND project_id = %(project)s
+    FOR UPDATE
+), inserted AS (
+    INSERT INTO labelling_classification (project_id, subject_id, volunteer_id, annotations,
+                                          idempotency_key, after_retirement, requested_by_model,
+                                          created_at)
+    SELECT %(project)s, target.id, %(volunteer)s, %(annotations)s::jsonb, %(key)s,
+           target.status = 'retired', target.requested, now()
+    FROM target
+    ON CONFLICT DO NOTHING
+    RETURNING id, after_retirement, requested_by_model
+), updated AS (
+    UPDATE labelling_subject AS subject SET
+        classification_count = subject.classification_count + 1,
+        vote_counts = {counts},
+        status = CASE WHEN subject.status = 'active'
+                       AND subject.classification_count + 1 >= %(limit)s
+                      THEN 'retired' ELSE subject.status END,
+        retired_at = CASE WHEN subject.status = 'active'
+                           AND subject.classification_count + 1 >= %(limit)s
+                          THEN now() ELSE subject.retired_at END,
+        retirement_reason = CASE WHEN subject.status = 'active'
+                                  AND subject.classification_count + 1 >= %(limit)s
+                                 THEN 'limit' ELSE subject.retirement_reason END
+    FROM inserted WHERE subject.id = %(subject)s
+    RETURNING subject.status
+)
+SELECT EXISTS (SELECT 1 FROM target), inserted.id, inserted.after_retirement,
+       inserted.requested_by_model, updated.status
+FROM (SELECT 1) AS one LEFT JOIN inserted ON true LEFT JOIN updated ON true
+""".replace("{requested_floor}", repr(float(ROUND_PRIORITY_BASE)))
+
+
+def _counts_sql(walked: dict[str, str]) -> tuple[str, dict]:
+    """The jsonb expression adding one to each answered (question, answer) count, and its params."""
+    params = {}
+    for index, (question_key, answer_key) in enumerate(walked.items()):
+        params[f"question_{index}"] = question_key
+        params[f"answer_{index}"] = answer_key
+    return _counts_expression(len(walked)), params
+
+
+@functools.cache
+def _counts_expression(answered: int) -> str:
+    pairs = []
+    for index in range(answered):
+        question, answer = f"%(question_{index})s::text", f"%(answer_{index})s::text"
+        pairs.append(
+            f"{question}, coalesce(subject.vote_counts -> {question}, '{{}}'::jsonb)"
+            f" || jsonb_build_object({answer},"
+            f" coalesce((subject.vote_counts -> {question} ->> {answer})::int, 0) + 1)"
+        )
+    expression = "coalesce(subject.vote_counts, '{}'::jsonb) || jsonb_build_object("
+    return expression + ", ".join(pairs) + ")"
+
+
+@functools.cache
+def _submit_sql(answered: int) -> str:
+    return SUBMIT_SQL.replace("{counts}", _counts_expression(answered))
+
+
+def _submit_in_one_statement(
+    *,
+    project: Project,
+    volunteer_id: int,
+    subject_id: int,
+    annotations: object,
+    idempotency_key: str,
+    tree: Tree,
+) -> tuple[Classification, bool]:
+    walked = validate_annotations(tree, annotations)
+    _, params = _counts_sql(walked)
+    params |= {
+        "subject": subject_id,
+        "project": project.pk,
+        "volunteer": volunteer_id,
+        "annotations": json.dumps(walked),
+        "key": idempotency_key,
+        "limit": project.retirement_limit,
+    }
+    try:
+        found, classification_id, after_retirement, requested, status = _execute_prepared(
+            _submit_sql(len(walked)), params
+        )
+    except IntegrityError:  # the session's volunteer no longer exists (the only foreign key left)
+        raise VolunteerGone(
+            f"Volunteer {volunteer_id} no longer exists: reload the page to start a new session"
+        ) from None
+    if not found:
+        raise NotFound(f"Unknown subject {subject_id} in project {project.slug!r}")
+    if classification_id is None:
+        return _refused_or_replayed(volunteer_id, idempotency_key, subject_id)
+    redis_queue.after_classification(
+        project_id=project.pk,
+        version=project.serving_version,
+        volunteer_id=volunteer_id,
+        subject_id=subject_id,
+        retired=status == SubjectStatus.RETIRED,
+    )
+    classification = Classification(
+        pk=classification_id,
+        project_id=project.pk,
+        subject_id=subject_id,
+        volunteer_id=volunteer_id,
+        annotations=walked,
+        idempotency_key=idempotency_key,
+        after_retirement=after_retirement,
+        requested_by_model=requested,
+    )
+    return classification, True
+
+
+def _execute_prepared(sql: str, params: dict) -> tuple:
+    """Run one statement as a server-side prepared statement (planned once per connection, which
+    saves the database more time than the statement takes to run) and return its one row."""
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, prepare=settings.STARLING_SUBMIT_PREPARED)
+        row = cursor.fetchone()
+    if connection.queries_logged:  # as Django's debug cursor does: DEBUG and query counting see it
+        connection.queries_log.append(
+            {"sql": f"{sql} -- {params}", "time": f"{time.monotonic() - started:.3f}"}
+        )
+    return row
+
+
+def _refused_or_replayed(volunteer_id: int, idempotency_key: str, subject_id: int):
+    existing = Classification.objects.filter(
+        volunteer_id=volunteer_id, idempotency_key=idempotency_key
+    ).first()
+    if existing is None:
+        raise Conflict(
+            f"You have already classified subject {subject_id}: one classification per subject"
+        )
+    if existing.subject_id != subject_id:
+        raise Conflict(
+            f"idempotency_key {idempotency_key!r} was already used for subject "
+            f"{existing.subject_id}, not {subject_id}: use a new key for a new classification"
+        )
+    return existing, False
+
+
+def _store_classification(project, volunteer, subject_id, walked, idempotency_key):
+    subject = Subject.objects.select_for_update().get(pk=subject_id)
+    if Classification.objects.filter(subject=subject, volunteer=volunteer).exists():
+        raise Conflict(
+            f"You have already classified subject {subject.pk}: one classification per subject"
+        )
+    classification = Classification.objects.create(
+        project=project,
+        subject=subject,
+        volunteer=volunteer,
+        annotations=walked,
+        idempotency_key=idempotency_key,
+        after_retirement=subject.status == SubjectStatus.RETIRED,
+        requested_by_model=subject.requested_by_model,
+    )
+    subject.vote_counts = counts_add(subject.vote_counts or {}, walked)
+    # The row is locked (select_for_update), so plain arithmetic is safe here.
+    subject.classification_count += 1
+    update_fields = ["vote_counts", "classification_count"]
+    if (
+        subject.status == SubjectStatus.ACTIVE
+        and subject.classification_count >= project.retirement_limit
+    ):
+        subject.status = SubjectStatus.RETIRED
+        subject.retired_at = timezone.now()
+        subject.retirement_reason = RetirementReason.LIMIT
+        update_fields += ["status", "retired_at", "retirement_reason"]
+    subject.save(update_fields=update_fields)
+    return classification, True

@@ -1,0 +1,64 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from labelling.loop import model_selectors
+from labelling.loop.tasks import check_retraining_schedules
+from labelling.models import ModelVersion, Project, RetrainState
+from labelling.volunteer import accounts, submission
+
+
+def vote(project, count, prefix="v"):
+    for index, subject in enumerate(project.subjects.all()[:count]):
+        volunteer = accounts.volunteer_get_or_create(session_key=f"{prefix}-{index}")
+        submission.classification_submit(
+            project=project,
+            volunteer=volunteer,
+            subject_id=subject.pk,
+            annotations={"smooth-or-featured": "smooth"},
+            idempotency_key="k",
+        )
+
+
+@pytest.mark.django_db
+def test_beat_rule_waits_for_enough_new_votes(make_project):
+    project = make_project(
+        slug="beat-votes", subjects=6, retrain_after_new_votes=5, retrain_after_minutes=0
+    )
+    vote(project, 4)
+    assert not model_selectors.retraining_due(project=project)
+    vote(project, 5, prefix="w")
+    assert model_selectors.retraining_due(project=project)
+
+
+@pytest.mark.django_db
+def test_beat_rule_counts_votes_since_the_last_version_and_time_since_it(make_project):
+    project = make_project(
+        slug="beat-time", subjects=6, retrain_after_new_votes=5, retrain_after_minutes=30
+    )
+    vote(project, 6)
+    version = ModelVersion.objects.create(
+        project=project, number=1, status="ready", classifications_at_start=6
+    )
+    assert not model_selectors.retraining_due(project=project)  # no new votes at all
+    vote(project, 1, prefix="late")
+    assert not model_selectors.retraining_due(project=project)  # one new vote, and only just now
+    ModelVersion.objects.filter(pk=version.pk).update(
+        created_at=timezone.now() - timedelta(minutes=31)
+    )
+    assert model_selectors.retraining_due(
+        project=project
+    )  # enough time has passed, with a new vote
+
+
+@pytest.mark.django_db
+def test_beat_task_claims_only_due_projects_and_never_twice(make_project):
+    due = make_project(slug="beat-due", subjects=3, retrain_after_new_votes=2)
+    idle = make_project(slug="beat-idle", subjects=3, retrain_after_new_votes=50)
+    vote(due, 3)
+    vote(idle, 3, prefix="i")
+    assert check_retraining_schedules() == [due.pk]
+    assert Project.objects.get(pk=due.pk).retrain_state == RetrainState.QUEUED
+    assert Project.objects.get(pk=idle.pk).retrain_state == RetrainState.IDLE
+    assert check_retraining_schedules() == []  # already claimed

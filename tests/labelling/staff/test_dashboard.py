@@ -1,0 +1,328 @@
+import csv
+import io
+import re
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.urls import URLPattern, reverse
+
+from labelling.models import AcquisitionPick, AcquisitionRound, ModelVersion, Prediction
+from labelling.staff import urls as dashboard_urls
+from labelling.volunteer import submission
+
+pytestmark = pytest.mark.django_db
+
+
+def stored_question(mutual_information, expected_votes, **answers):
+    """A Prediction's per-question entry: answers given as answer=(mean, low, high)."""
+    return {
+        "mutual_information": mutual_information,
+        "expected_votes": expected_votes,
+        "answers": {
+            answer: {"mean": mean, "low": low, "high": high}
+            for answer, (mean, low, high) in answers.items()
+        },
+    }
+
+
+def scored(project, number=1):
+    """A ready model version with a prediction for every subject, and a round: as the loop leaves them."""
+    version = ModelVersion.objects.create(
+        project=project,
+        number=number,
+        status="ready",
+        training_set_size=3,
+        metrics={
+            "smooth-or-featured": {
+                "nll": 1.2,
+                "rmse": 0.2,
+                "coverage": {"50": 0.5, "80": 0.8, "95": 0.9},
+            }
+        },
+        timings={"train_seconds": 1.0},
+    )
+    for subject in project.subjects.all():
+        Prediction.objects.create(
+            model_version=version,
+            subject=subject,
+            score=0.1 * subject.pk,
+            per_question={
+                "smooth-or-featured": stored_question(
+                    0.2, 15, smooth=(0.7, 0.5, 0.9), featured=(0.3, 0.1, 0.5)
+                ),
+                "bar": stored_question(
+                    0.1, 4.5, bar=(0.4, 0.0, 0.8), **{"no-bar": (0.6, 0.2, 1.0)}
+                ),
+            },
+            samples={
+                "smooth-or-featured": [[0.7, 0.3], [0.6, 0.4], [0.8, 0.2]],
+                "bar": [[0.4, 0.6], [0.3, 0.7], [0.5, 0.5]],
+            },
+        )
+    acquisition_round = AcquisitionRound.objects.create(
+        project=project, model_version=version, strategy="bald", batch_size=2, exploration_share=0.5
+    )
+    for rank, subject in enumerate(project.subjects.all()[:2], start=1):
+        AcquisitionPick.objects.create(
+            acquisition_round=acquisition_round,
+            subject=subject,
+            rank=rank,
+            score=1.0,
+            is_exploration=rank == 2,
+        )
+    return version
+
+
+def staff_urls(project, subject):
+    arguments = {"slug": project.slug, "subject_id": subject.pk, "number": 1, "question": "bar"}
+    urls = []
+    for pattern in dashboard_urls.urlpatterns:
+        assert isinstance(pattern, URLPattern)
+        names = pattern.pattern.regex.groupindex
+        urls.append(reverse(pattern.name, kwargs={name: arguments[name] for name in names}))
+    return urls + ["/admin/", "/admin/labelling/classification/"]
+
+
+STAFF_URL_NAMES = [pattern.name for pattern in dashboard_urls.urlpatterns] + [
+    "admin",
+    "admin-classifications",
+]
+
+
+@pytest.fixture
+def scored_project(project, volunteer):
+    submission.classification_submit(
+        project=project,
+        volunteer=volunteer,
+        subject_id=project.subjects.first().pk,
+        annotations={"smooth-or-featured": "featured", "bar": "bar"},
+        idempotency_key="x",
+    )
+    scored(project)
+    return project
+
+
+@pytest.mark.parametrize("index", range(len(STAFF_URL_NAMES)), ids=STAFF_URL_NAMES)
+def test_every_staff_url_refuses_anonymous_visitors_and_volunteers(
+    scored_project, volunteer, index
+):
+    url = staff_urls(scored_project, scored_project.subjects.first())[index]
+    anonymous = Client().get(url)
+    assert anonymous.status_code == 302 and "login" in anonymous["Location"]
+    client = Client()
+    client.force_login(volunteer.user)
+    # Django's admin answers a logged-in non-staff user with its login page; ours with 403.
+    expected = {302} if url.startswith("/admin/") else {403}
+    assert client.get(url).status_code in expected
+    assert client.post(url).status_code in (302, 403)
+
+
+def test_every_staff_page_renders_for_staff(scored_project, staff):
+    client = Client()
+    client.force_login(staff)
+    for url in staff_urls(scored_project, scored_project.subjects.first()):
+        if url.endswith("/retrain/") or url.startswith("/admin/"):
+            continue  # retrain is POST only (tested below); admin pages need model permissions too
+        response = client.get(url)
+        assert response.status_code == 200, url
+
+
+def test_the_versions_table_shows_the_baseline_beside_the_model_and_flags_worse_versions(
+    project, staff
+):
+    held_out = {"items": 14, "nll": 3.217, "baseline_nll": 2.905}
+    ModelVersion.objects.create(
+        project=project,
+        number=1,
+        status="ready",
+        metrics={"_held_out": held_out},
+        worse_than_baseline=True,
+    )
+    ModelVersion.objects.create(
+        project=project,
+        number=2,
+        status="ready",
+        metrics={"_held_out": {"items": 20, "nll": 2.104, "baseline_nll": 2.733}},
+    )
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/staff/projects/{project.slug}/").content.decode()
+    cells = [
+        re.sub(r"<[^>]+>", "", cell)
+        for cell in re.findall(r'<td class="held-out">(.*?)</td>', page)
+    ]
+    assert cells[0].startswith("2.104 · 2.733") and "worse" not in cells[0]  # v2 first
+    assert cells[1].startswith("3.217 · 2.905") and "worse than the baseline" in cells[1]
+
+
+def test_retrain_now_button_claims_a_retrain_once(project, staff):
+    client = Client()
+    client.force_login(staff)
+    first = client.post(f"/staff/projects/{project.slug}/retrain/", follow=True)
+    assert "Retrain queued" in first.content.decode()
+    second = client.post(f"/staff/projects/{project.slug}/retrain/", follow=True)
+    assert "already queued or running" in second.content.decode()
+    assert client.get(f"/staff/projects/{project.slug}/retrain/").status_code == 405
+
+
+def test_staff_create_a_project_with_a_question_tree_and_bad_trees_are_explained(staff):
+    client = Client()
+    client.force_login(staff)
+    form = {
+        "slug": "birds",
+        "title": "Birds",
+        "description": "",
+        "image_size": 32,
+        "image_channels": 1,
+        "retirement_limit": 10,
+        "retirement_rule": "fixed_count",
+        "retirement_threshold": 0.2,
+        "retirement_max_expected_change": 1.0,
+        "retirement_minimum_votes": 3,
+        "acquisition_batch_size": 20,
+        "exploration_share": 0.1,
+        "acquisition_strategy": "power_bald",
+        "mc_samples": 15,
+        "rotation_invariant": "",
+        "retrain_after_new_votes": 50,
+        "retrain_after_minutes": 60,
+        "is_published": "on",
+        "questions": "bird: Is there a bird?\n  yes [y] Yes -> colour\n  no [n] No\ncolour: What colour?\n  red [r] Red\n  blue [b] Blue\n",
+    }
+    response = client.post("/staff/projects/new/", form)
+    assert response.status_code == 302
+    tree_page = client.get("/staff/projects/birds/edit/").content.decode()
+    assert "yes [y] Yes -&gt; colour" in tree_page
+    bad = client.post(
+        "/staff/projects/new/", {**form, "slug": "bad", "questions": "bird: Bird?\n  yes Yes"}
+    )
+    assert bad.status_code == 400 and "Line 2: expected an answer" in bad.content.decode()
+    loops = client.post(
+        "/staff/projects/new/",
+        {**form, "slug": "loop", "questions": "a: A?\n  x [x] X -> nowhere\n  y [y] Y"},
+    )
+    assert loops.status_code == 400 and "unknown question" in loops.content.decode()
+
+
+def test_the_upload_page_reports_each_refused_file(project, staff):
+    import zipfile
+
+    from tests.conftest import png_bytes
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("new.png", png_bytes(77))
+        archive.writestr("broken.png", b"garbage")
+    buffer.seek(0)
+    buffer.name = "upload.zip"
+    client = Client()
+    client.force_login(staff)
+    page = client.post(
+        f"/staff/projects/{project.slug}/upload/", {"archive": buffer}
+    ).content.decode()
+    assert "Imported 1 of 2 files" in page and "broken.png: not an image" in page
+
+
+def query_count(client, url):
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+@pytest.mark.parametrize(
+    "page", ["", "subjects/", "round/", "export/predictions.csv", "export/vote-counts.csv"]
+)
+def test_page_query_counts_do_not_grow_with_the_number_of_subjects(make_project, staff, page):
+    from tests.conftest import png_bytes
+
+    small = make_project(slug="small", subjects=4)
+    large = make_project(slug="large", subjects=40)
+    scored(small)
+    scored(large)
+    client = Client()
+    client.force_login(staff)
+    counts = [query_count(client, f"/staff/projects/{p.slug}/{page}") for p in (small, large)]
+    assert counts[0] == counts[1], counts
+    del png_bytes
+
+
+def parse(content: bytes | str):
+    text = content if isinstance(content, str) else content.decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def download_csv(client, url: str) -> list[dict]:
+    return parse(b"".join(client.get(url).streaming_content))
+
+
+def test_exports_stream_csv_with_one_row_per_subject_and_n_per_question(scored_project, staff):
+    client = Client()
+    client.force_login(staff)
+    counts = download_csv(client, f"/staff/projects/{scored_project.slug}/export/vote-counts.csv")
+    assert len(counts) == scored_project.subjects.count()
+    voted = next(row for row in counts if row["classifications"] == "1")
+    assert (
+        voted["smooth-or-featured:featured"] == "1"
+        and voted["smooth-or-featured:N"] == "1"
+        and voted["bar:N"] == "1"
+    )
+    raw = download_csv(client, f"/staff/projects/{scored_project.slug}/export/classifications.csv")
+    assert len(raw) == 1 and '"bar": "bar"' in raw[0]["answers"]
+    predictions = download_csv(
+        client, f"/staff/projects/{scored_project.slug}/export/predictions.csv?version=1"
+    )
+    assert len(predictions) == scored_project.subjects.count()
+    assert (
+        predictions[0]["smooth-or-featured:smooth:mean"] == "0.7"
+        and predictions[0]["bar:mutual_information"] == "0.1"
+    )
+    assert (
+        client.get(
+            f"/staff/projects/{scored_project.slug}/export/predictions.csv?version=x"
+        ).status_code
+        == 400
+    )
+    assert (
+        client.get(
+            f"/staff/projects/{scored_project.slug}/export/predictions.csv?version=9"
+        ).status_code
+        == 404
+    )
+
+
+def test_export_commands_write_files_and_refuse_bad_input(scored_project, tmp_path):
+    call_command(
+        "export_votes",
+        scored_project.slug,
+        str(tmp_path / "votes.csv"),
+        "--kind",
+        "raw",
+        stdout=StringIO(),
+        verbosity=0,
+    )
+    assert len(parse((tmp_path / "votes.csv").read_text())) == 1
+    call_command(
+        "export_predictions",
+        scored_project.slug,
+        str(tmp_path / "p.csv"),
+        stdout=StringIO(),
+        verbosity=0,
+    )
+    assert len(parse((tmp_path / "p.csv").read_text())) == scored_project.subjects.count()
+    with pytest.raises(CommandError, match="No ready model version 7"):
+        call_command(
+            "export_predictions",
+            scored_project.slug,
+            str(tmp_path / "x.csv"),
+            "--model-version",
+            "7",
+            verbosity=0,
+        )
+    with pytest.raises(CommandError, match="does not exist"):
+        call_command("export_votes", scored_project.slug, "/no/such/folder/votes.csv", verbosity=0)
+    with pytest.raises(CommandError, match="Unknown project"):
+        call_command("export_votes", "nope", str(tmp_path / "v.csv"), verbosity=0)
