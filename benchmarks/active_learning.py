@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,9 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import results_file  # noqa: E402
+from benchmarks import common  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = common.RESULTS
+README_MARKER = "active-learning"
 # Rounds cost the time (each one a fit, a test pass and a pool scoring), labels do not: 4 rounds
 # of 125 reach 600 labels. Random against the default strategy only: each strategy adds 4 fits a
 # seed, and with a third one (entropy, `--preset every-strategy`) 10 seeds no longer fit in 90
@@ -109,142 +111,42 @@ def parse_arguments(argv=None):
     return arguments
 
 
-def questions_for(p_columns: int, dataset: bool):
-    """The galaxy tree (synthetic.GALAXY_QUESTIONS) or independent yes/no questions (a dataset)."""
-    from mlworker import questions, synthetic
-
-    if dataset:
-        return questions.independent(p_columns)
-    return questions.from_dicts(synthetic.GALAXY_QUESTIONS)
-
-
-def make_data(seed: int, arguments) -> dict:
-    """Pool, test set and initial labelled set of one seed, from independent streams."""
-    from mlworker import synthetic
-
-    streams = synthetic.streams(seed)
-    choices = np.random.default_rng(streams["choices"])
-    needed = arguments.pool + arguments.test
-    if arguments.dataset:
-        full = synthetic.load_npz_dataset(arguments.dataset)
-        if len(full.p) < needed:
-            raise SystemExit(
-                f"--dataset has {len(full.p)} items: expected at least pool + test = {needed}"
-            )
-        order = choices.permutation(len(full.p))[:needed]
-        images, p = full.images[order], full.p[order]
-    else:
-        galaxies = synthetic.make_galaxies(
-            needed, size=arguments.image_size, seed=streams["galaxies"]
-        )
-        images, p = galaxies.images, galaxies.p
-    questions = questions_for(p.shape[1], bool(arguments.dataset))
-    counts = synthetic.simulate_vote_counts(
-        p, arguments.volunteers, np.random.default_rng(streams["votes"]), questions
-    )
-    pool, test = slice(0, arguments.pool), slice(arguments.pool, needed)
-    return {
-        "questions": questions,
-        "pool_images": images[pool],
-        "pool_p": p[pool],
-        "pool_counts": counts[pool],
-        "test_images": images[test],
-        "test_truth": {
-            q.key: np.stack([p[test, i], 1 - p[test, i]], axis=-1) for i, q in enumerate(questions)
-        },
-        "test_counts": {q.key: counts[test, i] for i, q in enumerate(questions)},
-        "initial": choices.choice(arguments.pool, arguments.initial, replace=False),
-    }
-
-
-def production_settings(**overrides):
-    """Production's TrainingSettings with the fields given replaced (None: production's value)."""
-    from dataclasses import replace
-
-    from mlworker.pipeline import TrainingSettings
-
-    return replace(TrainingSettings(), **{k: v for k, v in overrides.items() if v is not None})
-
-
 def training_settings(arguments):
-    return production_settings(
+    return common.production_settings(
         epochs=arguments.epochs,
         patience=arguments.patience,
         fresh_restarts=arguments.fresh_restarts,
     )
 
 
-def test_point(fit, data, arguments) -> dict:
-    """The model of a round on the test set: expected NLL, baseline, RMSE, interval coverage."""
-    from mlworker import baseline, metrics, outcomes, scoring
-
-    questions = data["questions"]
-    probabilities = scoring.mc_samples(fit.model, data["test_images"], samples=arguments.samples)
-    expected, floor = outcomes.expected_log_likelihood(
-        probabilities, data["test_truth"], questions, arguments.volunteers
-    )
-    base = baseline.expected_log_likelihood(
-        fit.alphas, data["test_truth"], questions, arguments.volunteers
-    )
-    errors = [
-        probabilities[q.key][:, 0, :].mean(axis=-1) - data["test_truth"][q.key][:, 0]
-        for q in questions
-    ]
-    report = metrics.evaluate(probabilities, data["test_counts"])
-    weights = np.array([report[q.key]["items"] for q in questions], dtype=np.float64)
-    coverage = {
-        mass: float(
-            np.dot(weights, [report[q.key]["coverage"].get(mass, 0.0) for q in questions])
-            / weights.sum()
-        )
-        for mass in ("50", "80", "95")
-    }
-    return {
-        "nll": float(-expected.mean()),
-        "baseline_nll": float(-base.mean()),
-        "floor": float(-floor.mean()),
-        "rmse": float(np.sqrt(np.mean(np.square(errors)))),
-        "coverage": coverage,
-        "held_out_flagged_worse": bool(fit.worse_than_baseline),
-        "epochs": fit.training.epochs_run,
-        "train_seconds": round(fit.training.seconds, 2),
-    }
-
-
-def fit_round(data: dict, labelled: list[int], seed: int, round_number: int, arguments, model):
-    """Production's fit + held-out judgement on the labelled subjects, warm-started in place."""
-    from mlworker import pipeline
-
-    images = data["pool_images"]
-    config = pipeline.model_config(
-        data["questions"],
-        image_size=images.shape[1],
-        channels=1 if images.ndim == 3 else images.shape[-1],
-    )
+def fit_round(data: dict, labelled: list[int], seed: int, round_number: int, arguments, start):
+    """Production's fit + held-out judgement on the labelled subjects, warm-started as a round is:
+    from the folder of the version that steers (`start`; None: random weights)."""
     counts = {q.key: data["pool_counts"][labelled, i] for i, q in enumerate(data["questions"])}
-    return pipeline.fit_and_evaluate(
-        images[labelled],
+    return common.fit(
+        data["pool_images"][labelled],
         counts,
         labelled,
-        config,
-        settings=training_settings(arguments),
+        data["questions"],
+        training_settings(arguments),
         samples=arguments.samples,
         seed=seed * 100 + round_number,
         rotation_invariant=arguments.rotation_invariant,
-        warm_start=model,
-        continue_in_place=True,
+        warm_start=start,
     )
 
 
-def pick(strategy: str, model, data: dict, labelled: list[int], arguments, rng) -> np.ndarray:
-    """The subjects volunteers are asked about next: production's score + select with the latest
-    good model, or random (the queue's order before any good model) when there is none."""
-    from mlworker import pipeline, scoring
+def pick(strategy: str, start, data: dict, labelled: list[int], arguments, rng) -> np.ndarray:
+    """The subjects volunteers are asked about next: production's score + select with the version
+    that steers (loaded from its folder, as score_pool loads it), or random (the queue's order
+    before any good version) when there is none."""
+    from mlworker import pipeline, registry, scoring
 
     images = data["pool_images"]
     pool = np.setdiff1d(np.arange(len(images)), labelled)
-    if model is None:
+    if start is None:
         return pool[rng.permutation(len(pool))[: arguments.batch]]
+    model, _, _ = registry.load_model_version(start)
     scored = pipeline.score(
         model,
         images[pool],
@@ -261,88 +163,33 @@ def pick(strategy: str, model, data: dict, labelled: list[int], arguments, rng) 
     ]
 
 
-def run_strategy(strategy: str, data: dict, seed: int, arguments, first) -> list[dict]:
-    """One learning curve from the shared first round `first` = (model copy or None, test point).
+def run_strategy(strategy: str, data: dict, seed: int, arguments, first, folder: Path) -> list:
+    """One learning curve from the shared first round `first` = (its version's folder, its flag,
+    its test point); every version is saved under `folder`, as a round saves it.
 
-    As in production, a version judged worse than the image-free baseline on its held-out split
-    neither steers the next picks nor is warm-started from: the latest good model does both (its
-    weights are put back after the in-place fit), or, before any, picks are random and the next
-    round trains from random weights.
+    As in production (`pipeline.steering_version`), a version judged worse than the image-free
+    baseline on its held-out split neither steers the next picks nor is warm-started from: the
+    latest good version does both, or, before any, picks are random and the next round trains
+    from random weights.
     """
+    from mlworker import pipeline
+
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
     labelled = [int(i) for i in data["initial"]]
-    good, point = first
-    curve = [dict(point)]
+    first_folder, first_worse, point = first
+    versions, flags, curve = [first_folder], [first_worse], [dict(point)]
     for round_number in range(1, arguments.rounds + 1):
-        picked = pick(strategy, good, data, labelled, arguments, rng)
-        curve[-1]["picked_by"] = "model" if good is not None else "random"
+        steering = pipeline.steering_version(flags)
+        start = None if steering is None else versions[steering]
+        picked = pick(strategy, start, data, labelled, arguments, rng)
+        curve[-1]["picked_by"] = "model" if start is not None else "random"
         curve[-1]["featured_share_of_picks"] = float(np.mean(data["pool_p"][picked, 0] < 0.5))
         labelled.extend(int(i) for i in picked)
-        kept_weights = good.full.get_weights() if good is not None else None
-        fit = fit_round(data, labelled, seed, round_number, arguments, good)
-        curve.append({"labelled": len(labelled), **test_point(fit, data, arguments)})
-        if not fit.worse_than_baseline:
-            good = fit.model
-        elif good is not None:  # trained in place: back to the good version's weights
-            good.full.set_weights(kept_weights)
+        fitted = fit_round(data, labelled, seed, round_number, arguments, start)
+        curve.append({"labelled": len(labelled), **common.test_point(fitted, data, arguments)})
+        versions.append(common.save_version(fitted, folder / f"{strategy}-{round_number}"))
+        flags.append(fitted.worse_than_baseline)
     return curve
-
-
-def labels_to_reach(curve_labelled, curve_nll, target) -> float:
-    """Labelled count at which the curve first reaches `target` NLL (linear interpolation); inf if never."""
-    for index, (count, nll) in enumerate(zip(curve_labelled, curve_nll, strict=True)):
-        if nll <= target:
-            if index == 0:
-                return float(count)
-            previous_count, previous_nll = curve_labelled[index - 1], curve_nll[index - 1]
-            return float(
-                previous_count
-                + (count - previous_count) * (previous_nll - target) / (previous_nll - nll)
-            )
-    return float("inf")
-
-
-def target_index(labelled: np.ndarray, share: float) -> int:
-    """The round at `share` of the budget (labels beyond the initial set)."""
-    budget = labelled[-1] - labelled[0]
-    return int(np.argmin(np.abs(labelled - (labelled[0] + share * budget))))
-
-
-def saving(strategy_nll: np.ndarray, random_nll: np.ndarray, labelled, share: float) -> float:
-    """1 - (labels the strategy's mean curve needs) / (labels random needed) to reach random's mean
-    NLL at `share` of the budget; strategy_nll and random_nll are [seeds, rounds], paired by seed.
-    Floored at -1 (a strategy that never gets there)."""
-    index = target_index(np.asarray(labelled), share)
-    target = random_nll[:, index].mean()
-    needed = labels_to_reach(labelled, strategy_nll.mean(axis=0), target)
-    return max(-1.0, 1.0 - needed / labelled[index]) if np.isfinite(needed) else -1.0
-
-
-def paired_interval(statistic, first: np.ndarray, second: np.ndarray) -> tuple[list, str]:
-    """95% BCa interval of statistic(first, second) over seeds: each resample draws seeds, and a
-    seed brings both of its curves (paired). first, second: [seeds, rounds]."""
-    from scipy import stats
-
-    if len(first) < 3:
-        return [float("nan"), float("nan")], "too few seeds"
-
-    def on_seeds(index):
-        index = np.asarray(index, dtype=int)
-        return statistic(first[index], second[index])
-
-    for method in ("BCa", "percentile"):
-        result = stats.bootstrap(
-            (np.arange(len(first)),),
-            on_seeds,
-            vectorized=False,
-            n_resamples=2000,
-            method=method,
-            random_state=np.random.default_rng(0),
-        )
-        low, high = result.confidence_interval
-        if np.isfinite(low) and np.isfinite(high):
-            return [round(float(low), 3), round(float(high), 3)], method
-    return [float("nan"), float("nan")], "degenerate"
 
 
 def curve_array(curves: list, name: str) -> np.ndarray:
@@ -364,9 +211,9 @@ def summarise(curves: dict, labelled: np.ndarray) -> dict:
         if strategy != "random":
             entry["saving"], entry["saving_interval"] = {}, {}
             for name, share in TARGETS.items():
-                entry["saving"][name] = round(saving(nll, random_nll, labelled, share), 3)
-                entry["saving_interval"][name], entry["interval_method"] = paired_interval(
-                    lambda s, r, share=share: saving(s, r, labelled, share), nll, random_nll
+                entry["saving"][name] = round(common.saving(nll, random_nll, labelled, share), 3)
+                entry["saving_interval"][name], entry["interval_method"] = common.paired_interval(
+                    lambda s, r, share=share: common.saving(s, r, labelled, share), nll, random_nll
                 )
             gap = (random_nll - nll).mean(0)
             entry["area_between_curves_nats"] = round(
@@ -444,41 +291,31 @@ def plot(summary: dict, labelled, floor: float, path: Path) -> None:
 
 
 def run_seed(seed: int, arguments) -> dict[str, list[dict]]:
-    """Every strategy's curve on one seed's data."""
+    """Every strategy's curve on one seed's data, from one shared first version."""
     started = time.time()
-    from mlworker import training
-
-    data = make_data(seed, arguments)
+    data = common.make_data(seed, arguments)
     labelled = [int(i) for i in data["initial"]]
-    fit = fit_round(data, labelled, seed, 0, arguments, None)
-    first_point = {"labelled": len(labelled), **test_point(fit, data, arguments)}
-    curves = {}
-    for strategy in arguments.strategies:
-        # Every strategy starts alike: its own copy of the first model, if that one is good.
-        model = None if fit.worse_than_baseline else training.copy_model(fit.model)
-        first = (model, first_point)
-        curves[strategy] = curve = run_strategy(strategy, data, seed, arguments, first)
-        print(
-            f"seed {seed} {strategy:>12}: "
-            + " ".join(f"{p['labelled']}:{p['nll']:.3f}/{p['baseline_nll']:.3f}" for p in curve)
-            + f"  ({time.time() - started:.0f} s)",
-            flush=True,
-        )
+    with tempfile.TemporaryDirectory(prefix="starling-active-learning-") as folder:
+        fitted = fit_round(data, labelled, seed, 0, arguments, None)
+        point = {"labelled": len(labelled), **common.test_point(fitted, data, arguments)}
+        # Every strategy starts alike: from the same first version, if that one is good.
+        first = (common.save_version(fitted, Path(folder) / "first"), fitted.worse_than_baseline)
+        curves = {}
+        for strategy in arguments.strategies:
+            curve = run_strategy(strategy, data, seed, arguments, (*first, point), Path(folder))
+            curves[strategy] = curve
+            print(
+                f"seed {seed} {strategy:>12}: "
+                + " ".join(f"{p['labelled']}:{p['nll']:.3f}/{p['baseline_nll']:.3f}" for p in curve)
+                + f"  ({time.time() - started:.0f} s)",
+                flush=True,
+            )
     return curves
 
 
-def _limit_threads(threads: int) -> None:
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
 def run_seeds(arguments) -> list[dict[str, list[dict]]]:
-    """All seeds, `--jobs` at a time in separate processes (each with its share of the cores).
-
-    Each finished seed is appended to `<output>.partial.json` at once, so a run cut short can
-    still be summarised (`--from-partial`) from the seeds it finished.
+    """All seeds, `--jobs` at a time. Each finished seed is appended to `<output>.partial.json` at
+    once, so a run cut short can still be summarised (`--from-partial`) from the seeds it finished.
     """
     partial = arguments.results_dir / f"{arguments.output}.partial.json"
     arguments.results_dir.mkdir(parents=True, exist_ok=True)
@@ -487,40 +324,12 @@ def run_seeds(arguments) -> list[dict[str, list[dict]]]:
 
     def keep(seed_curves):
         finished.append(seed_curves)
-        partial.write_text(
-            json.dumps(
-                {
-                    "settings": _settings(arguments),
-                    "seeds": finished,
-                    "seconds": round(time.time() - started, 1),
-                }
-            )
-        )
+        record = common.arguments_record(arguments)
+        seconds = round(time.time() - started, 1)
+        partial.write_text(json.dumps({"settings": record, "seeds": finished, "seconds": seconds}))
 
-    if arguments.jobs <= 1:
-        for seed in range(arguments.seeds):
-            keep(run_seed(seed, arguments))
-        return finished
-    import multiprocessing
-
-    threads = max(1, (os.cpu_count() or 1) // arguments.jobs)
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(arguments.jobs, initializer=_limit_threads, initargs=(threads,)) as pool:
-        jobs = [(seed, arguments) for seed in range(arguments.seeds)]
-        for seed_curves in pool.imap_unordered(_run_seed_job, jobs):
-            keep(seed_curves)
-    return finished
-
-
-def _run_seed_job(job):
-    return run_seed(*job)
-
-
-def _settings(arguments) -> dict:
-    return {
-        key: (str(value) if isinstance(value, Path) else value)
-        for key, value in vars(arguments).items()
-    }
+    seeds = range(arguments.seeds)
+    return common.run_seeds(run_seed, arguments, seeds, arguments.jobs, on_finish=keep)
 
 
 def main(argv=None) -> dict:
@@ -544,17 +353,13 @@ def main(argv=None) -> dict:
         "vote_noise_floor_nll": floor,
         "summary": summary,
         "curves": curves,
-        "settings": _settings(arguments),
+        "settings": common.arguments_record(arguments),
         "training": vars(training_settings(arguments)),
         "seconds": seconds if arguments.from_partial else round(time.time() - started, 1),
-        "command": results_file.command("active_learning.py", argv),
+        "command": common.command("active_learning.py", argv),
     }
-    plot(
-        summary,
-        labelled,
-        floor,
-        results_file.write_result(result, arguments.results_dir, arguments.output),
-    )
+    path = common.write_result(result, arguments.results_dir, arguments.output)
+    plot(summary, labelled, floor, path)
     print(f"noise floor {floor:.3f}; {result['seconds']} s")
     return result
 

@@ -10,7 +10,6 @@ first-round training settings can be checked on more seeds.
 """
 
 import argparse
-import multiprocessing
 import os
 import sys
 import time
@@ -18,32 +17,27 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import active_learning  # noqa: E402  (the benchmark this is the first round of)
+from benchmarks import active_learning, common  # noqa: E402  (active_learning: the benchmark this is the first round of)
 
-from benchmarks import results_file  # noqa: E402  (active_learning put the root on the path)
-
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = common.RESULTS
+README_MARKER = "first-round"
 
 
 def run_seed(seed: int, arguments) -> dict:
     started = time.time()
-    data = active_learning.make_data(seed, arguments)
+    data = common.make_data(seed, arguments)
     labelled = [int(i) for i in data["initial"]]
-    fit = active_learning.fit_round(data, labelled, seed, 0, arguments, None)
-    point = active_learning.test_point(fit, data, arguments)
+    fitted = active_learning.fit_round(data, labelled, seed, 0, arguments, None)
+    point = common.test_point(fitted, data, arguments)
     point.update(
         seed=seed,
-        restarts_validation_nll=fit.metrics["_restarts"]["validation_nll"],
+        restarts_validation_nll=fitted.metrics["_restarts"]["validation_nll"],
         seconds=round(time.time() - started, 1),
     )
     print(f"seed {seed}: CNN {point['nll']:.3f} baseline {point['baseline_nll']:.3f}", flush=True)
     return point
-
-
-def _run_seed_job(job):
-    return run_seed(*job)
 
 
 def summarise(points: list[dict]) -> dict:
@@ -96,25 +90,16 @@ def main(argv=None) -> dict:
     seeds = (
         [int(seed) for seed in own.only_seeds.split(",")] if own.only_seeds else range(own.seeds)
     )
-    jobs = [(seed, arguments) for seed in seeds]
-    if own.jobs <= 1:
-        points = [run_seed(*job) for job in jobs]
-    else:
-        threads = max(1, (os.cpu_count() or 1) // own.jobs)
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(
-            own.jobs, initializer=active_learning._limit_threads, initargs=(threads,)
-        ) as pool:
-            points = sorted(pool.map(_run_seed_job, jobs), key=lambda p: p["seed"])
+    points = common.run_seeds(run_seed, arguments, seeds, own.jobs)
     result = {
         "headline": summarise(points),
         "points": points,
-        "settings": {**active_learning._settings(arguments), "seeds": len(jobs)},
+        "settings": {**common.arguments_record(arguments), "seeds": len(points)},
         "training": vars(active_learning.training_settings(arguments)),
         "seconds": round(time.time() - started, 1),
-        "command": results_file.command("first_round.py", argv),
+        "command": common.command("first_round.py", argv),
     }
-    plot(points, results_file.write_result(result, own.results_dir, own.output))
+    plot(points, common.write_result(result, own.results_dir, own.output))
     return result
 
 

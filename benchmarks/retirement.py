@@ -37,11 +37,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import results_file  # noqa: E402
-from benchmarks.active_learning import paired_interval, questions_for  # noqa: E402
+from benchmarks import common  # noqa: E402
 from labelling import retirement  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = common.RESULTS
+README_MARKER = "retirement"
 PRESETS = {
     "standard": dict(pool=1000, initial=500, seeds=5, image_size=32, samples=50),
     "small": dict(pool=200, initial=150, seeds=3, image_size=24, samples=20),
@@ -95,8 +95,6 @@ def rule_from_text(text: str, arguments) -> tuple[str, retirement.Rule]:
 
 def fit_and_score(seed: int, arguments) -> dict:
     """One seed's data, its one CNN (production's fit) and the pool's MC samples."""
-    from dataclasses import replace
-
     from mlworker import pipeline, synthetic
 
     streams = synthetic.streams(seed)
@@ -104,19 +102,15 @@ def fit_and_score(seed: int, arguments) -> dict:
     galaxies = synthetic.make_galaxies(total, size=arguments.image_size, seed=streams["galaxies"])
     votes = np.random.default_rng(streams["votes"])
     choices = np.random.default_rng(streams["choices"])
-    questions = questions_for(galaxies.p.shape[1], dataset=False)
+    questions = common.questions_for(galaxies.p.shape[1], dataset=False)
     initial = np.arange(arguments.initial)
     counts = synthetic.simulate_vote_counts(galaxies.p[initial], arguments.limit, votes)
-    config = pipeline.model_config(questions, image_size=arguments.image_size)
-    settings = pipeline.TrainingSettings()
-    if arguments.epochs is not None:
-        settings = replace(settings, epochs=arguments.epochs)
-    fit = pipeline.fit_and_evaluate(
+    fit = common.fit(
         galaxies.images[initial],
         {q.key: counts[:, i] for i, q in enumerate(questions)},
         initial.tolist(),
-        config,
-        settings=settings,
+        questions,
+        common.production_settings(epochs=arguments.epochs),
         samples=arguments.samples,
         seed=seed,
     )
@@ -192,18 +186,6 @@ def curve(results: list[dict], prior_error: np.ndarray, errors: np.ndarray, weig
     return votes, np.sqrt((remaining + done) / total)
 
 
-def votes_to_reach(votes: np.ndarray, rmse: np.ndarray, target: float) -> float:
-    """Votes at which the curve first reaches `target` (linear between subjects); inf if never."""
-    below = np.flatnonzero(rmse <= target + 1e-12)
-    if len(below) == 0:
-        return float("inf")
-    index = below[0]
-    if index == 0:
-        return 0.0
-    share = (rmse[index - 1] - target) / (rmse[index - 1] - rmse[index])
-    return float(votes[index - 1] + share * (votes[index] - votes[index - 1]))
-
-
 def off_share(results, p, reach, questions, reference=None) -> tuple[int, int]:
     """(model-retired subjects whose final estimate is off the true p by > OFF_BY on a question
     most of their volunteers reach (true reach share >= 0.5), all model-retired subjects); with
@@ -251,7 +233,7 @@ def run_seed(seed: int, arguments) -> dict:
         rule = None if data["worse_than_baseline"] else model_rule
         results = simulate(rule)
         votes, rmse = curve(results, prior_error, errors(results), weights, order)
-        needed = votes_to_reach(votes, rmse, target)
+        needed = common.first_crossing(votes, rmse, target)
         off, retired = off_share(results, p, weights, questions)
         fixed_off, _ = off_share(results, p, weights, questions, reference=fixed)
         by_rule[name] = {
@@ -293,15 +275,15 @@ def _votes_needed(entry: dict) -> float:
 
 
 def saving(needed: np.ndarray, fixed: np.ndarray) -> float:
-    """Mean over seeds of 1 - needed / fixed votes; a seed that never reaches the target counts -1.
+    """Mean over seeds of the share of votes saved (-1 for a seed that never reaches the target).
     needed, fixed: [seeds, 1] (paired by seed)."""
-    return float(np.mean(np.maximum(-1.0, 1.0 - needed[:, 0] / fixed[:, 0])))
+    return float(np.mean(common.share_saved(needed[:, 0], fixed[:, 0])))
 
 
 def summarise(seeds: list[dict], rule: str) -> dict:
     needed = np.array([[_votes_needed(s["by_rule"][rule])] for s in seeds], dtype=float)
     fixed = np.array([[float(s["fixed_votes"])] for s in seeds])
-    interval, method = paired_interval(saving, needed, fixed)
+    interval, method = common.paired_interval(saving, needed, fixed)
     off = sum(s["by_rule"][rule]["off_by_0_2"] for s in seeds)
     fixed_off = sum(s["by_rule"][rule]["fixed_off_by_0_2_same_subjects"] for s in seeds)
     retired = sum(s["by_rule"][rule]["retired_by_model"] for s in seeds)
@@ -408,9 +390,9 @@ def main(argv=None) -> dict:
         }
         | {"rules": [name for name, _ in arguments.rules]},
         "seconds": round(time.time() - started, 1),
-        "command": results_file.command("retirement.py", argv),
+        "command": common.command("retirement.py", argv),
     }
-    path = results_file.write_result(result, arguments.results_dir, arguments.output)
+    path = common.write_result(result, arguments.results_dir, arguments.output)
     plot(seeds, summaries, headline_rule, path)
     print(f"{result['seconds']} s")
     return result

@@ -68,41 +68,6 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     assert f"{result['summary']['random']['nll_mean'][-1]:.3f}" in text
 
 
-def test_data_votes_and_choices_come_from_independent_streams(benchmark):
-    arguments = benchmark.parse_arguments(["--pool", "1500", "--test", "10", "--image-size", "16"])
-    data = benchmark.make_data(0, arguments)
-    smooth = data["pool_p"][:, 0] > 0.9
-    got_featured = np.mean(data["pool_counts"][smooth, 0, 1] > 0)
-    assert got_featured == pytest.approx(np.mean(1 - data["pool_p"][smooth, 0] ** 15), abs=0.05)
-
-
-def test_savings_are_zero_for_random_itself_and_exact_for_a_shifted_curve(benchmark):
-    labelled = np.array([100, 200, 300, 400, 500])
-    random = np.array([[5.0, 4.0, 3.0, 2.5, 2.0], [5.2, 4.2, 3.2, 2.7, 2.2]])
-    for share in (0.25, 0.5, 1.0):
-        assert benchmark.saving(random, random, labelled, share) == pytest.approx(0.0)
-    # A strategy 100 labels ahead of random reaches random's NLL at 500 labels with 400.
-    ahead = np.array([[4.0, 3.0, 2.5, 2.0, 1.8], [4.2, 3.2, 2.7, 2.2, 2.0]])
-    assert benchmark.saving(ahead, random, labelled, 1.0) == pytest.approx(0.2)
-    assert benchmark.saving(random + 10, random, labelled, 1.0) == -1.0  # never gets there
-
-
-def test_the_paired_interval_excludes_zero_only_for_a_real_difference(benchmark):
-    labelled = np.array([100, 200, 300, 400, 500])
-    rng = np.random.default_rng(0)
-    random = np.array([5.0, 4.0, 3.0, 2.5, 2.0]) + rng.normal(0, 0.05, (10, 5))
-    same = random + rng.normal(0, 0.01, (10, 5))
-    ahead = np.concatenate([random[:, 1:], random[:, -1:] - 0.5], axis=1)
-    interval, _ = benchmark.paired_interval(
-        lambda s, r: benchmark.saving(s, r, labelled, 1.0), same, random
-    )
-    assert interval[0] < 0 < interval[1]
-    interval, _ = benchmark.paired_interval(
-        lambda s, r: benchmark.saving(s, r, labelled, 1.0), ahead, random
-    )
-    assert interval[0] > 0.1
-
-
 def test_the_same_run_works_on_another_image_set_given_as_npz(benchmark, tmp_path):
     subprocess.run(
         [
@@ -122,12 +87,6 @@ def test_the_same_run_works_on_another_image_set_given_as_npz(benchmark, tmp_pat
     result = benchmark.main(arguments)
     assert result["settings"]["rotation_invariant"] is False
     assert set(result["summary"]) == {"random", "bald"} and result["vote_noise_floor_nll"] > 0
-
-
-def test_label_saving_interpolates_where_a_curve_reaches_the_target(benchmark):
-    labelled = [100, 200, 300, 400]
-    assert benchmark.labels_to_reach(labelled, [5.0, 4.0, 3.0, 2.0], 3.5) == 250.0
-    assert benchmark.labels_to_reach(labelled, [5.0, 4.0, 3.9, 3.8], 3.5) == float("inf")
 
 
 def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, monkeypatch):

@@ -35,16 +35,6 @@ def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny):
     )
 
 
-def test_the_saving_interpolates_to_where_the_transferred_curve_meets_the_target(benchmark):
-    labels = [10, 20, 40]
-    scratch = np.array([[4.0, 3.0, 2.0], [4.0, 3.0, 2.0]])
-    transfer = np.array([[3.0, 2.5, 1.5], [3.0, 2.5, 1.5]])
-    # 2.0 lies halfway between 20 labels (2.5) and 40 (1.5): 30 labels, 1 - 30/40.
-    assert benchmark.saving(transfer, scratch, labels) == pytest.approx(0.25)
-    assert benchmark.saving(scratch + 1.0, scratch, labels) == -1.0  # never gets there
-    assert benchmark.saving(transfer - 1.0, scratch, labels) == pytest.approx(0.75)  # at once
-
-
 @pytest.mark.parametrize(
     "labels, message",
     [("40,20", "ascending distinct counts"), ("a,b", "comma-separated whole numbers")],
