@@ -290,6 +290,151 @@ def plot(summary: dict, labelled, floor: float, path: Path) -> None:
     plt.close(figure)
 
 
+def strategy_rows(result: dict) -> list[str]:
+    summary, labelled = result["summary"], result["labelled"]
+    rows = [
+        "| strategy | saved at a quarter of the budget | at half | at the full budget | "
+        f"area between curves (nats) | test NLL at {labelled[-1]} |",
+        "|---|---|---|---|---|---|",
+    ]
+    default = result["headline"]["default_strategy"]
+    for strategy, entry in summary.items():
+        final = f"{entry['nll_mean'][-1]:.3f}"
+        if strategy == "random":
+            rows.append(f"| random | — | — | — | — | {final} |")
+            continue
+        saving, bounds = entry["saving"], entry["saving_interval"]
+        name = f"**{strategy} (default)**" if strategy == default else strategy
+        cells = [
+            f"{common.percent(saving[k])} ({common.interval(bounds[k])})"
+            for k in ("quarter", "half", "full")
+        ]
+        rows.append(
+            f"| {name} | {' | '.join(cells)} | {entry['area_between_curves_nats']:+.3f} | {final} |"
+        )
+    return rows
+
+
+def cut_short(result: dict) -> list[str]:
+    """Say so when the figures come from the seeds a cut-short run finished."""
+    settings = result["settings"]
+    if not settings.get("from_partial"):
+        return []
+    return [
+        f"**Cut short:** these figures summarise the {settings['seeds']} seeds that a run "
+        f"finished before it was stopped (`--from-partial {Path(settings['from_partial']).name}`), "
+        f"with strategies {', '.join(settings['strategies'])} and {settings['rounds']} rounds.",
+        "",
+    ]
+
+
+def coverage_from_300(result: dict) -> list[tuple[int, dict]]:
+    """[(labels, mean 50/80/95% coverage of random's CNN over seeds)] for every point >= 300."""
+    curves = result["curves"]["random"]
+    return [
+        (
+            n,
+            {
+                m: float(np.mean([curve[i]["coverage"][m] for curve in curves]))
+                for m in ("50", "80", "95")
+            },
+        )
+        for i, n in enumerate(result["labelled"])
+        if n >= 300
+    ]
+
+
+def coverage_lines(result: dict) -> list[str]:
+    points = coverage_from_300(result)
+    if not points:
+        return []
+    return [
+        "- The same at every point from 300 labels on: "
+        + "; ".join(
+            f"{n}: " + " / ".join(f"{c[m]:.0%}" for m in ("50", "80", "95")) for n, c in points
+        )
+        + "."
+    ]
+
+
+def gate_lines(result: dict) -> list[str]:
+    """How often production's held-out gate stopped a version from steering, and the targets."""
+    points = [p for curves in result["curves"].values() for c in curves for p in c]
+    flagged = sum(bool(p.get("held_out_flagged_worse")) for p in points)
+    random_picks = sum(p.get("picked_by") == "random" for p in points)
+    lines = [
+        f"- Versions production's held-out gate marked worse than the baseline: {flagged} of "
+        f"{len(points)}; rounds whose picks were therefore random (no good version yet): "
+        f"{random_picks}."
+    ]
+    rival = result["headline"]["default_strategy"]
+    saving, intervals = (
+        result["headline"]["saving"][rival],
+        result["headline"]["saving_interval"][rival],
+    )
+    met = all(saving[t] >= 0.35 and intervals[t][0] > 0 for t in ("half", "full"))
+    lines.append(
+        "- The issue's target (≥ 35% of labels saved at random's half- and full-budget NLL, 95% "
+        f"intervals excluding 0) is **{'met' if met else 'not met'}** by {rival}."
+    )
+    return lines
+
+
+def readme_section(result: dict, when: str) -> str:
+    """The README's active-learning section (between its markers), every figure from the result."""
+    settings, headline, labelled = result["settings"], result["headline"], result["labelled"]
+    summary = result["summary"]
+    random_nll, baseline_nll = summary["random"]["nll_mean"], summary["random"]["baseline_nll_mean"]
+    cells = sum(len(c) for curves in result["curves"].values() for c in curves)
+    coverage = headline["coverage_random_300"]
+    lines = [
+        "## Does active learning save votes? (`make bench-active-learning`)",
+        "",
+        f"Synthetic galaxies whose true answer probabilities follow from what is drawn "
+        f"(`mlworker/synthetic.py`); per seed a pool of {settings['pool']:,} and a test set of "
+        f"{settings['test']:,} at {settings['image_size']} px, galaxies, votes and choices from "
+        f"independent random streams; {settings['volunteers']} simulated volunteers per labelled "
+        f"galaxy voting Binomial(N, true p) down the tree; {settings['initial']} random labels to "
+        f"start, then {settings['rounds']} rounds of {settings['batch']}; T = {settings['samples']} "
+        f"masks; {settings['seeds']} seeds, every strategy starting from the same labelled set and "
+        "the same first model. Each round runs production's own functions (`mlworker.pipeline`: "
+        "fit on the train split, stop on the fixed validation split, judge on the held-out split; "
+        "joint MI of the tree's vote outcome); as in production, a version judged worse than the "
+        "image-free baseline neither picks the next subjects nor is warm-started from. Test NLL is the expected vote NLL of the whole "
+        "tree under the true p (exact, no test-vote noise). Savings: labels needed to reach "
+        "random's mean NLL at a quarter, half and all of the budget, with paired BCa bootstrap "
+        "95% intervals over seeds. Figures from the run of "
+        f"{when} ({common.duration(result)}, `benchmarks/results/active_learning.json`):",
+        "",
+        *cut_short(result),
+        *strategy_rows(result),
+        "",
+        f"- Vote-noise floor (entropy of the true vote outcome): {result['vote_noise_floor_nll']:.3f}; "
+        f"the image-free baseline (Dirichlet-multinomial per question, fitted on random's labels) "
+        f"scores {baseline_nll[0]:.3f} at {labelled[0]} labels and {baseline_nll[-1]:.3f} at "
+        f"{labelled[-1]}; random's CNN {random_nll[0]:.3f} and {random_nll[-1]:.3f}.",
+        f"- Seed x round x strategy cells where the CNN's test NLL was above the baseline's: "
+        f"**{headline['rounds_worse_than_baseline']} of {cells}**.",
+        f"- Calibration of random's CNN at {headline['coverage_labelled']} labels (share of test "
+        f"votes inside the central 50/80/95% vote intervals, randomised for discrete votes): "
+        f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
+        *coverage_lines(result),
+        *gate_lines(result),
+        f"- Random's curve at the end of the budget falls {-headline['random_final_slope_per_100']:.3f} "
+        "nats per 100 labels.",
+        f"- Default strategy picked by this run: **{headline['default_strategy']}** "
+        "(the largest saving at the full budget).",
+        "",
+        "![active learning](benchmarks/results/active_learning.png)",
+        "",
+        "The same run works on any image set given as `.npz` (`images`, `p`): "
+        "`python benchmarks/datasets/oriented_bars.py bars.npz` writes one whose answers depend "
+        "on orientation, run with `--dataset bars.npz --no-rotation-invariant`. "
+        "`--preset every-strategy` adds power and diverse BALD.",
+    ]
+    return "\n".join(lines)
+
+
 def run_seed(seed: int, arguments) -> dict[str, list[dict]]:
     """Every strategy's curve on one seed's data, from one shared first version."""
     started = time.time()

@@ -75,6 +75,46 @@ def plot(points: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def round_zero_line(active: dict, when: str) -> str:
+    """Round 0 of the active-learning run: the same data, seeds and production fit as
+    first_round.py, so the newer of the two runs says how first models fare today."""
+    first = [curve[0] for curve in active["curves"]["random"]]
+    model = np.array([point["nll"] for point in first])
+    base = np.array([point["baseline_nll"] for point in first])
+    return (
+        f"Round 0 of the active-learning run of {when} (the same data, seeds and production fit): "
+        f"the CNN averages **{model.mean():.3f}** against the baseline's {base.mean():.3f}; seeds "
+        f"where the CNN is worse: **{int(np.sum(model > base))} of {len(first)}** (largest "
+        f"CNN-minus-baseline difference {np.max(model - base):+.3f})."
+    )
+
+
+def readme_section(result: dict, when: str, active_learning=None) -> str:
+    """The README's first-round section (between its markers), every figure from the result;
+    with `active_learning` (its result and date), the same figures of that run's round 0."""
+    round_zero = round_zero_line(*active_learning) if active_learning else None
+    headline, settings = result["headline"], result["settings"]
+    coverage = headline["coverage_mean"]
+    lines = [
+        "### The first model against the image-free baseline (`make bench-first-round`)",
+        "",
+        f"Round 0 of the benchmark above ({settings['initial']} random labels, "
+        f"{settings['image_size']} px, a test set of {settings['test']:,}, production's "
+        "`fit_and_evaluate` from random weights) over "
+        f"{headline['seeds']} seeds, run of {when} ({common.duration(result)}, "
+        "`benchmarks/results/first_round.json`): the CNN's test vote NLL averages "
+        f"**{headline['nll_mean']:.3f}** against the baseline's {headline['baseline_nll_mean']:.3f}; "
+        f"seeds where the CNN is worse: **{headline['seeds_worse_than_baseline']} of "
+        f"{headline['seeds']}** (largest CNN-minus-baseline difference "
+        f"{headline['largest_margin_over_baseline']:+.3f}); its 50/80/95% vote intervals cover "
+        f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
+        "",
+        *([round_zero, ""] if round_zero else []),
+        "![first round](benchmarks/results/first_round.png)",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description="First-round CNN against the image-free baseline")
     parser.add_argument("--seeds", type=int, default=10)

@@ -22,11 +22,21 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 DATABASE = "starling_bench"
 REDIS_URL = "redis://127.0.0.1:6379/5"  # this benchmark's own Redis database (flushed at the start)
 PGBENCH_VOLUNTEERS = 2000
 sys.path.insert(0, str(ROOT))
+
+from benchmarks import common  # noqa: E402
+
+RESULTS = common.RESULTS
+README_MARKER = "serving"
+# This benchmark's row of the README's speed table (mc_scoring.readme_section).
+SPEED_ROW = (
+    "| serving, gunicorn + PostgreSQL + Redis | `make bench-serving` | next-subject and submit "
+    "against a bare Django view and `pgbench`, 8/32/64 clients, 10,000 and 1,000,000 "
+    'subjects: see "Serving" below the table |'
+)
 
 
 def free_port() -> int:
@@ -331,7 +341,7 @@ def main() -> None:
     parser.add_argument("--machine-note", default="", help="e.g. 'shared with TensorFlow training'")
     arguments = parser.parse_args()
     if arguments.readme_only:
-        update_readme(json.loads((RESULTS / "serving.json").read_text()))
+        update_readme()
         return
     load_average_at_start = os.getloadavg()[0]
     sizes = [int(s) for s in arguments.sizes.split(",")]
@@ -396,12 +406,9 @@ def main() -> None:
     result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     if arguments.machine_note:
         result["machine_note"] = f"; {arguments.machine_note}"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serving.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(cells, sizes, client_counts, RESULTS / "serving.png")
+    plot(cells, sizes, client_counts, common.write_result(result, RESULTS, "serving"))
     if arguments.readme:
-        update_readme(result)
-    print(json.dumps(result["headline"], indent=2))
+        update_readme()
 
 
 def measure_size(size, project, volunteers, client_counts, port, workdir, arguments) -> list[dict]:
@@ -476,8 +483,9 @@ def summarise(cells, sizes, client_counts, projects, arguments) -> dict:
 TARGETS = {"next_vs_bare": 0.5, "submit_vs_ceiling": 0.5, "p99_ms": 50.0}
 
 
-def readme_section(result: dict) -> str:
-    """The README's serving section, every figure taken from `result` (serving.json)."""
+def readme_section(result: dict, when: str) -> str:
+    """The README's serving section, every figure taken from `result` (serving.json, which
+    records its own date and time: `when`, the file's day, is not needed)."""
     headline, settings = result["headline"], result["settings"]
     cells = result["cells"]
     sizes = sorted({c["subjects"] for c in cells})
@@ -548,13 +556,11 @@ def readme_section(result: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(result: dict) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- serving -->", "<!-- /serving -->"
-    before, _, rest = text.partition(start)
-    _, _, after = rest.partition(end)
-    readme.write_text(f"{before}{start}\n{readme_section(result)}\n{end}{after}")
+def update_readme() -> None:
+    """The README's serving section from serving.json, as readme_figures writes every section."""
+    from benchmarks import readme_figures
+
+    readme_figures.main(only=(README_MARKER,))
 
 
 def plot(cells, sizes, client_counts, path):

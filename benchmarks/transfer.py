@@ -230,6 +230,59 @@ def plot(summary: dict, seeds: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
+def readme_section(result: dict, when: str) -> str:
+    """The README's transfer section (between its markers), every figure from the result."""
+    settings, headline, summary = result["settings"], result["headline"], result["summary"]
+    labels = summary["labels"]
+    rows = [
+        "| labelled survey-B galaxies | " + " | ".join(f"{n:,}" for n in labels) + " |",
+        "|---" * (len(labels) + 1) + "|",
+        *(
+            f"| {name} | " + " | ".join(f"{value:.3f}" for value in summary[key]) + " |"
+            for name, key in (
+                ("from random weights", "scratch_nll"),
+                ("fine-tuned from survey A", "transfer_nll"),
+                ("image-free baseline", "baseline_nll"),
+            )
+        ),
+    ]
+    needed = summary["transfer_labels_needed"]
+    if not np.isfinite(needed):
+        reach = "the fine-tuned start never gets there"
+    elif summary["censored"]:
+        reach = "the fine-tuned start is there at the smallest count (the saving is a lower bound)"
+    else:
+        reach = f"the fine-tuned start gets there with {needed:.0f}"
+    lines = [
+        "## Does starting from a model that already knows save labels? (`make bench-transfer`)",
+        "",
+        f"Per seed ({headline['seeds']} seeds, independent streams): {settings['pretrain']:,} "
+        f"labelled galaxies of survey A ({settings['image_size']} px, {settings['volunteers']} "
+        "votes each) train one model with production's `mlworker.pipeline`, saved as a version "
+        "folder. Survey B is another telescope (`synthetic.SHIFTED_SURVEY`: noisier, blurrier). "
+        "On the same nested labelled sets of survey B, production's `fit_and_evaluate` trains "
+        "once from random weights and once from survey A's version: its trunk frozen for "
+        f"{settings['frozen_epochs']} epochs under fresh heads, then every layer at "
+        f"{settings['fine_tune_rate']:g}x the learning rate. Test: expected vote NLL on "
+        f"{settings['test']:,} survey-B galaxies (nats, lower is better), mean over seeds. "
+        f"Figures from the run of {when} ({common.duration(result)}, `benchmarks/results/transfer.json`):",
+        "",
+        *rows,
+        "",
+        f"From random weights, {labels[-1]:,} labels reach {summary['target_nll']:.3f} nats; "
+        f"{reach}. **Labels saved: {common.percent(headline['label_saving'])} "
+        f"(95% BCa interval over seeds {common.interval(headline['label_saving_interval'])}); the "
+        "issue's target (≥ 50% with the interval above 0) is "
+        + ("met" if headline["target_met"] else "not met")
+        + ".** Per seed: "
+        + ", ".join(common.percent(value) for value in summary["per_seed_saving"])
+        + ".",
+        "",
+        "![transfer](benchmarks/results/transfer.png)",
+    ]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
     started = time.time()

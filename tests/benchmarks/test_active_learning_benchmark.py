@@ -53,14 +53,7 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- active-learning -->\nstale\n<!-- /active-learning -->\nrest\n")
     figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
-    figures.main(
-        folder / "tiny.json",
-        readme,
-        retirement_path=None,
-        first_round_path=None,
-        speed_paths=None,
-        transfer_path=None,
-    )
+    figures.main(readme, {"active_learning": folder / "tiny.json"})
     text = readme.read_text()
     assert "stale" not in text and text.startswith("intro") and text.endswith("rest\n")
     worse = result["headline"]["rounds_worse_than_baseline"]
@@ -137,8 +130,11 @@ def test_a_version_worse_than_the_baseline_neither_picks_nor_is_trained_on(bench
 
 def test_the_speed_table_is_written_from_the_result_files(tmp_path):
     figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
-    text = readme_section(tmp_path, "speed", speed_paths=figures.SPEED)
-    results = {name: json.loads(path.read_text()) for name, path in figures.SPEED.items()}
+    speed = {
+        name: figures.RESULT_FILES[name] for name in ("mc_scoring", "round_time", "pool_scale")
+    }
+    text = readme_section(tmp_path, "speed", **speed)
+    results = {name: json.loads(path.read_text()) for name, path in speed.items()}
     mc30 = results["mc_scoring"]["headline"]["mc30_vs_naive"]
     assert f"**{mc30['median']:.2f}x ({mc30['min']:.2f}-{mc30['max']:.2f}x)**" in text
     assert f"**{results['round_time']['headline']['round_seconds']:.0f} s**" in text

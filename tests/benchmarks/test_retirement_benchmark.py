@@ -81,7 +81,7 @@ def test_a_sure_right_model_retires_a_smooth_subject_after_the_minimum(benchmark
 
 def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     result, folder = tiny
-    text = readme_section(tmp_path, "retirement", retirement_path=folder / "tiny.json")
+    text = readme_section(tmp_path, "retirement", retirement=folder / "tiny.json")
     headline = result["headline"]
     assert f"| {headline['fixed_final_rmse']:.4f} |" in text
     for entry in result["by_rule"].values():

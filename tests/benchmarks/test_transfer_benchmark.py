@@ -47,7 +47,7 @@ def test_bad_label_counts_are_refused_with_what_was_received(benchmark, labels, 
 
 def test_the_readme_section_comes_from_the_result_file(tiny, tmp_path):
     _, folder = tiny
-    text = readme_section(tmp_path, "transfer", transfer_path=folder / "tiny.json")
+    text = readme_section(tmp_path, "transfer", transfer=folder / "tiny.json")
     result = json.loads((folder / "tiny.json").read_text())
     assert "make bench-transfer" in text
     assert f"{result['summary']['target_nll']:.3f} nats" in text
