@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common  # noqa: E402
+from benchmarks import common, plots  # noqa: E402
 
 RESULTS = common.RESULTS
 README_MARKER = "active-learning"
@@ -67,33 +67,19 @@ TARGETS = {"quarter": 0.25, "half": 0.5, "full": 1.0}
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Active learning vs random on simulated volunteers"
-    )
+    parser = argparse.ArgumentParser(description="Active learning vs random, simulated votes")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="smoke")
     for name in ("pool", "test", "initial", "batch", "rounds", "samples", "seeds", "image-size"):
         parser.add_argument(f"--{name}", type=int)
     parser.add_argument("--volunteers", type=int, default=15, help="votes per labelled subject")
     parser.add_argument("--epochs", type=int, help="maximum epochs a round (default: production's)")
-    parser.add_argument(
-        "--patience", type=int, help="early-stopping patience (default: production's)"
-    )
-    parser.add_argument(
-        "--fresh-restarts",
-        type=int,
-        help="initialisations a first model is trained from (default: production's)",
-    )
-    parser.add_argument(
-        "--strategies", help="comma-separated: random,bald,entropy,power_bald,diverse_bald"
-    )
+    parser.add_argument("--patience", type=int, help="early-stopping patience (production's)")
+    parser.add_argument("--fresh-restarts", type=int, help="a first model's initialisations")
+    parser.add_argument("--strategies", help="random,bald,entropy,power_bald,diverse_bald")
     parser.add_argument("--beta", type=float, default=1.0, help="power BALD exponent")
-    parser.add_argument(
-        "--dataset", type=Path, help=".npz with images (n, h, w[, c]) and p (n, questions)"
-    )
+    parser.add_argument("--dataset", type=Path, help=".npz: images (n, h, w[, c]), p (n, q)")
     parser.add_argument("--rotation-invariant", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="seeds run side by side, each in its own process"
-    )
+    parser.add_argument("--jobs", type=int, default=1, help="seeds side by side, one process each")
     parser.add_argument(
         "--from-partial",
         type=Path,
@@ -101,10 +87,7 @@ def parse_arguments(argv=None):
     )
     parser.add_argument("--output", default="active_learning", help="result name")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    arguments = parser.parse_args(argv)
-    for key, value in PRESETS[arguments.preset].items():
-        if getattr(arguments, key) is None:
-            setattr(arguments, key, value)
+    arguments = common.with_preset(parser.parse_args(argv), PRESETS)
     arguments.strategies = [s.strip() for s in arguments.strategies.split(",") if s.strip()]
     if "random" not in arguments.strategies:
         parser.error("--strategies must include random: savings are measured against it")
@@ -117,50 +100,6 @@ def training_settings(arguments):
         patience=arguments.patience,
         fresh_restarts=arguments.fresh_restarts,
     )
-
-
-def fit_round(data: dict, labelled: list[int], seed: int, round_number: int, arguments, start):
-    """Production's fit + held-out judgement on the labelled subjects, warm-started as a round is:
-    from the folder of the version that steers (`start`; None: random weights)."""
-    counts = {q.key: data["pool_counts"][labelled, i] for i, q in enumerate(data["questions"])}
-    return common.fit(
-        data["pool_images"][labelled],
-        counts,
-        labelled,
-        data["questions"],
-        training_settings(arguments),
-        samples=arguments.samples,
-        seed=seed * 100 + round_number,
-        rotation_invariant=arguments.rotation_invariant,
-        warm_start=start,
-    )
-
-
-def pick(strategy: str, start, data: dict, labelled: list[int], arguments, rng) -> np.ndarray:
-    """The subjects volunteers are asked about next: production's score + select with the version
-    that steers (loaded from its folder, as score_pool loads it), or random (the queue's order
-    before any good version) when there is none."""
-    from mlworker import pipeline, registry, scoring
-
-    images = data["pool_images"]
-    pool = np.setdiff1d(np.arange(len(images)), labelled)
-    if start is None:
-        return pool[rng.permutation(len(pool))[: arguments.batch]]
-    model, _, _ = registry.load_model_version(start)
-    scored = pipeline.score(
-        model,
-        images[pool],
-        volunteers=arguments.volunteers,
-        samples=arguments.samples,
-        strategy=strategy,
-        rng=rng,
-    )
-    features = scoring.features(model, images[pool]) if strategy == "diverse_bald" else None
-    return pool[
-        pipeline.select(
-            strategy, scored, arguments.batch, rng, features=features, beta=arguments.beta
-        )
-    ]
 
 
 def run_strategy(strategy: str, data: dict, seed: int, arguments, first, folder: Path) -> list:
@@ -181,11 +120,12 @@ def run_strategy(strategy: str, data: dict, seed: int, arguments, first, folder:
     for round_number in range(1, arguments.rounds + 1):
         steering = pipeline.steering_version(flags)
         start = None if steering is None else versions[steering]
-        picked = pick(strategy, start, data, labelled, arguments, rng)
+        picked = common.pick(strategy, start, data, labelled, arguments, rng)
         curve[-1]["picked_by"] = "model" if start is not None else "random"
         curve[-1]["featured_share_of_picks"] = float(np.mean(data["pool_p"][picked, 0] < 0.5))
         labelled.extend(int(i) for i in picked)
-        fitted = fit_round(data, labelled, seed, round_number, arguments, start)
+        settings, round_seed = training_settings(arguments), seed * 100 + round_number
+        fitted = common.fit_round(data, labelled, round_seed, arguments, settings, start)
         curve.append({"labelled": len(labelled), **common.test_point(fitted, data, arguments)})
         versions.append(common.save_version(fitted, folder / f"{strategy}-{round_number}"))
         flags.append(fitted.worse_than_baseline)
@@ -256,40 +196,6 @@ def headline(curves: dict, summary: dict, labelled: np.ndarray) -> dict:
     }
 
 
-def plot(summary: dict, labelled, floor: float, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for strategy, values in summary.items():
-        mean, sem = np.array(values["nll_mean"]), values["nll_sem"]
-        axes[0].plot(labelled, mean, marker="o", label=strategy)
-        if sem is not None:
-            axes[0].fill_between(
-                labelled, mean - 1.96 * np.array(sem), mean + 1.96 * np.array(sem), alpha=0.15
-            )
-        axes[1].plot(labelled, values["rmse_mean"], marker="o", label=strategy)
-    axes[0].plot(
-        labelled,
-        summary["random"]["baseline_nll_mean"],
-        color="grey",
-        linestyle=":",
-        label="image-free baseline (random's labels)",
-    )
-    axes[0].axhline(floor, color="black", linestyle="--", label="vote-noise floor")
-    axes[0].set_ylabel("test vote NLL, expected under true p (nats)")
-    axes[1].set_ylabel("test RMSE of vote fractions vs true p")
-    for axis in axes:
-        axis.set_xlabel("labelled subjects")
-        axis.legend(fontsize=8)
-    figure.suptitle("Active learning vs random: mean over seeds, 95% band (±1.96 s.e.)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
 def strategy_rows(result: dict) -> list[str]:
     summary, labelled = result["summary"], result["labelled"]
     rows = [
@@ -328,33 +234,20 @@ def cut_short(result: dict) -> list[str]:
     ]
 
 
-def coverage_from_300(result: dict) -> list[tuple[int, dict]]:
-    """[(labels, mean 50/80/95% coverage of random's CNN over seeds)] for every point >= 300."""
-    curves = result["curves"]["random"]
-    return [
-        (
-            n,
-            {
-                m: float(np.mean([curve[i]["coverage"][m] for curve in curves]))
-                for m in ("50", "80", "95")
-            },
+def coverage_lines(result: dict) -> list[str]:
+    """Random's CNN's mean 50/80/95% coverage over seeds at every point from 300 labels on."""
+    curves, masses = result["curves"]["random"], ("50", "80", "95")
+    points = [
+        f"{n}: "
+        + " / ".join(
+            f"{np.mean([curve[i]['coverage'][m] for curve in curves]):.0%}" for m in masses
         )
         for i, n in enumerate(result["labelled"])
         if n >= 300
     ]
-
-
-def coverage_lines(result: dict) -> list[str]:
-    points = coverage_from_300(result)
     if not points:
         return []
-    return [
-        "- The same at every point from 300 labels on: "
-        + "; ".join(
-            f"{n}: " + " / ".join(f"{c[m]:.0%}" for m in ("50", "80", "95")) for n, c in points
-        )
-        + "."
-    ]
+    return ["- The same at every point from 300 labels on: " + "; ".join(points) + "."]
 
 
 def gate_lines(result: dict) -> list[str]:
@@ -368,10 +261,7 @@ def gate_lines(result: dict) -> list[str]:
         f"{random_picks}."
     ]
     rival = result["headline"]["default_strategy"]
-    saving, intervals = (
-        result["headline"]["saving"][rival],
-        result["headline"]["saving_interval"][rival],
-    )
+    saving, intervals = (result["headline"][key][rival] for key in ("saving", "saving_interval"))
     met = all(saving[t] >= 0.35 and intervals[t][0] > 0 for t in ("half", "full"))
     lines.append(
         "- The issue's target (≥ 35% of labels saved at random's half- and full-budget NLL, 95% "
@@ -441,7 +331,9 @@ def run_seed(seed: int, arguments) -> dict[str, list[dict]]:
     data = common.make_data(seed, arguments)
     labelled = [int(i) for i in data["initial"]]
     with tempfile.TemporaryDirectory(prefix="starling-active-learning-") as folder:
-        fitted = fit_round(data, labelled, seed, 0, arguments, None)
+        fitted = common.fit_round(
+            data, labelled, seed * 100, arguments, training_settings(arguments)
+        )
         point = {"labelled": len(labelled), **common.test_point(fitted, data, arguments)}
         # Every strategy starts alike: from the same first version, if that one is good.
         first = (common.save_version(fitted, Path(folder) / "first"), fitted.worse_than_baseline)
@@ -458,25 +350,6 @@ def run_seed(seed: int, arguments) -> dict[str, list[dict]]:
     return curves
 
 
-def run_seeds(arguments) -> list[dict[str, list[dict]]]:
-    """All seeds, `--jobs` at a time. Each finished seed is appended to `<output>.partial.json` at
-    once, so a run cut short can still be summarised (`--from-partial`) from the seeds it finished.
-    """
-    partial = arguments.results_dir / f"{arguments.output}.partial.json"
-    arguments.results_dir.mkdir(parents=True, exist_ok=True)
-    finished: list[dict] = []
-    started = time.time()
-
-    def keep(seed_curves):
-        finished.append(seed_curves)
-        record = common.arguments_record(arguments)
-        seconds = round(time.time() - started, 1)
-        partial.write_text(json.dumps({"settings": record, "seeds": finished, "seconds": seconds}))
-
-    seeds = range(arguments.seeds)
-    return common.run_seeds(run_seed, arguments, seeds, arguments.jobs, on_finish=keep)
-
-
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
     started = time.time()
@@ -486,7 +359,11 @@ def main(argv=None) -> dict:
         by_seed, seconds = partial["seeds"], partial.get("seconds")
         arguments.seeds = len(by_seed)
     else:
-        by_seed = run_seeds(arguments)
+        # Each finished seed goes to <output>.partial.json at once: a run cut short can still be
+        # summarised (`--from-partial`) from the seeds it finished.
+        partial = arguments.results_dir / f"{arguments.output}.partial.json"
+        seeds = range(arguments.seeds)
+        by_seed = common.run_seeds(run_seed, arguments, seeds, arguments.jobs, partial=partial)
     curves = {s: [seed_curves[s] for seed_curves in by_seed] for s in arguments.strategies}
     floors = [curve[0]["floor"] for curve in curves["random"]]
     labelled = np.array([point["labelled"] for point in curves["random"][0]])
@@ -504,7 +381,7 @@ def main(argv=None) -> dict:
         "command": common.command("active_learning.py", argv),
     }
     path = common.write_result(result, arguments.results_dir, arguments.output)
-    plot(summary, labelled, floor, path)
+    plots.learning_curves(summary, labelled, floor, path)
     print(f"noise floor {floor:.3f}; {result['seconds']} s")
     return result
 

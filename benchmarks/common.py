@@ -1,12 +1,14 @@
 """What the benchmarks share, so that each script holds only its own experiment.
 
-- Data and test sets: `questions_for`, `make_data` (a seed's pool, test set and first labels,
-  from independent streams), `test_set`.
+- Data and test sets: `questions_for`, `truth`, `true_reach`, `test_set`, `make_data` (a seed's
+  pool, test set and first labels, from independent streams).
 - Fit and score through `mlworker.pipeline` as production does: `production_settings`, `fit`
   (model_config + fit_and_evaluate, warm-started from a saved version's folder as a round is),
-  `save_version` (registry.save_model_version, as a round saves), `test_point`.
+  `save_version` (registry.save_model_version, as a round saves), `fit_round` and `pick` (a
+  round's fit and its picks with the version that steers, loaded from its folder), `test_point`.
 - Crossings and savings: `first_crossing`, `saving`, `share_saved`, `paired_interval`.
-- Seeds: `run_seeds`, side by side in processes, each with its share of the cores.
+- Arguments and seeds: `with_preset`, `run_seeds` (side by side in processes, each with its
+  share of the cores, optionally writing the finished seeds as they come).
 - Result files and the README: `write_result`, `command`, `arguments_record`, `percent`,
   `interval`, `duration`.
 
@@ -16,6 +18,7 @@ TensorFlow is imported inside the functions that need it: the web benchmarks imp
 import json
 import os
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,15 +40,26 @@ def questions_for(p_columns: int, dataset: bool):
     return questions.from_dicts(synthetic.GALAXY_QUESTIONS)
 
 
+def truth(p: np.ndarray, questions) -> dict:
+    """The true answer probabilities per question, {key: [items, 2]}, from p [items, questions]."""
+    return {q.key: np.stack([p[:, i], 1 - p[:, i]], axis=-1) for i, q in enumerate(questions)}
+
+
+def true_reach(p: np.ndarray, questions) -> np.ndarray:
+    """[items, questions]: the share of volunteers the true p sends to each question."""
+    from mlworker.acquisition import reach_share
+
+    share = reach_share(truth(p, questions), questions)
+    return np.stack([share[q.key] for q in questions], axis=-1)
+
+
 def test_set(images: np.ndarray, p: np.ndarray, counts: dict, questions) -> dict:
-    """A test set: images, the true answer probabilities per question ({key: [items, 2]}) and the
-    votes ({key: [items, answers]}); p is [items, questions]."""
+    """A test set: images, the true answer probabilities (`truth`) and the votes
+    ({key: [items, answers]}); p is [items, questions]."""
     return {
         "questions": questions,
         "test_images": images,
-        "test_truth": {
-            q.key: np.stack([p[:, i], 1 - p[:, i]], axis=-1) for i, q in enumerate(questions)
-        },
+        "test_truth": truth(p, questions),
         "test_counts": counts,
     }
 
@@ -118,6 +132,51 @@ def save_version(fitted, folder: Path) -> Path:
     from mlworker import registry
 
     return registry.save_model_version(folder, fitted.model, fitted.config, fitted.metrics)
+
+
+def fit_round(data: dict, labelled: list[int], seed: int, arguments, settings, start=None):
+    """A round's fit on `make_data`'s pool: production's fit + held-out judgement on the labelled
+    subjects, warm-started as a round is, from the folder of the version that steers (`start`;
+    None: random weights). seed: the round's; arguments: samples, rotation_invariant."""
+    counts = {q.key: data["pool_counts"][labelled, i] for i, q in enumerate(data["questions"])}
+    return fit(
+        data["pool_images"][labelled],
+        counts,
+        labelled,
+        data["questions"],
+        settings,
+        samples=arguments.samples,
+        seed=seed,
+        rotation_invariant=arguments.rotation_invariant,
+        warm_start=start,
+    )
+
+
+def pick(strategy: str, start, data: dict, labelled: list[int], arguments, rng) -> np.ndarray:
+    """The `arguments.batch` pool subjects volunteers are asked about next: production's score +
+    select with the version that steers (loaded from its folder `start`, as score_pool loads it),
+    or random (the queue's order before any good version) when there is none."""
+    from mlworker import pipeline, registry, scoring
+
+    images = data["pool_images"]
+    pool = np.setdiff1d(np.arange(len(images)), labelled)
+    if start is None:
+        return pool[rng.permutation(len(pool))[: arguments.batch]]
+    model, _, _ = registry.load_model_version(start)
+    scored = pipeline.score(
+        model,
+        images[pool],
+        volunteers=arguments.volunteers,
+        samples=arguments.samples,
+        strategy=strategy,
+        rng=rng,
+    )
+    features = scoring.features(model, images[pool]) if strategy == "diverse_bald" else None
+    return pool[
+        pipeline.select(
+            strategy, scored, arguments.batch, rng, features=features, beta=arguments.beta
+        )
+    ]
 
 
 def test_point(fitted, data: dict, arguments) -> dict:
@@ -212,7 +271,15 @@ def paired_interval(statistic, first: np.ndarray, second: np.ndarray) -> tuple[l
     return [float("nan"), float("nan")], "degenerate"
 
 
-# Seeds
+# Arguments and seeds
+
+
+def with_preset(arguments, presets: dict):
+    """The arguments with every one left unset (None) taken from the chosen `--preset`."""
+    for key, value in presets[arguments.preset].items():
+        if getattr(arguments, key) is None:
+            setattr(arguments, key, value)
+    return arguments
 
 
 def limit_threads(threads: int) -> None:
@@ -222,16 +289,22 @@ def limit_threads(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def run_seeds(run_seed, arguments, seeds, jobs: int = 1, on_finish=None) -> list:
+def run_seeds(run_seed, arguments, seeds, jobs: int = 1, partial: Path | None = None) -> list:
     """[run_seed(seed, arguments) for seed in seeds], `jobs` at a time in separate processes, each
-    with its share of the cores; `on_finish(result)` is called as each seed finishes."""
-    seeds = list(seeds)
-    finished = {}
+    with its share of the cores. With `partial`, the seeds finished so far are written there (with
+    the arguments and the seconds) as each one finishes."""
+    seeds, finished, started = list(seeds), {}, time.time()
+
+    def keep(seed, result):
+        finished[seed] = result
+        if partial is not None:
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            record = {"settings": arguments_record(arguments), "seeds": list(finished.values())}
+            partial.write_text(json.dumps({**record, "seconds": round(time.time() - started, 1)}))
+
     if jobs <= 1:
         for seed in seeds:
-            finished[seed] = run_seed(seed, arguments)
-            if on_finish is not None:
-                on_finish(finished[seed])
+            keep(seed, run_seed(seed, arguments))
         return [finished[seed] for seed in seeds]
     import multiprocessing
 
@@ -240,9 +313,7 @@ def run_seeds(run_seed, arguments, seeds, jobs: int = 1, on_finish=None) -> list
     with context.Pool(jobs, initializer=limit_threads, initargs=(threads,)) as pool:
         work = [(run_seed, seed, arguments) for seed in seeds]
         for seed, result in pool.imap_unordered(_seed_job, work):
-            finished[seed] = result
-            if on_finish is not None:
-                on_finish(result)
+            keep(seed, result)
     return [finished[seed] for seed in seeds]
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import active_learning, common  # noqa: E402  (active_learning: the benchmark this is the first round of)
+from benchmarks import active_learning, common, plots  # noqa: E402  (active_learning: the benchmark this is the first round of)
 
 RESULTS = common.RESULTS
 README_MARKER = "first-round"
@@ -29,7 +29,8 @@ def run_seed(seed: int, arguments) -> dict:
     started = time.time()
     data = common.make_data(seed, arguments)
     labelled = [int(i) for i in data["initial"]]
-    fitted = active_learning.fit_round(data, labelled, seed, 0, arguments, None)
+    settings = active_learning.training_settings(arguments)
+    fitted = common.fit_round(data, labelled, seed * 100, arguments, settings)  # round 0's seed
     point = common.test_point(fitted, data, arguments)
     point.update(
         seed=seed,
@@ -54,25 +55,6 @@ def summarise(points: list[dict]) -> dict:
             for mass in ("50", "80", "95")
         },
     }
-
-
-def plot(points: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    seeds = [p["seed"] for p in points]
-    figure, axis = plt.subplots(figsize=(7, 3.5))
-    axis.plot(seeds, [p["nll"] for p in points], "o", label="CNN (first round)")
-    axis.plot(seeds, [p["baseline_nll"] for p in points], "s", label="image-free baseline")
-    axis.plot(seeds, [p["floor"] for p in points], "_", color="black", label="vote-noise floor")
-    axis.set_xlabel("seed")
-    axis.set_ylabel("test vote NLL (nats)")
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def round_zero_line(active: dict, when: str) -> str:
@@ -139,7 +121,7 @@ def main(argv=None) -> dict:
         "seconds": round(time.time() - started, 1),
         "command": common.command("first_round.py", argv),
     }
-    plot(points, common.write_result(result, own.results_dir, own.output))
+    plots.first_rounds(points, common.write_result(result, own.results_dir, own.output))
     return result
 
 

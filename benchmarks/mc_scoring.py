@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common  # noqa: E402
+from benchmarks import common, plots  # noqa: E402
 
 RESULTS = common.RESULTS
 SAMPLES = (15, 30)
@@ -134,34 +134,8 @@ def main() -> None:
         },
         "command": "make bench-mc-scoring",
     }
-    plot(rates, common.write_result(result, RESULTS, "mc_scoring"), arguments.size)
+    plots.scoring_speeds(rates, common.write_result(result, RESULTS, "mc_scoring"), arguments.size)
     print(json.dumps(result["images_per_second"], indent=2))
-
-
-def plot(rates: dict, path: Path, size: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(rates)
-    medians = [rates[name]["median"] for name in names]
-    errors = [
-        [rates[name]["median"] - rates[name]["min"] for name in names],
-        [rates[name]["max"] - rates[name]["median"] for name in names],
-    ]
-    colours = [
-        "grey" if name == "one_full_pass" else "tab:blue" if "trunk" in name else "tab:red"
-        for name in names
-    ]
-    figure, axes = plt.subplots(figsize=(7, 3.5))
-    axes.barh(names, medians, xerr=errors, color=colours, capsize=3)
-    axes.set_xscale("log")
-    axes.set_xlabel("images / second (median, bars: min-max over rounds; log scale)")
-    axes.set_title(f"MC dropout scoring, {size}x{size} grey, paper-shaped CNN")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
 
 
 def readme_section(result: dict, when: str, round_time, pool_scale) -> str:

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "starling_pool_bench"
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import common  # noqa: E402
+from benchmarks import common, plots  # noqa: E402
 
 RESULTS = common.RESULTS
 
@@ -131,22 +131,7 @@ def main() -> None:
         "settings": vars(arguments),
         "command": "make bench-pool-scale",
     }
-    plot(per_100k, common.write_result(result, RESULTS, "pool_scale"))
-
-
-def plot(per_100k, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 3))
-    axes.bar(list(per_100k), list(per_100k.values()), color=["tab:blue", "tab:orange", "tab:green"])
-    axes.set_ylabel("seconds per 100,000 subjects")
-    axes.set_title("Pool of 1,000,000: score, rank, write back")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    plots.pool_stages(per_100k, common.write_result(result, RESULTS, "pool_scale"))
 
 
 def readme_row(result: dict) -> str:

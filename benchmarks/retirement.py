@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common  # noqa: E402
+from benchmarks import common, plots  # noqa: E402
 from labelling import retirement  # noqa: E402
 
 RESULTS = common.RESULTS
@@ -67,10 +67,7 @@ def parse_arguments(argv=None):
     )
     parser.add_argument("--output", default="retirement", help="result name")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    arguments = parser.parse_args(argv)
-    for key, value in PRESETS[arguments.preset].items():
-        if getattr(arguments, key) is None:
-            setattr(arguments, key, value)
+    arguments = common.with_preset(parser.parse_args(argv), PRESETS)
     arguments.rules = [rule_from_text(text, arguments) for text in arguments.rules.split(",")]
     return arguments
 
@@ -166,15 +163,6 @@ def run_subject(samples, annotations, questions, rule: retirement.Rule | None) -
     }
 
 
-def true_reach(p: np.ndarray, questions) -> np.ndarray:
-    """[items, questions]: the share of volunteers the true p sends to each question."""
-    from mlworker.acquisition import reach_share
-
-    truth = {q.key: np.stack([p[:, i], 1 - p[:, i]], axis=-1) for i, q in enumerate(questions)}
-    share = reach_share(truth, questions)
-    return np.stack([share[q.key] for q in questions], axis=-1)
-
-
 def curve(results: list[dict], prior_error: np.ndarray, errors: np.ndarray, weights, order):
     """Catalogue RMSE after each subject in `order` is retired: (votes [n + 1], rmse [n + 1])."""
     total = weights.sum()
@@ -207,10 +195,9 @@ def run_seed(seed: int, arguments) -> dict:
     started = time.time()
     data = fit_and_score(seed, arguments)
     questions, p = data["questions"], data["p"]
-    samples = [
-        {q.key: data["samples"][q.key][i].T for q in questions} for i in range(len(p))
-    ]  # {question: [T, answers]} per subject, as Prediction.samples stores them
-    weights, order = true_reach(p, questions), data["order"]
+    # {question: [T, answers]} per subject, as Prediction.samples stores them
+    samples = [{q.key: data["samples"][q.key][i].T for q in questions} for i in range(len(p))]
+    weights, order = common.true_reach(p, questions), data["order"]
 
     def errors(results):
         return np.array([[r["estimate"][q.key] for q in questions] for r in results]) - p
@@ -219,10 +206,8 @@ def run_seed(seed: int, arguments) -> dict:
     prior_error = np.array([[e[q.key] for q in questions] for e in prior]) - p
 
     def simulate(rule):
-        return [
-            run_subject(s, a, questions, rule)
-            for s, a in zip(samples, data["annotations"], strict=True)
-        ]
+        pairs = zip(samples, data["annotations"], strict=True)
+        return [run_subject(s, a, questions, rule) for s, a in pairs]
 
     fixed = simulate(None)
     fixed_votes, fixed_rmse = curve(fixed, prior_error, errors(fixed), weights, order)
@@ -246,14 +231,14 @@ def run_seed(seed: int, arguments) -> dict:
             "curve_votes": votes[:: max(1, len(votes) // 100)].tolist() + [int(votes[-1])],
             "curve_rmse": rmse[:: max(1, len(rmse) // 100)].tolist() + [float(rmse[-1])],
         }
+    rules = "; ".join(
+        f"rule {t}: {_votes_needed(r):.0f} votes to reach it, {r['votes_total']} in all, "
+        f"{r['retired_by_model']} model-retired, {r['off_by_0_2']} off by >{OFF_BY}"
+        for t, r in by_rule.items()
+    )
+    seconds = time.time() - started
     print(
-        f"seed {seed}: fixed RMSE {target:.4f} in {fixed_votes[-1]} votes; "
-        + "; ".join(
-            f"rule {t}: {_votes_needed(r):.0f} votes to reach it, {r['votes_total']} in all, "
-            f"{r['retired_by_model']} model-retired, {r['off_by_0_2']} off by >{OFF_BY}"
-            for t, r in by_rule.items()
-        )
-        + f" ({time.time() - started:.0f} s)",
+        f"seed {seed}: fixed RMSE {target:.4f} in {fixed_votes[-1]} votes; {rules} ({seconds:.0f} s)",
         flush=True,
     )
     return {
@@ -274,15 +259,13 @@ def _votes_needed(entry: dict) -> float:
     return np.inf if entry["votes_needed"] is None else entry["votes_needed"]
 
 
-def saving(needed: np.ndarray, fixed: np.ndarray) -> float:
-    """Mean over seeds of the share of votes saved (-1 for a seed that never reaches the target).
-    needed, fixed: [seeds, 1] (paired by seed)."""
-    return float(np.mean(common.share_saved(needed[:, 0], fixed[:, 0])))
-
-
 def summarise(seeds: list[dict], rule: str) -> dict:
     needed = np.array([[_votes_needed(s["by_rule"][rule])] for s in seeds], dtype=float)
     fixed = np.array([[float(s["fixed_votes"])] for s in seeds])
+
+    def saving(needed, fixed):  # [seeds, 1] each: the mean over seeds of the share saved
+        return float(np.mean(common.share_saved(needed[:, 0], fixed[:, 0])))
+
     interval, method = common.paired_interval(saving, needed, fixed)
     off = sum(s["by_rule"][rule]["off_by_0_2"] for s in seeds)
     fixed_off = sum(s["by_rule"][rule]["fixed_off_by_0_2_same_subjects"] for s in seeds)
@@ -306,57 +289,6 @@ def summarise(seeds: list[dict], rule: str) -> dict:
             float(np.mean([s["by_rule"][rule]["final_rmse"] for s in seeds])), 5
         ),
     }
-
-
-def plot(seeds: list[dict], summaries: dict, headline_rule: str, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for index, seed in enumerate(seeds):
-        aware = seed["by_rule"][headline_rule]
-        label = index == 0
-        axes[0].plot(
-            seed["fixed_curve_votes"],
-            seed["fixed_curve_rmse"],
-            color="tab:blue",
-            alpha=0.6,
-            label="fixed 15 votes" if label else None,
-        )
-        axes[0].plot(
-            aware["curve_votes"],
-            aware["curve_rmse"],
-            color="tab:orange",
-            alpha=0.6,
-            label=f"model-aware (rule {headline_rule})" if label else None,
-        )
-        axes[0].axhline(seed["fixed_final_rmse"], color="grey", linestyle=":", linewidth=0.8)
-    axes[0].set_xlabel("votes spent on the pool")
-    axes[0].set_ylabel("catalogue RMSE vs true p (reach-weighted)")
-    axes[0].legend(fontsize=8)
-    rules = list(summaries)
-    saved = [summaries[t]["votes_saved"] for t in rules]
-    low = [saved[i] - summaries[t]["votes_saved_interval"][0] for i, t in enumerate(rules)]
-    high = [summaries[t]["votes_saved_interval"][1] - saved[i] for i, t in enumerate(rules)]
-    positions = np.arange(len(rules))
-    axes[1].bar(positions - 0.2, saved, 0.4, yerr=[low, high], label="votes saved (95% BCa)")
-    axes[1].bar(
-        positions + 0.2,
-        [summaries[t]["share_off_by_0_2"] for t in rules],
-        0.4,
-        label="model-retired off by > 0.2",
-    )
-    axes[1].set_xticks(positions, rules, rotation=30, fontsize=8)
-    axes[1].set_xlabel("rule: width[/max expected change[/minimum votes]]")
-    axes[1].axhline(0.4, color="grey", linestyle="--", linewidth=0.8)
-    axes[1].axhline(0.02, color="grey", linestyle=":", linewidth=0.8)
-    axes[1].legend(fontsize=8)
-    figure.suptitle("Model-aware vs fixed-count retirement: one seed a line")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
 
 
 def meets_target(entry: dict) -> bool:
@@ -429,7 +361,7 @@ def readme_section(result: dict, when: str) -> str:
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
     started = time.time()
-    seeds = [run_seed(seed, arguments) for seed in range(arguments.seeds)]
+    seeds = common.run_seeds(run_seed, arguments, range(arguments.seeds))
     summaries = {name: summarise(seeds, name) for name, _ in arguments.rules}
     headline_rule, rule = arguments.rules[0]
     head = summaries[headline_rule]
@@ -450,17 +382,13 @@ def main(argv=None) -> dict:
         },
         "by_rule": summaries,
         "seeds": seeds,
-        "settings": {
-            key: (str(value) if isinstance(value, Path) else value)
-            for key, value in vars(arguments).items()
-            if key != "rules"
-        }
+        "settings": {k: v for k, v in common.arguments_record(arguments).items() if k != "rules"}
         | {"rules": [name for name, _ in arguments.rules]},
         "seconds": round(time.time() - started, 1),
         "command": common.command("retirement.py", argv),
     }
     path = common.write_result(result, arguments.results_dir, arguments.output)
-    plot(seeds, summaries, headline_rule, path)
+    plots.retirement_curves(seeds, summaries, headline_rule, path)
     print(f"{result['seconds']} s")
     return result
 

@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common  # noqa: E402
+from benchmarks import common, plots  # noqa: E402
 
 RESULTS = common.RESULTS
 README_MARKER = "transfer"
@@ -56,10 +56,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="seeds side by side, one process each")
     parser.add_argument("--output", default="transfer")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    arguments = parser.parse_args(argv)
-    for key, value in PRESETS[arguments.preset].items():
-        if getattr(arguments, key) is None:
-            setattr(arguments, key, value)
+    arguments = common.with_preset(parser.parse_args(argv), PRESETS)
     try:
         arguments.labels = [int(text) for text in str(arguments.labels).split(",")]
     except ValueError:
@@ -185,51 +182,6 @@ def summarise(seeds: list[dict], labels: list[int]) -> dict:
     }
 
 
-def plot(summary: dict, seeds: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    labels = summary["labels"]
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for name, colour in (("scratch", "tab:grey"), ("transfer", "tab:blue")):
-        for seed in seeds:
-            axes.plot(labels, [p["nll"] for p in seed["curves"][name]], color=colour, alpha=0.2)
-        axes.plot(
-            labels,
-            summary[f"{name}_nll"],
-            color=colour,
-            lw=2.5,
-            marker="o",
-            label="from random weights" if name == "scratch" else "fine-tuned from survey A",
-        )
-    axes.plot(
-        labels, summary["baseline_nll"], color="tab:orange", ls="--", label="image-free baseline"
-    )
-    axes.axhline(
-        summary["target_nll"],
-        color="black",
-        lw=0.8,
-        ls=":",
-        label=f"from scratch at {labels[-1]} labels",
-    )
-    axes.axhline(summary["floor"], color="tab:green", lw=0.8, label="vote-noise floor")
-    # The smallest sets' scores run to 10+ nats on some seeds; the axes show where the curves meet.
-    axes.set_ylim(summary["floor"] - 0.2, max(4.0, summary["target_nll"] + 1.0))
-    axes.set_xscale("log")
-    axes.set_xlabel("labelled survey-B galaxies (15 votes each)")
-    axes.set_ylabel("test vote NLL (nats, lower is better)")
-    axes.set_title(
-        f"Transfer: {summary['label_saving']:.0%} fewer labels "
-        f"(95% {summary['label_saving_interval'][0]:.0%} to {summary['label_saving_interval'][1]:.0%})"
-    )
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
 def readme_section(result: dict, when: str) -> str:
     """The README's transfer section (between its markers), every figure from the result."""
     settings, headline, summary = result["settings"], result["headline"], result["summary"]
@@ -311,7 +263,9 @@ def main(argv=None) -> dict:
         "seeds": seeds,
         "seconds": round(time.time() - started, 1),
     }
-    plot(summary, seeds, common.write_result(result, arguments.results_dir, arguments.output))
+    plots.transfer_curves(
+        summary, seeds, common.write_result(result, arguments.results_dir, arguments.output)
+    )
     return result
 
 

@@ -4,6 +4,7 @@
     fit = fit_and_evaluate(images, counts, subject_keys, config, ...)   # train, held-out report
     scored = score(fit.model, pool_images, questions, volunteers=..., samples=..., strategy=...)
     picked = acquisition.select(strategy, scored.scores, batch, rng, features=...)
+    steering = steering_version([...worse_than_baseline of each version, oldest first])
 
 A benchmark that called anything else would measure code production never runs.
 """
