@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -87,11 +88,14 @@ def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, 
     from mlworker import pipeline
 
     calls = {"fit_and_evaluate": 0, "score": 0, "select": 0}
+    warm_starts = []
     for name in calls:
         original = getattr(pipeline, name)
 
         def counted(*args, _original=original, _name=name, **kwargs):
             calls[_name] += 1
+            if _name == "fit_and_evaluate":
+                warm_starts.append(kwargs.get("warm_start"))
             return _original(*args, **kwargs)
 
         monkeypatch.setattr(pipeline, name, counted)
@@ -103,6 +107,11 @@ def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, 
     assert calls["fit_and_evaluate"] == 1 + 2 * 2
     assert calls["score"] == calls["select"] == picks.count("model")
     assert len(picks) == 4 and set(picks) <= {"model", "random"}
+    # A round warm-starts from the saved folder of the version that picked (as the retrain task
+    # loads the latest good version's artefact), and from random weights when none did.
+    assert warm_starts[0] is None
+    assert all(start is None or isinstance(start, Path) for start in warm_starts)
+    assert sum(start is not None for start in warm_starts) == picks.count("model")
 
 
 def test_a_version_worse_than_the_baseline_neither_picks_nor_is_trained_on(benchmark, monkeypatch):
