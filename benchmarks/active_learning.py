@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -28,9 +29,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import results_file  # noqa: E402
+from benchmarks import common, plots  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = common.RESULTS
+README_MARKER = "active-learning"
 # Rounds cost the time (each one a fit, a test pass and a pool scoring), labels do not: 4 rounds
 # of 125 reach 600 labels. Random against the default strategy only: each strategy adds 4 fits a
 # seed, and with a third one (entropy, `--preset every-strategy`) 10 seeds no longer fit in 90
@@ -65,33 +67,19 @@ TARGETS = {"quarter": 0.25, "half": 0.5, "full": 1.0}
 
 
 def parse_arguments(argv=None):
-    parser = argparse.ArgumentParser(
-        description="Active learning vs random on simulated volunteers"
-    )
+    parser = argparse.ArgumentParser(description="Active learning vs random, simulated votes")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="smoke")
     for name in ("pool", "test", "initial", "batch", "rounds", "samples", "seeds", "image-size"):
         parser.add_argument(f"--{name}", type=int)
     parser.add_argument("--volunteers", type=int, default=15, help="votes per labelled subject")
     parser.add_argument("--epochs", type=int, help="maximum epochs a round (default: production's)")
-    parser.add_argument(
-        "--patience", type=int, help="early-stopping patience (default: production's)"
-    )
-    parser.add_argument(
-        "--fresh-restarts",
-        type=int,
-        help="initialisations a first model is trained from (default: production's)",
-    )
-    parser.add_argument(
-        "--strategies", help="comma-separated: random,bald,entropy,power_bald,diverse_bald"
-    )
+    parser.add_argument("--patience", type=int, help="early-stopping patience (production's)")
+    parser.add_argument("--fresh-restarts", type=int, help="a first model's initialisations")
+    parser.add_argument("--strategies", help="random,bald,entropy,power_bald,diverse_bald")
     parser.add_argument("--beta", type=float, default=1.0, help="power BALD exponent")
-    parser.add_argument(
-        "--dataset", type=Path, help=".npz with images (n, h, w[, c]) and p (n, questions)"
-    )
+    parser.add_argument("--dataset", type=Path, help=".npz: images (n, h, w[, c]), p (n, q)")
     parser.add_argument("--rotation-invariant", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument(
-        "--jobs", type=int, default=1, help="seeds run side by side, each in its own process"
-    )
+    parser.add_argument("--jobs", type=int, default=1, help="seeds side by side, one process each")
     parser.add_argument(
         "--from-partial",
         type=Path,
@@ -99,250 +87,49 @@ def parse_arguments(argv=None):
     )
     parser.add_argument("--output", default="active_learning", help="result name")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    arguments = parser.parse_args(argv)
-    for key, value in PRESETS[arguments.preset].items():
-        if getattr(arguments, key) is None:
-            setattr(arguments, key, value)
+    arguments = common.with_preset(parser.parse_args(argv), PRESETS)
     arguments.strategies = [s.strip() for s in arguments.strategies.split(",") if s.strip()]
     if "random" not in arguments.strategies:
         parser.error("--strategies must include random: savings are measured against it")
     return arguments
 
 
-def questions_for(p_columns: int, dataset: bool):
-    """The galaxy tree (synthetic.GALAXY_QUESTIONS) or independent yes/no questions (a dataset)."""
-    from mlworker import questions, synthetic
-
-    if dataset:
-        return questions.independent(p_columns)
-    return questions.from_dicts(synthetic.GALAXY_QUESTIONS)
-
-
-def make_data(seed: int, arguments) -> dict:
-    """Pool, test set and initial labelled set of one seed, from independent streams."""
-    from mlworker import synthetic
-
-    streams = synthetic.streams(seed)
-    choices = np.random.default_rng(streams["choices"])
-    needed = arguments.pool + arguments.test
-    if arguments.dataset:
-        full = synthetic.load_npz_dataset(arguments.dataset)
-        if len(full.p) < needed:
-            raise SystemExit(
-                f"--dataset has {len(full.p)} items: expected at least pool + test = {needed}"
-            )
-        order = choices.permutation(len(full.p))[:needed]
-        images, p = full.images[order], full.p[order]
-    else:
-        galaxies = synthetic.make_galaxies(
-            needed, size=arguments.image_size, seed=streams["galaxies"]
-        )
-        images, p = galaxies.images, galaxies.p
-    questions = questions_for(p.shape[1], bool(arguments.dataset))
-    counts = synthetic.simulate_vote_counts(
-        p, arguments.volunteers, np.random.default_rng(streams["votes"]), questions
-    )
-    pool, test = slice(0, arguments.pool), slice(arguments.pool, needed)
-    return {
-        "questions": questions,
-        "pool_images": images[pool],
-        "pool_p": p[pool],
-        "pool_counts": counts[pool],
-        "test_images": images[test],
-        "test_truth": {
-            q.key: np.stack([p[test, i], 1 - p[test, i]], axis=-1) for i, q in enumerate(questions)
-        },
-        "test_counts": {q.key: counts[test, i] for i, q in enumerate(questions)},
-        "initial": choices.choice(arguments.pool, arguments.initial, replace=False),
-    }
-
-
-def production_settings(**overrides):
-    """Production's TrainingSettings with the fields given replaced (None: production's value)."""
-    from dataclasses import replace
-
-    from mlworker.pipeline import TrainingSettings
-
-    return replace(TrainingSettings(), **{k: v for k, v in overrides.items() if v is not None})
-
-
 def training_settings(arguments):
-    return production_settings(
+    return common.production_settings(
         epochs=arguments.epochs,
         patience=arguments.patience,
         fresh_restarts=arguments.fresh_restarts,
     )
 
 
-def test_point(fit, data, arguments) -> dict:
-    """The model of a round on the test set: expected NLL, baseline, RMSE, interval coverage."""
-    from mlworker import baseline, metrics, outcomes, scoring
+def run_strategy(strategy: str, data: dict, seed: int, arguments, first, folder: Path) -> list:
+    """One learning curve from the shared first round `first` = (its version's folder, its flag,
+    its test point); every version is saved under `folder`, as a round saves it.
 
-    questions = data["questions"]
-    probabilities = scoring.mc_samples(fit.model, data["test_images"], samples=arguments.samples)
-    expected, floor = outcomes.expected_log_likelihood(
-        probabilities, data["test_truth"], questions, arguments.volunteers
-    )
-    base = baseline.expected_log_likelihood(
-        fit.alphas, data["test_truth"], questions, arguments.volunteers
-    )
-    errors = [
-        probabilities[q.key][:, 0, :].mean(axis=-1) - data["test_truth"][q.key][:, 0]
-        for q in questions
-    ]
-    report = metrics.evaluate(probabilities, data["test_counts"])
-    weights = np.array([report[q.key]["items"] for q in questions], dtype=np.float64)
-    coverage = {
-        mass: float(
-            np.dot(weights, [report[q.key]["coverage"].get(mass, 0.0) for q in questions])
-            / weights.sum()
-        )
-        for mass in ("50", "80", "95")
-    }
-    return {
-        "nll": float(-expected.mean()),
-        "baseline_nll": float(-base.mean()),
-        "floor": float(-floor.mean()),
-        "rmse": float(np.sqrt(np.mean(np.square(errors)))),
-        "coverage": coverage,
-        "held_out_flagged_worse": bool(fit.worse_than_baseline),
-        "epochs": fit.training.epochs_run,
-        "train_seconds": round(fit.training.seconds, 2),
-    }
-
-
-def fit_round(data: dict, labelled: list[int], seed: int, round_number: int, arguments, model):
-    """Production's fit + held-out judgement on the labelled subjects, warm-started in place."""
+    As in production (`pipeline.steering_version`), a version judged worse than the image-free
+    baseline on its held-out split neither steers the next picks nor is warm-started from: the
+    latest good version does both, or, before any, picks are random and the next round trains
+    from random weights.
+    """
     from mlworker import pipeline
 
-    images = data["pool_images"]
-    config = pipeline.model_config(
-        data["questions"],
-        image_size=images.shape[1],
-        channels=1 if images.ndim == 3 else images.shape[-1],
-    )
-    counts = {q.key: data["pool_counts"][labelled, i] for i, q in enumerate(data["questions"])}
-    return pipeline.fit_and_evaluate(
-        images[labelled],
-        counts,
-        labelled,
-        config,
-        settings=training_settings(arguments),
-        samples=arguments.samples,
-        seed=seed * 100 + round_number,
-        rotation_invariant=arguments.rotation_invariant,
-        warm_start=model,
-        continue_in_place=True,
-    )
-
-
-def pick(strategy: str, model, data: dict, labelled: list[int], arguments, rng) -> np.ndarray:
-    """The subjects volunteers are asked about next: production's score + select with the latest
-    good model, or random (the queue's order before any good model) when there is none."""
-    from mlworker import pipeline, scoring
-
-    images = data["pool_images"]
-    pool = np.setdiff1d(np.arange(len(images)), labelled)
-    if model is None:
-        return pool[rng.permutation(len(pool))[: arguments.batch]]
-    scored = pipeline.score(
-        model,
-        images[pool],
-        volunteers=arguments.volunteers,
-        samples=arguments.samples,
-        strategy=strategy,
-        rng=rng,
-    )
-    features = scoring.features(model, images[pool]) if strategy == "diverse_bald" else None
-    return pool[
-        pipeline.select(
-            strategy, scored, arguments.batch, rng, features=features, beta=arguments.beta
-        )
-    ]
-
-
-def run_strategy(strategy: str, data: dict, seed: int, arguments, first) -> list[dict]:
-    """One learning curve from the shared first round `first` = (model copy or None, test point).
-
-    As in production, a version judged worse than the image-free baseline on its held-out split
-    neither steers the next picks nor is warm-started from: the latest good model does both (its
-    weights are put back after the in-place fit), or, before any, picks are random and the next
-    round trains from random weights.
-    """
     rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
     labelled = [int(i) for i in data["initial"]]
-    good, point = first
-    curve = [dict(point)]
+    first_folder, first_worse, point = first
+    versions, flags, curve = [first_folder], [first_worse], [dict(point)]
     for round_number in range(1, arguments.rounds + 1):
-        picked = pick(strategy, good, data, labelled, arguments, rng)
-        curve[-1]["picked_by"] = "model" if good is not None else "random"
+        steering = pipeline.steering_version(flags)
+        start = None if steering is None else versions[steering]
+        picked = common.pick(strategy, start, data, labelled, arguments, rng)
+        curve[-1]["picked_by"] = "model" if start is not None else "random"
         curve[-1]["featured_share_of_picks"] = float(np.mean(data["pool_p"][picked, 0] < 0.5))
         labelled.extend(int(i) for i in picked)
-        kept_weights = good.full.get_weights() if good is not None else None
-        fit = fit_round(data, labelled, seed, round_number, arguments, good)
-        curve.append({"labelled": len(labelled), **test_point(fit, data, arguments)})
-        if not fit.worse_than_baseline:
-            good = fit.model
-        elif good is not None:  # trained in place: back to the good version's weights
-            good.full.set_weights(kept_weights)
+        settings, round_seed = training_settings(arguments), seed * 100 + round_number
+        fitted = common.fit_round(data, labelled, round_seed, arguments, settings, start)
+        curve.append({"labelled": len(labelled), **common.test_point(fitted, data, arguments)})
+        versions.append(common.save_version(fitted, folder / f"{strategy}-{round_number}"))
+        flags.append(fitted.worse_than_baseline)
     return curve
-
-
-def labels_to_reach(curve_labelled, curve_nll, target) -> float:
-    """Labelled count at which the curve first reaches `target` NLL (linear interpolation); inf if never."""
-    for index, (count, nll) in enumerate(zip(curve_labelled, curve_nll, strict=True)):
-        if nll <= target:
-            if index == 0:
-                return float(count)
-            previous_count, previous_nll = curve_labelled[index - 1], curve_nll[index - 1]
-            return float(
-                previous_count
-                + (count - previous_count) * (previous_nll - target) / (previous_nll - nll)
-            )
-    return float("inf")
-
-
-def target_index(labelled: np.ndarray, share: float) -> int:
-    """The round at `share` of the budget (labels beyond the initial set)."""
-    budget = labelled[-1] - labelled[0]
-    return int(np.argmin(np.abs(labelled - (labelled[0] + share * budget))))
-
-
-def saving(strategy_nll: np.ndarray, random_nll: np.ndarray, labelled, share: float) -> float:
-    """1 - (labels the strategy's mean curve needs) / (labels random needed) to reach random's mean
-    NLL at `share` of the budget; strategy_nll and random_nll are [seeds, rounds], paired by seed.
-    Floored at -1 (a strategy that never gets there)."""
-    index = target_index(np.asarray(labelled), share)
-    target = random_nll[:, index].mean()
-    needed = labels_to_reach(labelled, strategy_nll.mean(axis=0), target)
-    return max(-1.0, 1.0 - needed / labelled[index]) if np.isfinite(needed) else -1.0
-
-
-def paired_interval(statistic, first: np.ndarray, second: np.ndarray) -> tuple[list, str]:
-    """95% BCa interval of statistic(first, second) over seeds: each resample draws seeds, and a
-    seed brings both of its curves (paired). first, second: [seeds, rounds]."""
-    from scipy import stats
-
-    if len(first) < 3:
-        return [float("nan"), float("nan")], "too few seeds"
-
-    def on_seeds(index):
-        index = np.asarray(index, dtype=int)
-        return statistic(first[index], second[index])
-
-    for method in ("BCa", "percentile"):
-        result = stats.bootstrap(
-            (np.arange(len(first)),),
-            on_seeds,
-            vectorized=False,
-            n_resamples=2000,
-            method=method,
-            random_state=np.random.default_rng(0),
-        )
-        low, high = result.confidence_interval
-        if np.isfinite(low) and np.isfinite(high):
-            return [round(float(low), 3), round(float(high), 3)], method
-    return [float("nan"), float("nan")], "degenerate"
 
 
 def curve_array(curves: list, name: str) -> np.ndarray:
@@ -364,9 +151,9 @@ def summarise(curves: dict, labelled: np.ndarray) -> dict:
         if strategy != "random":
             entry["saving"], entry["saving_interval"] = {}, {}
             for name, share in TARGETS.items():
-                entry["saving"][name] = round(saving(nll, random_nll, labelled, share), 3)
-                entry["saving_interval"][name], entry["interval_method"] = paired_interval(
-                    lambda s, r, share=share: saving(s, r, labelled, share), nll, random_nll
+                entry["saving"][name] = round(common.saving(nll, random_nll, labelled, share), 3)
+                entry["saving_interval"][name], entry["interval_method"] = common.paired_interval(
+                    lambda s, r, share=share: common.saving(s, r, labelled, share), nll, random_nll
                 )
             gap = (random_nll - nll).mean(0)
             entry["area_between_curves_nats"] = round(
@@ -409,118 +196,158 @@ def headline(curves: dict, summary: dict, labelled: np.ndarray) -> dict:
     }
 
 
-def plot(summary: dict, labelled, floor: float, path: Path) -> None:
-    import matplotlib
+def strategy_rows(result: dict) -> list[str]:
+    summary, labelled = result["summary"], result["labelled"]
+    rows = [
+        "| strategy | saved at a quarter of the budget | at half | at the full budget | "
+        f"area between curves (nats) | test NLL at {labelled[-1]} |",
+        "|---|---|---|---|---|---|",
+    ]
+    default = result["headline"]["default_strategy"]
+    for strategy, entry in summary.items():
+        final = f"{entry['nll_mean'][-1]:.3f}"
+        if strategy == "random":
+            rows.append(f"| random | — | — | — | — | {final} |")
+            continue
+        saving, bounds = entry["saving"], entry["saving_interval"]
+        name = f"**{strategy} (default)**" if strategy == default else strategy
+        cells = [
+            f"{common.percent(saving[k])} ({common.interval(bounds[k])})"
+            for k in ("quarter", "half", "full")
+        ]
+        rows.append(
+            f"| {name} | {' | '.join(cells)} | {entry['area_between_curves_nats']:+.3f} | {final} |"
+        )
+    return rows
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for strategy, values in summary.items():
-        mean, sem = np.array(values["nll_mean"]), values["nll_sem"]
-        axes[0].plot(labelled, mean, marker="o", label=strategy)
-        if sem is not None:
-            axes[0].fill_between(
-                labelled, mean - 1.96 * np.array(sem), mean + 1.96 * np.array(sem), alpha=0.15
-            )
-        axes[1].plot(labelled, values["rmse_mean"], marker="o", label=strategy)
-    axes[0].plot(
-        labelled,
-        summary["random"]["baseline_nll_mean"],
-        color="grey",
-        linestyle=":",
-        label="image-free baseline (random's labels)",
+def cut_short(result: dict) -> list[str]:
+    """Say so when the figures come from the seeds a cut-short run finished."""
+    settings = result["settings"]
+    if not settings.get("from_partial"):
+        return []
+    return [
+        f"**Cut short:** these figures summarise the {settings['seeds']} seeds that a run "
+        f"finished before it was stopped (`--from-partial {Path(settings['from_partial']).name}`), "
+        f"with strategies {', '.join(settings['strategies'])} and {settings['rounds']} rounds.",
+        "",
+    ]
+
+
+def coverage_lines(result: dict) -> list[str]:
+    """Random's CNN's mean 50/80/95% coverage over seeds at every point from 300 labels on."""
+    curves, masses = result["curves"]["random"], ("50", "80", "95")
+    points = [
+        f"{n}: "
+        + " / ".join(
+            f"{np.mean([curve[i]['coverage'][m] for curve in curves]):.0%}" for m in masses
+        )
+        for i, n in enumerate(result["labelled"])
+        if n >= 300
+    ]
+    if not points:
+        return []
+    return ["- The same at every point from 300 labels on: " + "; ".join(points) + "."]
+
+
+def gate_lines(result: dict) -> list[str]:
+    """How often production's held-out gate stopped a version from steering, and the targets."""
+    points = [p for curves in result["curves"].values() for c in curves for p in c]
+    flagged = sum(bool(p.get("held_out_flagged_worse")) for p in points)
+    random_picks = sum(p.get("picked_by") == "random" for p in points)
+    lines = [
+        f"- Versions production's held-out gate marked worse than the baseline: {flagged} of "
+        f"{len(points)}; rounds whose picks were therefore random (no good version yet): "
+        f"{random_picks}."
+    ]
+    rival = result["headline"]["default_strategy"]
+    saving, intervals = (result["headline"][key][rival] for key in ("saving", "saving_interval"))
+    met = all(saving[t] >= 0.35 and intervals[t][0] > 0 for t in ("half", "full"))
+    lines.append(
+        "- The issue's target (≥ 35% of labels saved at random's half- and full-budget NLL, 95% "
+        f"intervals excluding 0) is **{'met' if met else 'not met'}** by {rival}."
     )
-    axes[0].axhline(floor, color="black", linestyle="--", label="vote-noise floor")
-    axes[0].set_ylabel("test vote NLL, expected under true p (nats)")
-    axes[1].set_ylabel("test RMSE of vote fractions vs true p")
-    for axis in axes:
-        axis.set_xlabel("labelled subjects")
-        axis.legend(fontsize=8)
-    figure.suptitle("Active learning vs random: mean over seeds, 95% band (±1.96 s.e.)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    return lines
+
+
+def readme_section(result: dict, when: str) -> str:
+    """The README's active-learning section (between its markers), every figure from the result."""
+    settings, headline, labelled = result["settings"], result["headline"], result["labelled"]
+    summary = result["summary"]
+    random_nll, baseline_nll = summary["random"]["nll_mean"], summary["random"]["baseline_nll_mean"]
+    cells = sum(len(c) for curves in result["curves"].values() for c in curves)
+    coverage = headline["coverage_random_300"]
+    lines = [
+        "## Does active learning save votes? (`make bench-active-learning`)",
+        "",
+        f"Synthetic galaxies whose true answer probabilities follow from what is drawn "
+        f"(`mlworker/synthetic.py`); per seed a pool of {settings['pool']:,} and a test set of "
+        f"{settings['test']:,} at {settings['image_size']} px, galaxies, votes and choices from "
+        f"independent random streams; {settings['volunteers']} simulated volunteers per labelled "
+        f"galaxy voting Binomial(N, true p) down the tree; {settings['initial']} random labels to "
+        f"start, then {settings['rounds']} rounds of {settings['batch']}; T = {settings['samples']} "
+        f"masks; {settings['seeds']} seeds, every strategy starting from the same labelled set and "
+        "the same first model. Each round runs production's own functions (`mlworker.pipeline`: "
+        "fit on the train split, stop on the fixed validation split, judge on the held-out split; "
+        "joint MI of the tree's vote outcome); as in production, a version judged worse than the "
+        "image-free baseline neither picks the next subjects nor is warm-started from. Test NLL is the expected vote NLL of the whole "
+        "tree under the true p (exact, no test-vote noise). Savings: labels needed to reach "
+        "random's mean NLL at a quarter, half and all of the budget, with paired BCa bootstrap "
+        "95% intervals over seeds. Figures from the run of "
+        f"{when} ({common.duration(result)}, `benchmarks/results/active_learning.json`):",
+        "",
+        *cut_short(result),
+        *strategy_rows(result),
+        "",
+        f"- Vote-noise floor (entropy of the true vote outcome): {result['vote_noise_floor_nll']:.3f}; "
+        f"the image-free baseline (Dirichlet-multinomial per question, fitted on random's labels) "
+        f"scores {baseline_nll[0]:.3f} at {labelled[0]} labels and {baseline_nll[-1]:.3f} at "
+        f"{labelled[-1]}; random's CNN {random_nll[0]:.3f} and {random_nll[-1]:.3f}.",
+        f"- Seed x round x strategy cells where the CNN's test NLL was above the baseline's: "
+        f"**{headline['rounds_worse_than_baseline']} of {cells}**.",
+        f"- Calibration of random's CNN at {headline['coverage_labelled']} labels (share of test "
+        f"votes inside the central 50/80/95% vote intervals, randomised for discrete votes): "
+        f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
+        *coverage_lines(result),
+        *gate_lines(result),
+        f"- Random's curve at the end of the budget falls {-headline['random_final_slope_per_100']:.3f} "
+        "nats per 100 labels.",
+        f"- Default strategy picked by this run: **{headline['default_strategy']}** "
+        "(the largest saving at the full budget).",
+        "",
+        "![active learning](benchmarks/results/active_learning.png)",
+        "",
+        "The same run works on any image set given as `.npz` (`images`, `p`): "
+        "`python benchmarks/datasets/oriented_bars.py bars.npz` writes one whose answers depend "
+        "on orientation, run with `--dataset bars.npz --no-rotation-invariant`. "
+        "`--preset every-strategy` adds power and diverse BALD.",
+    ]
+    return "\n".join(lines)
 
 
 def run_seed(seed: int, arguments) -> dict[str, list[dict]]:
-    """Every strategy's curve on one seed's data."""
+    """Every strategy's curve on one seed's data, from one shared first version."""
     started = time.time()
-    from mlworker import training
-
-    data = make_data(seed, arguments)
+    data = common.make_data(seed, arguments)
     labelled = [int(i) for i in data["initial"]]
-    fit = fit_round(data, labelled, seed, 0, arguments, None)
-    first_point = {"labelled": len(labelled), **test_point(fit, data, arguments)}
-    curves = {}
-    for strategy in arguments.strategies:
-        # Every strategy starts alike: its own copy of the first model, if that one is good.
-        model = None if fit.worse_than_baseline else training.copy_model(fit.model)
-        first = (model, first_point)
-        curves[strategy] = curve = run_strategy(strategy, data, seed, arguments, first)
-        print(
-            f"seed {seed} {strategy:>12}: "
-            + " ".join(f"{p['labelled']}:{p['nll']:.3f}/{p['baseline_nll']:.3f}" for p in curve)
-            + f"  ({time.time() - started:.0f} s)",
-            flush=True,
+    with tempfile.TemporaryDirectory(prefix="starling-active-learning-") as folder:
+        fitted = common.fit_round(
+            data, labelled, seed * 100, arguments, training_settings(arguments)
         )
-    return curves
-
-
-def _limit_threads(threads: int) -> None:
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
-def run_seeds(arguments) -> list[dict[str, list[dict]]]:
-    """All seeds, `--jobs` at a time in separate processes (each with its share of the cores).
-
-    Each finished seed is appended to `<output>.partial.json` at once, so a run cut short can
-    still be summarised (`--from-partial`) from the seeds it finished.
-    """
-    partial = arguments.results_dir / f"{arguments.output}.partial.json"
-    arguments.results_dir.mkdir(parents=True, exist_ok=True)
-    finished: list[dict] = []
-    started = time.time()
-
-    def keep(seed_curves):
-        finished.append(seed_curves)
-        partial.write_text(
-            json.dumps(
-                {
-                    "settings": _settings(arguments),
-                    "seeds": finished,
-                    "seconds": round(time.time() - started, 1),
-                }
+        point = {"labelled": len(labelled), **common.test_point(fitted, data, arguments)}
+        # Every strategy starts alike: from the same first version, if that one is good.
+        first = (common.save_version(fitted, Path(folder) / "first"), fitted.worse_than_baseline)
+        curves = {}
+        for strategy in arguments.strategies:
+            curve = run_strategy(strategy, data, seed, arguments, (*first, point), Path(folder))
+            curves[strategy] = curve
+            print(
+                f"seed {seed} {strategy:>12}: "
+                + " ".join(f"{p['labelled']}:{p['nll']:.3f}/{p['baseline_nll']:.3f}" for p in curve)
+                + f"  ({time.time() - started:.0f} s)",
+                flush=True,
             )
-        )
-
-    if arguments.jobs <= 1:
-        for seed in range(arguments.seeds):
-            keep(run_seed(seed, arguments))
-        return finished
-    import multiprocessing
-
-    threads = max(1, (os.cpu_count() or 1) // arguments.jobs)
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(arguments.jobs, initializer=_limit_threads, initargs=(threads,)) as pool:
-        jobs = [(seed, arguments) for seed in range(arguments.seeds)]
-        for seed_curves in pool.imap_unordered(_run_seed_job, jobs):
-            keep(seed_curves)
-    return finished
-
-
-def _run_seed_job(job):
-    return run_seed(*job)
-
-
-def _settings(arguments) -> dict:
-    return {
-        key: (str(value) if isinstance(value, Path) else value)
-        for key, value in vars(arguments).items()
-    }
+    return curves
 
 
 def main(argv=None) -> dict:
@@ -532,7 +359,11 @@ def main(argv=None) -> dict:
         by_seed, seconds = partial["seeds"], partial.get("seconds")
         arguments.seeds = len(by_seed)
     else:
-        by_seed = run_seeds(arguments)
+        # Each finished seed goes to <output>.partial.json at once: a run cut short can still be
+        # summarised (`--from-partial`) from the seeds it finished.
+        partial = arguments.results_dir / f"{arguments.output}.partial.json"
+        seeds = range(arguments.seeds)
+        by_seed = common.run_seeds(run_seed, arguments, seeds, arguments.jobs, partial=partial)
     curves = {s: [seed_curves[s] for seed_curves in by_seed] for s in arguments.strategies}
     floors = [curve[0]["floor"] for curve in curves["random"]]
     labelled = np.array([point["labelled"] for point in curves["random"][0]])
@@ -544,17 +375,13 @@ def main(argv=None) -> dict:
         "vote_noise_floor_nll": floor,
         "summary": summary,
         "curves": curves,
-        "settings": _settings(arguments),
+        "settings": common.arguments_record(arguments),
         "training": vars(training_settings(arguments)),
         "seconds": seconds if arguments.from_partial else round(time.time() - started, 1),
-        "command": results_file.command("active_learning.py", argv),
+        "command": common.command("active_learning.py", argv),
     }
-    plot(
-        summary,
-        labelled,
-        floor,
-        results_file.write_result(result, arguments.results_dir, arguments.output),
-    )
+    path = common.write_result(result, arguments.results_dir, arguments.output)
+    plots.learning_curves(summary, labelled, floor, path)
     print(f"noise floor {floor:.3f}; {result['seconds']} s")
     return result
 

@@ -10,7 +10,6 @@ first-round training settings can be checked on more seeds.
 """
 
 import argparse
-import multiprocessing
 import os
 import sys
 import time
@@ -18,32 +17,28 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import active_learning  # noqa: E402  (the benchmark this is the first round of)
+from benchmarks import active_learning, common, plots  # noqa: E402  (active_learning: the benchmark this is the first round of)
 
-from benchmarks import results_file  # noqa: E402  (active_learning put the root on the path)
-
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = common.RESULTS
+README_MARKER = "first-round"
 
 
 def run_seed(seed: int, arguments) -> dict:
     started = time.time()
-    data = active_learning.make_data(seed, arguments)
+    data = common.make_data(seed, arguments)
     labelled = [int(i) for i in data["initial"]]
-    fit = active_learning.fit_round(data, labelled, seed, 0, arguments, None)
-    point = active_learning.test_point(fit, data, arguments)
+    settings = active_learning.training_settings(arguments)
+    fitted = common.fit_round(data, labelled, seed * 100, arguments, settings)  # round 0's seed
+    point = common.test_point(fitted, data, arguments)
     point.update(
         seed=seed,
-        restarts_validation_nll=fit.metrics["_restarts"]["validation_nll"],
+        restarts_validation_nll=fitted.metrics["_restarts"]["validation_nll"],
         seconds=round(time.time() - started, 1),
     )
     print(f"seed {seed}: CNN {point['nll']:.3f} baseline {point['baseline_nll']:.3f}", flush=True)
     return point
-
-
-def _run_seed_job(job):
-    return run_seed(*job)
 
 
 def summarise(points: list[dict]) -> dict:
@@ -62,23 +57,44 @@ def summarise(points: list[dict]) -> dict:
     }
 
 
-def plot(points: list[dict], path: Path) -> None:
-    import matplotlib
+def round_zero_line(active: dict, when: str) -> str:
+    """Round 0 of the active-learning run: the same data, seeds and production fit as
+    first_round.py, so the newer of the two runs says how first models fare today."""
+    first = [curve[0] for curve in active["curves"]["random"]]
+    model = np.array([point["nll"] for point in first])
+    base = np.array([point["baseline_nll"] for point in first])
+    return (
+        f"Round 0 of the active-learning run of {when} (the same data, seeds and production fit): "
+        f"the CNN averages **{model.mean():.3f}** against the baseline's {base.mean():.3f}; seeds "
+        f"where the CNN is worse: **{int(np.sum(model > base))} of {len(first)}** (largest "
+        f"CNN-minus-baseline difference {np.max(model - base):+.3f})."
+    )
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    seeds = [p["seed"] for p in points]
-    figure, axis = plt.subplots(figsize=(7, 3.5))
-    axis.plot(seeds, [p["nll"] for p in points], "o", label="CNN (first round)")
-    axis.plot(seeds, [p["baseline_nll"] for p in points], "s", label="image-free baseline")
-    axis.plot(seeds, [p["floor"] for p in points], "_", color="black", label="vote-noise floor")
-    axis.set_xlabel("seed")
-    axis.set_ylabel("test vote NLL (nats)")
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+def readme_section(result: dict, when: str, active_learning=None) -> str:
+    """The README's first-round section (between its markers), every figure from the result;
+    with `active_learning` (its result and date), the same figures of that run's round 0."""
+    round_zero = round_zero_line(*active_learning) if active_learning else None
+    headline, settings = result["headline"], result["settings"]
+    coverage = headline["coverage_mean"]
+    lines = [
+        "### The first model against the image-free baseline (`make bench-first-round`)",
+        "",
+        f"Round 0 of the benchmark above ({settings['initial']} random labels, "
+        f"{settings['image_size']} px, a test set of {settings['test']:,}, production's "
+        "`fit_and_evaluate` from random weights) over "
+        f"{headline['seeds']} seeds, run of {when} ({common.duration(result)}, "
+        "`benchmarks/results/first_round.json`): the CNN's test vote NLL averages "
+        f"**{headline['nll_mean']:.3f}** against the baseline's {headline['baseline_nll_mean']:.3f}; "
+        f"seeds where the CNN is worse: **{headline['seeds_worse_than_baseline']} of "
+        f"{headline['seeds']}** (largest CNN-minus-baseline difference "
+        f"{headline['largest_margin_over_baseline']:+.3f}); its 50/80/95% vote intervals cover "
+        f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
+        "",
+        *([round_zero, ""] if round_zero else []),
+        "![first round](benchmarks/results/first_round.png)",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv=None) -> dict:
@@ -96,25 +112,16 @@ def main(argv=None) -> dict:
     seeds = (
         [int(seed) for seed in own.only_seeds.split(",")] if own.only_seeds else range(own.seeds)
     )
-    jobs = [(seed, arguments) for seed in seeds]
-    if own.jobs <= 1:
-        points = [run_seed(*job) for job in jobs]
-    else:
-        threads = max(1, (os.cpu_count() or 1) // own.jobs)
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(
-            own.jobs, initializer=active_learning._limit_threads, initargs=(threads,)
-        ) as pool:
-            points = sorted(pool.map(_run_seed_job, jobs), key=lambda p: p["seed"])
+    points = common.run_seeds(run_seed, arguments, seeds, own.jobs)
     result = {
         "headline": summarise(points),
         "points": points,
-        "settings": {**active_learning._settings(arguments), "seeds": len(jobs)},
+        "settings": {**common.arguments_record(arguments), "seeds": len(points)},
         "training": vars(active_learning.training_settings(arguments)),
         "seconds": round(time.time() - started, 1),
-        "command": results_file.command("first_round.py", argv),
+        "command": common.command("first_round.py", argv),
     }
-    plot(points, results_file.write_result(result, own.results_dir, own.output))
+    plots.first_rounds(points, common.write_result(result, own.results_dir, own.output))
     return result
 
 

@@ -23,8 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks import common, plots  # noqa: E402
+
+RESULTS = common.RESULTS
 SAMPLES = (15, 30)
+README_MARKER = (
+    "speed"  # the speed table: this benchmark's row, round_time's, pool_scale's, serving's
+)
 
 
 def paths(model, images, batch_size: int) -> dict:
@@ -129,37 +134,47 @@ def main() -> None:
         },
         "command": "make bench-mc-scoring",
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "mc_scoring.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(rates, RESULTS / "mc_scoring.png", arguments.size)
-    print(json.dumps(result["headline"], indent=2))
+    plots.scoring_speeds(rates, common.write_result(result, RESULTS, "mc_scoring"), arguments.size)
     print(json.dumps(result["images_per_second"], indent=2))
 
 
-def plot(rates: dict, path: Path, size: int) -> None:
-    import matplotlib
+def readme_section(result: dict, when: str, round_time, pool_scale) -> str:
+    """The README's speed table (between its markers): this benchmark's row, then those of
+    round_time and pool_scale (each (result, date), their own `readme_row`) and serving's."""
+    from benchmarks import pool_scale as pool_script
+    from benchmarks import round_time as round_script
+    from benchmarks import serving
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    lines = [
+        "| benchmark | command | headline |",
+        "|---|---|---|",
+        readme_row(result),
+        round_script.readme_row(round_time[0]),
+        pool_script.readme_row(pool_scale[0]),
+        serving.SPEED_ROW,
+    ]
+    return "\n".join(lines)
 
-    names = list(rates)
-    medians = [rates[name]["median"] for name in names]
-    errors = [
-        [rates[name]["median"] - rates[name]["min"] for name in names],
-        [rates[name]["max"] - rates[name]["median"] for name in names],
-    ]
-    colours = [
-        "grey" if name == "one_full_pass" else "tab:blue" if "trunk" in name else "tab:red"
-        for name in names
-    ]
-    figure, axes = plt.subplots(figsize=(7, 3.5))
-    axes.barh(names, medians, xerr=errors, color=colours, capsize=3)
-    axes.set_xscale("log")
-    axes.set_xlabel("images / second (median, bars: min-max over rounds; log scale)")
-    axes.set_title(f"MC dropout scoring, {size}x{size} grey, paper-shaped CNN")
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+
+def readme_row(result: dict) -> str:
+    """This benchmark's row of the speed table."""
+    ratios, rates, settings = result["headline"], result["images_per_second"], result["settings"]
+
+    def ratio(name: str) -> str:
+        r = ratios[name]
+        return f"{r['median']:.2f}x ({r['min']:.2f}-{r['max']:.2f}x)"
+
+    return (
+        f"| MC dropout scoring, {settings['size']}x{settings['size']} grey, paper CNN "
+        f"| `{result['command']}` | {settings['images']} images, every path a compiled call, "
+        f"warm-up, {settings['repeats']} rounds with the order rotated (median and min-max of "
+        "the per-round ratios): T = 30 with the trunk run once (`mlworker.scoring.mc_samples`) "
+        f"**{ratio('mc30_vs_single_pass')}** the throughput of one full forward pass and "
+        f"**{ratio('mc30_vs_naive')}** the naive loop of 30 full passes "
+        f"({rates['mc30_trunk_once']['median']:.0f} vs {rates['one_full_pass']['median']:.0f} vs "
+        f"{rates['mc30_naive']['median']:.1f} img/s median); T = 15: "
+        f"{ratio('mc15_vs_single_pass')} and {ratio('mc15_vs_naive')} |"
+    )
 
 
 if __name__ == "__main__":

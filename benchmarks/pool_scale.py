@@ -12,7 +12,6 @@ and the JSON then says which figure was measured on how many.
 """
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -21,9 +20,12 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 DATABASE = "starling_pool_bench"
 sys.path.insert(0, str(ROOT))
+
+from benchmarks import common, plots  # noqa: E402
+
+RESULTS = common.RESULTS
 
 
 def prepare_database(pool: int):
@@ -130,25 +132,18 @@ def main() -> None:
         "settings": vars(arguments),
         "command": "make bench-pool-scale",
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "pool_scale.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(per_100k, RESULTS / "pool_scale.png")
-    print(json.dumps(result["headline"], indent=2))
+    plots.pool_stages(per_100k, common.write_result(result, RESULTS, "pool_scale"))
 
 
-def plot(per_100k, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(figsize=(6, 3))
-    axes.bar(list(per_100k), list(per_100k.values()), color=["tab:blue", "tab:orange", "tab:green"])
-    axes.set_ylabel("seconds per 100,000 subjects")
-    axes.set_title("Pool of 1,000,000: score, rank, write back")
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+def readme_row(result: dict) -> str:
+    """This benchmark's row of the README's speed table (mc_scoring.readme_section)."""
+    per_100k = result["headline"]["seconds_per_100k"]
+    return (
+        f"| pool of {result['pool']:,} ({result['settings']['size']} px) | `make bench-pool-scale` | "
+        f"seconds per 100,000: score **{per_100k['score']:.1f}**, rank "
+        f"**{per_100k['rank']:.1f}**, write back priorities to PostgreSQL "
+        f"**{per_100k['write_back']:.1f}** ({result['note']}) |"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
+sys.path.insert(0, str(ROOT))
+
+from benchmarks import common  # noqa: E402
+
+RESULTS = common.RESULTS
 
 
 def main() -> None:
@@ -99,10 +103,22 @@ def main() -> None:
         "command": "make bench-round-time",
         "note": "wall time from `retrain --wait` to the recorded round, including queueing and TensorFlow import",
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "round_time.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    common.write_result(result, RESULTS, "round_time")
     shutil.rmtree(workdir, ignore_errors=True)
+
+
+def readme_row(result: dict) -> str:
+    """This benchmark's row of the README's speed table (mc_scoring.readme_section)."""
+    stages, settings = result["stages_seconds"], result["settings"]
+    return (
+        f"| one full round, {settings['subjects']:,} subjects at "
+        f"{settings['size']}x{settings['size']} | `{result['command']}` | "
+        f"**{result['headline']['round_seconds']:.0f} s** from `retrain --wait` to the recorded "
+        f"round on the embedded default: training {stages['train']:.0f} s "
+        f"({result['training_set_size']} labelled subjects, {result['epochs']} epochs), scoring "
+        f"the pool {stages['score']:.1f} s, selection {stages['select']:.1f} s; the rest is "
+        "TensorFlow's import and queueing |"
+    )
 
 
 if __name__ == "__main__":

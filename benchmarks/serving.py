@@ -12,7 +12,6 @@ statement `classification_submit` sends, at the same client counts.
 """
 
 import argparse
-import json
 import os
 import secrets
 import socket
@@ -22,48 +21,20 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
-DATABASE = "starling_bench"
-REDIS_URL = "redis://127.0.0.1:6379/5"  # this benchmark's own Redis database (flushed at the start)
-PGBENCH_VOLUNTEERS = 2000
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import common, plots  # noqa: E402
+from benchmarks import serving_stack as stack  # noqa: E402
+from benchmarks.serving_stack import REDIS_URL  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def environment(workdir: Path) -> dict:
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "benchmarks.settings_bench",
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
-        "DATABASE_CONN_MAX_AGE": "60",
-        "REDIS_URL": REDIS_URL,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(40),
-        "SECURE_SSL_REDIRECT": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "STARLING_DATA_DIR": str(workdir),
-        "RATE_LIMIT_SUBMITS_PER_VOLUNTEER": "1000000",
-        "RATE_LIMIT_SUBMITS_PER_ADDRESS": "10000000",
-        "LOG_LEVEL": "WARNING",
-        # A Redis reply slower than this counts as an outage (SQL answers, the version is bumped):
-        # 1 s here so that the shared machine's stalls do not turn a cell into an outage test.
-        "STARLING_QUEUE_REDIS_TIMEOUT_SECONDS": "1.0",
-    }
-
-
-def recreate_database() -> None:
-    import psycopg
-
-    with psycopg.connect(
-        "postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True
-    ) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {DATABASE}")
+RESULTS = common.RESULTS
+README_MARKER = "serving"
+# This benchmark's row of the README's speed table (mc_scoring.readme_section).
+SPEED_ROW = (
+    "| serving, gunicorn + PostgreSQL + Redis | `make bench-serving` | next-subject and submit "
+    "against a bare Django view and `pgbench`, 8/32/64 clients, 10,000 and 1,000,000 "
+    'subjects: see "Serving" below the table |'
+)
 
 
 def fill(size: int, clients: int, workdir: Path) -> dict:
@@ -158,22 +129,8 @@ def build_queue(project_id: int) -> tuple[float, int]:
     return seconds, footprint
 
 
-def pgbench_volunteers() -> tuple[int, int]:
-    """Volunteers for pgbench's votes, apart from the load generator's; (first id, last id)."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO labelling_volunteer (session_key, created_at)"
-            " SELECT 'pgbench-' || n, now() FROM generate_series(1, %s) AS n RETURNING id",
-            [PGBENCH_VOLUNTEERS],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    return min(ids), max(ids)
-
-
 def pgbench_script(project: dict, volunteers: tuple[int, int], path: Path) -> Path:
-    """The submit's statement (labelling.submission.SUBMIT_SQL) with pgbench variables."""
+    """The submit's statement (labelling.volunteer.submission.SUBMIT_SQL) with pgbench variables."""
     from labelling.volunteer.submission import SUBMIT_SQL, _counts_sql
 
     counts, _ = _counts_sql({"smooth-or-featured": "smooth"})
@@ -195,61 +152,6 @@ def pgbench_script(project: dict, volunteers: tuple[int, int], path: Path) -> Pa
         "\\set nonce random(1, 2000000000)\n" + statement.strip() + ";\n"
     )
     return path
-
-
-def pgbench(script: Path, clients: int, seconds: float, workdir: Path) -> dict:
-    """Transactions/s and latency percentiles of `script` at `clients` connections."""
-    logs = workdir / "pgbench-logs"
-    if logs.exists():
-        for old in logs.iterdir():
-            old.unlink()
-    logs.mkdir(exist_ok=True)
-    command = [
-        "pgbench",
-        "-h",
-        "127.0.0.1",
-        "-U",
-        "postgres",
-        "-n",
-        "-M",
-        "prepared",
-        "-f",
-        str(script),
-        "-c",
-        str(clients),
-        "-j",
-        str(min(clients, os.cpu_count() or 2)),
-        "-T",
-        str(max(1, int(round(seconds)))),
-        "-l",
-        "--log-prefix",
-        str(logs / "tx"),
-        DATABASE,
-    ]
-    output = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 120, check=True, cwd=logs
-    ).stdout
-    latencies, failed = [], 0
-    for log in logs.iterdir():
-        for line in log.read_text().splitlines():
-            fields = line.split()
-            if fields[2].isdigit():
-                latencies.append(int(fields[2]) / 1000.0)
-            else:  # "failed" or "skipped"
-                failed += 1
-    latencies.sort()
-    tps = next(
-        float(line.split("=")[1].split()[0])
-        for line in output.splitlines()
-        if line.startswith("tps")
-    )
-    return {
-        "requests": len(latencies),
-        "errors": failed,
-        "per_second": round(tps, 1),
-        "p50_ms": round(latencies[len(latencies) // 2], 2),
-        "p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
-    }
 
 
 def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
@@ -284,37 +186,6 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path) 
     raise RuntimeError("gunicorn did not start")
 
 
-def load(port, path, clients, seconds, workdir, slug, post=False) -> dict:
-    command = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "loadgen.py"),
-        "--port",
-        str(port),
-        "--path",
-        path,
-        "--clients",
-        str(clients),
-        "--seconds",
-        str(seconds),
-        "--cookies-file",
-        str(workdir / f"{slug}.cookies"),
-    ]
-    if post:
-        command += [
-            "--post-json",
-            '{"subject": {subject}, "answers": {"smooth-or-featured": "smooth"}, '
-            '"idempotency_key": "{key}"}',
-            "--subjects",
-            str(workdir / f"{slug}.subjects"),
-            "--cursor-file",
-            str(workdir / f"{slug}.cursors"),
-        ]
-    output = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 120, check=True
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=6)
@@ -331,33 +202,16 @@ def main() -> None:
     parser.add_argument("--machine-note", default="", help="e.g. 'shared with TensorFlow training'")
     arguments = parser.parse_args()
     if arguments.readme_only:
-        update_readme(json.loads((RESULTS / "serving.json").read_text()))
+        update_readme()
         return
     load_average_at_start = os.getloadavg()[0]
     sizes = [int(s) for s in arguments.sizes.split(",")]
     client_counts = [int(c) for c in arguments.clients.split(",")]
     workdir = Path(os.environ.get("TMPDIR", "/tmp")) / "starling-serving-bench"
     workdir.mkdir(parents=True, exist_ok=True)
-    env = environment(workdir)
-    os.environ.update(
-        {
-            k: v
-            for k, v in env.items()
-            if k not in os.environ
-            or k
-            in (
-                "DJANGO_SETTINGS_MODULE",
-                "DATABASE_URL",
-                "REDIS_URL",
-                "DEBUG",
-                "SECRET_KEY",
-                "SECURE_SSL_REDIRECT",
-                "ALLOWED_HOSTS",
-                "STARLING_DATA_DIR",
-            )
-        }
-    )
-    recreate_database()
+    env = stack.environment(workdir)
+    stack.use_environment(env)
+    stack.recreate_database()
     import redis
 
     redis.Redis.from_url(REDIS_URL).flushdb()  # this benchmark's own database number only
@@ -366,8 +220,8 @@ def main() -> None:
 
     django.setup()
     projects = {size: fill(size, max(client_counts), workdir) for size in sizes}
-    volunteers = pgbench_volunteers()
-    port = free_port()
+    volunteers = stack.pgbench_volunteers()
+    port = stack.free_port()
     server = start_gunicorn(
         env, port, arguments.workers, arguments.threads, workdir / "gunicorn.log"
     )
@@ -375,9 +229,9 @@ def main() -> None:
     started = time.time()
     try:
         for size in sizes:
-            cells += measure_size(
-                size, projects[size], volunteers, client_counts, port, workdir, arguments
-            )
+            slug = projects[size]["slug"]
+            script = pgbench_script(projects[size], volunteers, workdir / f"{slug}.pgbench.sql")
+            cells += stack.measure_size(size, slug, script, client_counts, port, workdir, arguments)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -396,41 +250,22 @@ def main() -> None:
     result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     if arguments.machine_note:
         result["machine_note"] = f"; {arguments.machine_note}"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serving.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(cells, sizes, client_counts, RESULTS / "serving.png")
+    plots.serving_cells(
+        cells, sizes, client_counts, common.write_result(result, RESULTS, "serving")
+    )
     if arguments.readme:
-        update_readme(result)
-    print(json.dumps(result["headline"], indent=2))
+        update_readme()
 
 
-def measure_size(size, project, volunteers, client_counts, port, workdir, arguments) -> list[dict]:
-    """Every endpoint at every client count for one project size, then pgbench's ceiling."""
-    slug, cells = project["slug"], []
-    script = pgbench_script(project, volunteers, workdir / f"{slug}.pgbench.sql")
-    for clients in client_counts:
-        for endpoint, path, post in [
-            ("bare", "/bare", False),
-            ("next", f"/api/projects/{slug}/next", False),
-            ("submit", f"/api/projects/{slug}/classifications", True),
-        ]:
-            measured = load(port, path, clients, arguments.seconds, workdir, slug, post)
-            cells.append({"subjects": size, "clients": clients, "endpoint": endpoint, **measured})
-            print(json.dumps(cells[-1]), flush=True)
-    for clients in client_counts:
-        measured = pgbench(script, clients, arguments.seconds, workdir)
-        cells.append({"subjects": size, "clients": clients, "endpoint": "pgbench", **measured})
-        print(json.dumps(cells[-1]), flush=True)
-    return cells
+def cell_lookup(cells: list[dict]):
+    """cell(size, clients, endpoint): the measured cell of that project size, client count and
+    endpoint ("bare", "next", "submit" or "pgbench")."""
+    by_key = {(c["subjects"], c["clients"], c["endpoint"]): c for c in cells}
+    return lambda size, clients, endpoint: by_key[(size, clients, endpoint)]
 
 
 def summarise(cells, sizes, client_counts, projects, arguments) -> dict:
-    def cell(size, clients, endpoint):
-        return next(
-            c
-            for c in cells
-            if c["subjects"] == size and c["clients"] == clients and c["endpoint"] == endpoint
-        )
+    cell = cell_lookup(cells)
 
     def ratios(size, clients):
         bare = cell(size, clients, "bare")["per_second"]
@@ -466,7 +301,7 @@ def summarise(cells, sizes, client_counts, projects, arguments) -> dict:
             "cores": os.cpu_count(),
             "volunteer_history": "each client volunteer already classified the 1,000 highest-priority subjects",
             "next": "GET …/next without count (one subject), from the Redis queue",
-            "pgbench": "the submit's own statement (labelling.submission.SUBMIT_SQL), prepared as the "
+            "pgbench": "the submit's own statement (labelling.volunteer.submission.SUBMIT_SQL), prepared as the "
             "app prepares it, a random subject, one of 2,000 volunteers",
         },
         "command": "make bench-serving",
@@ -476,19 +311,15 @@ def summarise(cells, sizes, client_counts, projects, arguments) -> dict:
 TARGETS = {"next_vs_bare": 0.5, "submit_vs_ceiling": 0.5, "p99_ms": 50.0}
 
 
-def readme_section(result: dict) -> str:
-    """The README's serving section, every figure taken from `result` (serving.json)."""
+def readme_section(result: dict, when: str) -> str:
+    """The README's serving section, every figure taken from `result` (serving.json, which
+    records its own date and time: `when`, the file's day, is not needed)."""
     headline, settings = result["headline"], result["settings"]
     cells = result["cells"]
     sizes = sorted({c["subjects"] for c in cells})
     client_counts = sorted({c["clients"] for c in cells})
 
-    def cell(size, clients, endpoint):
-        return next(
-            c
-            for c in cells
-            if (c["subjects"], c["clients"], c["endpoint"]) == (size, clients, endpoint)
-        )
+    cell = cell_lookup(cells)
 
     met = {
         "next ≥ 0.5x bare": headline["next_vs_bare"] >= TARGETS["next_vs_bare"],
@@ -548,40 +379,11 @@ def readme_section(result: dict) -> str:
     return "\n".join(lines)
 
 
-def update_readme(result: dict) -> None:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    start, end = "<!-- serving -->", "<!-- /serving -->"
-    before, _, rest = text.partition(start)
-    _, _, after = rest.partition(end)
-    readme.write_text(f"{before}{start}\n{readme_section(result)}\n{end}{after}")
+def update_readme() -> None:
+    """The README's serving section from serving.json, as readme_figures writes every section."""
+    from benchmarks import readme_figures
 
-
-def plot(cells, sizes, client_counts, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(len(sizes), 2, figsize=(11, 3.3 * len(sizes)), squeeze=False)
-    for row, size in enumerate(sizes):
-        for endpoint in ("bare", "next", "submit", "pgbench"):
-            points = [c for c in cells if c["subjects"] == size and c["endpoint"] == endpoint]
-            axes[row][0].plot(
-                client_counts, [c["per_second"] for c in points], marker="o", label=endpoint
-            )
-            axes[row][1].plot(
-                client_counts, [c["p99_ms"] for c in points], marker="o", label=endpoint
-            )
-        axes[row][0].set_ylabel(f"requests/s ({size:,} subjects)")
-        axes[row][1].set_ylabel("p99 latency (ms)")
-        axes[row][1].axhline(50, color="grey", linestyle="--", linewidth=1)
-        for axis in axes[row]:
-            axis.set_xlabel("concurrent clients")
-            axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    readme_figures.main(only=(README_MARKER,))
 
 
 if __name__ == "__main__":

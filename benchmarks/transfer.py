@@ -10,7 +10,7 @@ Per seed, from independent random streams (synthetic.streams):
   (`sources.version_source`, the trunk_source a project started from another project's version
   carries: trunk frozen for the first epochs, then fine-tuned, fresh head). Both are scored on
   the same `--test` survey-B galaxies: the expected vote NLL under the true answer probabilities
-  (active_learning.test_point), beside the image-free baseline.
+  (common.test_point), beside the image-free baseline.
 - Headline: the labels the transferred start's mean curve needs to reach the from-scratch mean
   curve's NLL at the largest label count (linear interpolation between counts), as a saving
   against that count; a BCa interval over seeds (each seed brings both of its curves). When the
@@ -22,7 +22,6 @@ Per seed, from independent random streams (synthetic.streams):
 """
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -32,14 +31,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import results_file  # noqa: E402
-from benchmarks.active_learning import (  # noqa: E402
-    labels_to_reach,
-    paired_interval,
-    production_settings,
-)
+from benchmarks import common, plots  # noqa: E402
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = common.RESULTS
+README_MARKER = "transfer"
 PRESETS = {
     "standard": {"seeds": 6, "pretrain": 3000, "labels": "25,50,100,200,400", "test": 2000},
     "smoke": {"seeds": 3, "pretrain": 200, "labels": "20,60", "test": 200},
@@ -61,10 +56,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--jobs", type=int, default=2, help="seeds side by side, one process each")
     parser.add_argument("--output", default="transfer")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    arguments = parser.parse_args(argv)
-    for key, value in PRESETS[arguments.preset].items():
-        if getattr(arguments, key) is None:
-            setattr(arguments, key, value)
+    arguments = common.with_preset(parser.parse_args(argv), PRESETS)
     try:
         arguments.labels = [int(text) for text in str(arguments.labels).split(",")]
     except ValueError:
@@ -101,7 +93,7 @@ def survey(seed_sequence, n: int, arguments, which) -> dict:
 
 
 def training_settings(arguments):
-    return production_settings(
+    return common.production_settings(
         epochs=arguments.epochs,
         frozen_epochs=arguments.frozen_epochs,
         fine_tune_rate=arguments.fine_tune_rate,
@@ -110,26 +102,21 @@ def training_settings(arguments):
 
 def fit(data: dict, rows: np.ndarray, seed: int, arguments, trunk_source=None):
     """Production's fit + held-out judgement on `rows` of a survey."""
-    from mlworker import pipeline
-
-    config = pipeline.model_config(
-        data["questions"], image_size=arguments.image_size, trunk_source=trunk_source
-    )
-    return pipeline.fit_and_evaluate(
+    return common.fit(
         data["images"][rows],
         {key: value[rows] for key, value in data["counts"].items()},
         rows.tolist(),
-        config,
-        settings=training_settings(arguments),
+        data["questions"],
+        training_settings(arguments),
         samples=arguments.samples,
         seed=seed,
+        trunk_source=trunk_source,
     )
 
 
 def run_seed(seed: int, arguments) -> dict:
     """Survey A's model, then both curves on survey B."""
-    from benchmarks.active_learning import test_point
-    from mlworker import registry, sources, synthetic
+    from mlworker import sources, synthetic
 
     started = time.time()
     a_stream, b_stream, order_stream = np.random.SeedSequence(seed).spawn(3)
@@ -137,18 +124,15 @@ def run_seed(seed: int, arguments) -> dict:
     needed = arguments.labels[-1] + arguments.test
     survey_b = survey(b_stream, needed, arguments, synthetic.SHIFTED_SURVEY)
     test = slice(arguments.labels[-1], needed)
-    test_data = {
-        "questions": survey_b["questions"],
-        "test_images": survey_b["images"][test],
-        "test_truth": {
-            q.key: np.stack([survey_b["p"][test, i], 1 - survey_b["p"][test, i]], axis=-1)
-            for i, q in enumerate(survey_b["questions"])
-        },
-        "test_counts": {key: value[test] for key, value in survey_b["counts"].items()},
-    }
+    test_data = common.test_set(
+        survey_b["images"][test],
+        survey_b["p"][test],
+        {key: value[test] for key, value in survey_b["counts"].items()},
+        survey_b["questions"],
+    )
     pretrained = fit(survey_a, np.arange(arguments.pretrain), seed * 1000, arguments)
     folder = Path(tempfile.mkdtemp(prefix="starling-transfer-")) / "survey-a"
-    registry.save_model_version(folder, pretrained.model, pretrained.config, pretrained.metrics)
+    common.save_version(pretrained, folder)
     source = sources.version_source(folder, f"survey A, seed {seed}")
     order = np.random.default_rng(order_stream).permutation(arguments.labels[-1])
     curves = {"scratch": [], "transfer": []}
@@ -156,7 +140,8 @@ def run_seed(seed: int, arguments) -> dict:
         rows = np.sort(order[:count])
         for name, trunk_source in (("scratch", None), ("transfer", source)):
             model = fit(survey_b, rows, seed * 1000 + count, arguments, trunk_source)
-            curves[name].append({"labelled": count, **test_point(model, test_data, arguments)})
+            point = common.test_point(model, test_data, arguments)
+            curves[name].append({"labelled": count, **point})
         print(
             f"seed {seed} {count:>4} labels: scratch {curves['scratch'][-1]['nll']:.3f}, "
             f"transfer {curves['transfer'][-1]['nll']:.3f}, baseline "
@@ -166,22 +151,17 @@ def run_seed(seed: int, arguments) -> dict:
     return {"seed": seed, "curves": curves, "pretrain_held_out": pretrained.metrics["_held_out"]}
 
 
-def saving(transfer_nll: np.ndarray, scratch_nll: np.ndarray, labels) -> float:
-    """1 - labels the transferred mean curve needs / the largest count, to reach the from-scratch
-    mean curve's NLL there. [seeds, counts] each, paired by seed; -1 when it never gets there."""
-    target = scratch_nll[:, -1].mean()
-    needed = labels_to_reach(labels, transfer_nll.mean(axis=0), target)
-    return max(-1.0, 1.0 - needed / labels[-1]) if np.isfinite(needed) else -1.0
-
-
 def summarise(seeds: list[dict], labels: list[int]) -> dict:
     def curve(name, field="nll"):
         return np.array([[point[field] for point in s["curves"][name]] for s in seeds])
 
     scratch, transfer = curve("scratch"), curve("transfer")
-    value = saving(transfer, scratch, labels)
-    interval, method = paired_interval(lambda t, s: saving(t, s, labels), transfer, scratch)
-    needed = labels_to_reach(labels, transfer.mean(axis=0), scratch[:, -1].mean())
+    # Labels saved: to reach the from-scratch mean curve's NLL at the largest count.
+    value = common.saving(transfer, scratch, labels)
+    interval, method = common.paired_interval(
+        lambda t, s: common.saving(t, s, labels), transfer, scratch
+    )
+    needed = common.first_crossing(labels, transfer.mean(axis=0), scratch[:, -1].mean())
     return {
         "labels": labels,
         "scratch_nll": scratch.mean(axis=0).round(4).tolist(),
@@ -197,87 +177,72 @@ def summarise(seeds: list[dict], labels: list[int]) -> dict:
         "label_saving_interval": interval,
         "interval_method": method,
         "per_seed_saving": [
-            round(saving(transfer[[i]], scratch[[i]], labels), 4) for i in range(len(seeds))
+            round(common.saving(transfer[[i]], scratch[[i]], labels), 4) for i in range(len(seeds))
         ],
     }
 
 
-def plot(summary: dict, seeds: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def readme_section(result: dict, when: str) -> str:
+    """The README's transfer section (between its markers), every figure from the result."""
+    settings, headline, summary = result["settings"], result["headline"], result["summary"]
     labels = summary["labels"]
-    figure, axes = plt.subplots(figsize=(7, 4.5))
-    for name, colour in (("scratch", "tab:grey"), ("transfer", "tab:blue")):
-        for seed in seeds:
-            axes.plot(labels, [p["nll"] for p in seed["curves"][name]], color=colour, alpha=0.2)
-        axes.plot(
-            labels,
-            summary[f"{name}_nll"],
-            color=colour,
-            lw=2.5,
-            marker="o",
-            label="from random weights" if name == "scratch" else "fine-tuned from survey A",
-        )
-    axes.plot(
-        labels, summary["baseline_nll"], color="tab:orange", ls="--", label="image-free baseline"
-    )
-    axes.axhline(
-        summary["target_nll"],
-        color="black",
-        lw=0.8,
-        ls=":",
-        label=f"from scratch at {labels[-1]} labels",
-    )
-    axes.axhline(summary["floor"], color="tab:green", lw=0.8, label="vote-noise floor")
-    # The smallest sets' scores run to 10+ nats on some seeds; the axes show where the curves meet.
-    axes.set_ylim(summary["floor"] - 0.2, max(4.0, summary["target_nll"] + 1.0))
-    axes.set_xscale("log")
-    axes.set_xlabel("labelled survey-B galaxies (15 votes each)")
-    axes.set_ylabel("test vote NLL (nats, lower is better)")
-    axes.set_title(
-        f"Transfer: {summary['label_saving']:.0%} fewer labels "
-        f"(95% {summary['label_saving_interval'][0]:.0%} to {summary['label_saving_interval'][1]:.0%})"
-    )
-    axes.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-
-
-def _limit_threads(threads: int) -> None:
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
-def _run_seed_job(job):
-    return run_seed(*job)
-
-
-def run_seeds(arguments) -> list[dict]:
-    if arguments.jobs <= 1:
-        return [run_seed(seed, arguments) for seed in range(arguments.seeds)]
-    import multiprocessing
-
-    threads = max(1, (os.cpu_count() or 1) // arguments.jobs)
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(arguments.jobs, initializer=_limit_threads, initargs=(threads,)) as pool:
-        jobs = [(seed, arguments) for seed in range(arguments.seeds)]
-        return sorted(pool.imap_unordered(_run_seed_job, jobs), key=lambda s: s["seed"])
+    rows = [
+        "| labelled survey-B galaxies | " + " | ".join(f"{n:,}" for n in labels) + " |",
+        "|---" * (len(labels) + 1) + "|",
+        *(
+            f"| {name} | " + " | ".join(f"{value:.3f}" for value in summary[key]) + " |"
+            for name, key in (
+                ("from random weights", "scratch_nll"),
+                ("fine-tuned from survey A", "transfer_nll"),
+                ("image-free baseline", "baseline_nll"),
+            )
+        ),
+    ]
+    needed = summary["transfer_labels_needed"]
+    if not np.isfinite(needed):
+        reach = "the fine-tuned start never gets there"
+    elif summary["censored"]:
+        reach = "the fine-tuned start is there at the smallest count (the saving is a lower bound)"
+    else:
+        reach = f"the fine-tuned start gets there with {needed:.0f}"
+    lines = [
+        "## Does starting from a model that already knows save labels? (`make bench-transfer`)",
+        "",
+        f"Per seed ({headline['seeds']} seeds, independent streams): {settings['pretrain']:,} "
+        f"labelled galaxies of survey A ({settings['image_size']} px, {settings['volunteers']} "
+        "votes each) train one model with production's `mlworker.pipeline`, saved as a version "
+        "folder. Survey B is another telescope (`synthetic.SHIFTED_SURVEY`: noisier, blurrier). "
+        "On the same nested labelled sets of survey B, production's `fit_and_evaluate` trains "
+        "once from random weights and once from survey A's version: its trunk frozen for "
+        f"{settings['frozen_epochs']} epochs under fresh heads, then every layer at "
+        f"{settings['fine_tune_rate']:g}x the learning rate. Test: expected vote NLL on "
+        f"{settings['test']:,} survey-B galaxies (nats, lower is better), mean over seeds. "
+        f"Figures from the run of {when} ({common.duration(result)}, `benchmarks/results/transfer.json`):",
+        "",
+        *rows,
+        "",
+        f"From random weights, {labels[-1]:,} labels reach {summary['target_nll']:.3f} nats; "
+        f"{reach}. **Labels saved: {common.percent(headline['label_saving'])} "
+        f"(95% BCa interval over seeds {common.interval(headline['label_saving_interval'])}); the "
+        "issue's target (≥ 50% with the interval above 0) is "
+        + ("met" if headline["target_met"] else "not met")
+        + ".** Per seed: "
+        + ", ".join(common.percent(value) for value in summary["per_seed_saving"])
+        + ".",
+        "",
+        "![transfer](benchmarks/results/transfer.png)",
+    ]
+    return "\n".join(lines)
 
 
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
     started = time.time()
-    seeds = run_seeds(arguments)
+    seeds = common.run_seeds(run_seed, arguments, range(arguments.seeds), arguments.jobs)
     summary = summarise(seeds, arguments.labels)
     settings = training_settings(arguments)
     result = {
-        "command": results_file.command("transfer.py", argv),
+        "command": common.command("transfer.py", argv),
         "headline": {
             "label_saving": summary["label_saving"],
             "label_saving_interval": summary["label_saving_interval"],
@@ -291,14 +256,16 @@ def main(argv=None) -> dict:
         },
         "summary": summary,
         "settings": {
-            **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(arguments).items()},
+            **common.arguments_record(arguments),
             "frozen_epochs": settings.frozen_epochs,
             "fine_tune_rate": settings.fine_tune_rate,
         },
         "seeds": seeds,
         "seconds": round(time.time() - started, 1),
     }
-    plot(summary, seeds, results_file.write_result(result, arguments.results_dir, arguments.output))
+    plots.transfer_curves(
+        summary, seeds, common.write_result(result, arguments.results_dir, arguments.output)
+    )
     return result
 
 

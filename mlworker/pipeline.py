@@ -2,21 +2,23 @@
 
     config = model_config(questions, image_size=..., channels=...)
     fit = fit_and_evaluate(images, counts, subject_keys, config, ...)   # train, held-out report
-    scored = score(fit.model, pool_images, questions, volunteers=..., samples=..., strategy=...)
-    picked = acquisition.select(strategy, scored.scores, batch, rng, features=...)
+    scored = score(fit.model, pool_images, volunteers=..., samples=..., strategy=...)
+    picked = select(strategy, scored, batch, rng, features=...)
+    steering = steering_version([...worse_than_baseline of each version, oldest first])
 
 A benchmark that called anything else would measure code production never runs.
 """
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from mlworker import acquisition, baseline, metrics, outcomes, scoring, training
 from mlworker.model import BayesianCNN, ModelConfig
+from mlworker.training_settings import DEFAULT_SETTINGS, TrainingSettings
 
 ROLES = ("train", "validation", "held_out")
 # A version is judged worse than the image-free baseline when its held-out NLL is higher by more
@@ -25,39 +27,6 @@ ROLES = ("train", "validation", "held_out")
 # one confident miss (40 nats) flagged CNNs that beat the baseline on 13 of 14 held-out subjects
 # and by 0.6 nats on 2,000 test galaxies (README, "calibrated from round 0").
 WORSE_STANDARD_ERRORS = 1.28
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """How a round trains; every field has the value the benchmark chose (README)."""
-
-    epochs: int = 40
-    # A network starting from random weights trains this long before early stopping may stop it:
-    # the validation NLL of an early round's ~15 subjects jumps by nats from epoch to epoch, and
-    # stopping on its first dip left round-0 models worse than the image-free baseline (README).
-    min_epochs: int = 25
-    batch_size: int = 32
-    min_steps_per_epoch: int = 20
-    patience: int = 8
-    lr_patience: int = 6  # epochs without a better validation NLL before the rate halves
-    learning_rate: float = 2e-3
-    # A network starting from random weights is trained this many times from different
-    # initialisations and the one with the lowest validation NLL kept: on 100 labels about one
-    # training run in five fails to learn the image and ends worse than the image-free baseline.
-    fresh_restarts: int = 2
-    validation_share: float = 0.15
-    held_out_share: float = 0.15
-    # A model started from another one's trunk (transfer.py) first trains only its new head for
-    # this many epochs, the trunk frozen, then every layer at fine_tune_rate x learning_rate
-    # (0.3: in a probe on the transfer benchmark's data, 1.0 and no frozen epochs did worse at
-    # 100 and 400 labels and 0.1 did worse at 400; README, "starting from a model").
-    frozen_epochs: int = 10
-    fine_tune_rate: float = 0.3
-
-    def train_arguments(self) -> dict:
-        """The fields training.train takes, as its keyword arguments."""
-        split = {"fresh_restarts", "validation_share", "held_out_share"}  # fit_and_evaluate's
-        return {name: value for name, value in asdict(self).items() if name not in split}
 
 
 def model_config(
@@ -141,12 +110,11 @@ def fit_and_evaluate(
     keys: Sequence,
     config: ModelConfig,
     *,
-    settings: TrainingSettings = TrainingSettings(),
+    settings: TrainingSettings = DEFAULT_SETTINGS,
     samples: int = 50,
     seed: int = 0,
     rotation_invariant: bool = True,
     warm_start: BayesianCNN | str | Path | None = None,
-    continue_in_place: bool = False,
     callbacks: tuple = (),
 ) -> FitReport:
     """Train on the "train" subjects (stopping on "validation"), then judge on "held_out".
@@ -172,11 +140,10 @@ def fit_and_evaluate(
             config,
             training_indices=train_rows,
             validation_indices=validation_rows,
-            **settings.train_arguments(),
+            settings=settings,
             seed=seed + 7919 * attempt,
             rotation_invariant=rotation_invariant,
             warm_start=warm_start,
-            continue_in_place=continue_in_place,
             callbacks=callbacks,
         )
         nll = scoring.vote_nll(
@@ -238,6 +205,18 @@ def judge(model_nll: np.ndarray, baseline_nll: np.ndarray) -> dict:
     standard_error = float(difference.std(ddof=1) / np.sqrt(len(difference)))
     worse = difference.mean() > WORSE_STANDARD_ERRORS * standard_error
     return {"difference_se": standard_error, "worse": bool(worse)}
+
+
+def steering_version(worse_than_baseline: Sequence[bool]) -> int | None:
+    """Which version steers: the index of the latest one not judged worse than the image-free
+    baseline, or None when there is none (picks are then random and training starts afresh).
+
+    worse_than_baseline: one flag per ready version, oldest first. The version it names picks the
+    next subjects, gates early retirement and is the next version's warm start; a flagged version
+    is kept for the record but does none of these.
+    """
+    good = [index for index, worse in enumerate(worse_than_baseline) if not worse]
+    return good[-1] if good else None
 
 
 @dataclass

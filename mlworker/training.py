@@ -11,6 +11,7 @@ import numpy as np
 from mlworker import data
 from mlworker.losses import keras_mixture_vote_loss
 from mlworker.model import SOURCE_LAYER, BayesianCNN, ModelConfig, build_model, build_trainer
+from mlworker.training_settings import DEFAULT_SETTINGS, TrainingSettings
 
 
 @dataclass
@@ -136,36 +137,27 @@ def train(
     counts: dict[str, np.ndarray],
     config: ModelConfig,
     *,
+    settings: TrainingSettings = DEFAULT_SETTINGS,
     training_indices: np.ndarray | None = None,
     validation_indices: np.ndarray | None = None,
-    epochs: int = 60,
-    batch_size: int = 16,
-    min_steps_per_epoch: int = 20,
-    patience: int = 10,
-    min_epochs: int = 0,
-    lr_patience: int | None = None,
-    learning_rate: float = 1e-3,
-    frozen_epochs: int = 0,
-    fine_tune_rate: float = 0.3,
     seed: int = 0,
     rotation_invariant: bool = True,
     augment_images: bool = True,
     warm_start: BayesianCNN | str | Path | None = None,
     callbacks: tuple = (),
     verbose: int = 0,
-    continue_in_place: bool = False,
 ) -> TrainingResult:
-    """Fit a model to vote counts.
+    """Fit a model to vote counts, as `settings` say (its split and restart fields are the caller's).
 
     images: [items, h, w] or [items, h, w, c] floats in [0, 1]; counts: {question: int [items, answers]}.
     The caller chooses the split (pipeline.split_roles keeps it fixed across rounds); without
     `training_indices` every item trains, without `validation_indices` nothing is held back.
     An epoch is at least `min_steps_per_epoch` optimizer steps (the data repeats), so a first round
-    of 100 subjects still learns; the learning rate halves after `lr_patience` (default patience/3)
-    epochs without a better validation loss, and early stopping after `patience` restores the best
-    weights — for a fresh model not before `min_epochs` (a warm start may stop at once). A NaN loss
-    raises FloatingPointError. `warm_start` copies an earlier model's weights into a new one; with
-    `continue_in_place` a compiled BayesianCNN is trained further as it is (optimizer state kept).
+    of 100 subjects still learns; the learning rate halves after `lr_patience` epochs without a
+    better validation loss, and early stopping after `patience` restores the best weights — for a
+    fresh model not before `min_epochs` (a warm start may stop at once). A NaN loss raises
+    FloatingPointError. `warm_start` (a saved version's folder, as a round passes it, or a model)
+    copies an earlier model's weights into a new one.
 
     A fresh model whose config has a `trunk_source` (transfer.py) is fine-tuned: `frozen_epochs`
     with the source's trunk frozen, so that only the new head learns, then every layer at
@@ -190,8 +182,8 @@ def train(
         }
 
     train_images, train_counts = subset(training_indices)
-    model = _model_to_train(config, train_images, train_counts, warm_start, continue_in_place)
-    batch_size = max(1, min(batch_size, len(training_indices)))
+    model = _model_to_train(config, train_images, train_counts, warm_start)
+    batch_size = max(1, min(settings.batch_size, len(training_indices)))
     dataset = data.training_dataset(
         train_images,
         stacked_counts(train_counts, model.config),
@@ -200,7 +192,7 @@ def train(
         augment_images=augment_images,
         rotation_invariant=rotation_invariant,
     ).repeat()
-    steps = max(math.ceil(len(training_indices) / batch_size), min_steps_per_epoch)
+    steps = max(math.ceil(len(training_indices) / batch_size), settings.min_steps_per_epoch)
     monitor = "val_nll" if len(validation_indices) else "loss"
     validation = (
         [ValidationNll(*subset(validation_indices), model.config)]
@@ -223,7 +215,7 @@ def train(
             verbose=verbose,
         ).history
 
-    lr_patience = lr_patience if lr_patience is not None else max(2, patience // 3)
+    frozen_epochs, learning_rate = settings.frozen_epochs, settings.learning_rate
     fine_tune = warm_start is None and model.config.trunk_source is not None and frozen_epochs > 0
     started = time.perf_counter()
     phases, head_only = [], None
@@ -235,11 +227,12 @@ def train(
         phases.append(fit(frozen_epochs, learning_rate, head_only, frozen_epochs))
         source.trainable = True
         _compile(model)
-        learning_rate *= fine_tune_rate
+        learning_rate *= settings.fine_tune_rate
     if nan_guard.failed_at is None:
         fresh = warm_start is None and not fine_tune
-        keep_best = KeepBest(monitor, patience, min_epochs if fresh else 0, after=head_only)
-        phases.append(fit(epochs, learning_rate, keep_best, lr_patience))
+        minimum = settings.min_epochs if fresh else 0
+        keep_best = KeepBest(monitor, settings.patience, minimum, after=head_only)
+        phases.append(fit(settings.epochs, learning_rate, keep_best, settings.lr_patience))
     seconds = time.perf_counter() - started
     if nan_guard.failed_at is not None:
         epoch, batch = nan_guard.failed_at
@@ -270,15 +263,8 @@ def _check_inputs(images: np.ndarray, counts: dict, config: ModelConfig) -> None
         raise ValueError(f"Invalid counts: expected one array per question, missing {missing}")
 
 
-def _model_to_train(config, train_images, train_counts, warm_start, continue_in_place):
-    """The same compiled model (in place), a warm-started copy, or a fresh model, compiled."""
-    if (
-        continue_in_place
-        and isinstance(warm_start, BayesianCNN)
-        and warm_start.trainer is not None
-        and warm_start.trainer.compiled
-    ):
-        return warm_start  # no rebuild, no recompile: a few seconds a round in loops
+def _model_to_train(config, train_images, train_counts, warm_start):
+    """A warm-started copy or a fresh model, compiled."""
     if warm_start is not None:
         model = _warm_started(config, warm_start)
     else:
@@ -297,11 +283,6 @@ def _compile(model: BayesianCNN) -> None:
         ),
         jit_compile=False,
     )
-
-
-def copy_model(model: BayesianCNN) -> BayesianCNN:
-    """An independent, compiled copy (same weights, fresh optimizer) to train further in place."""
-    return _model_to_train(model.config, None, None, model, continue_in_place=False)
 
 
 def stacked_counts(counts: dict[str, np.ndarray], config: ModelConfig) -> np.ndarray:

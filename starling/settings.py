@@ -41,6 +41,18 @@ def env_int(name: str, default: int) -> int:
         ) from None
 
 
+def env_number(name: str, kind: type[int] | type[float]) -> int | float:
+    """A set variable as an int or a float; ImproperlyConfigured naming it when it is neither."""
+    raw = os.environ[name]
+    try:
+        return kind(raw)
+    except ValueError:
+        expected = "an integer" if kind is int else "a number"
+        raise ImproperlyConfigured(
+            f"Invalid value for {name}: expected {expected}, received {raw!r}"
+        ) from None
+
+
 def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -248,23 +260,31 @@ LOGGING = {
 # The active-learning loop (labelling/loop/).
 # A retrain claim not refreshed for this long is taken over (the worker holding it died).
 STARLING_RETRAIN_LEASE_SECONDS = env_int("STARLING_RETRAIN_LEASE_SECONDS", 15 * 60)
-STARLING_TRAIN_EPOCHS = env_int("STARLING_TRAIN_EPOCHS", 40)
-STARLING_TRAIN_BATCH_SIZE = env_int("STARLING_TRAIN_BATCH_SIZE", 32)
-# A first model (random weights) is trained this many times; the lowest validation NLL is kept.
-STARLING_FRESH_RESTARTS = env_int("STARLING_FRESH_RESTARTS", 2)
-# Shares of labelled subjects kept (by a hash of their id, for good) for early stopping and for
-# the held-out metrics staff see.
-STARLING_VALIDATION_SHARE = float(env_str("STARLING_VALIDATION_SHARE", "0.15"))
-STARLING_HELD_OUT_SHARE = float(env_str("STARLING_HELD_OUT_SHARE", "0.15"))
+# Training: each of these variables, when set, overrides one field of
+# mlworker.training_settings.TrainingSettings, where every default lives (labelling/loop/tasks.py).
+# A first model is trained `fresh_restarts` times, the lowest validation NLL kept; the validation
+# and held-out shares of labelled subjects are kept (by a hash of their id, for good) for early
+# stopping and for the held-out metrics staff see; a model started from another's trunk trains its
+# new head alone `frozen_epochs`, then every layer at `fine_tune_rate` times the rate.
+TRAINING_VARIABLES = {
+    "epochs": ("STARLING_TRAIN_EPOCHS", int),
+    "batch_size": ("STARLING_TRAIN_BATCH_SIZE", int),
+    "fresh_restarts": ("STARLING_FRESH_RESTARTS", int),
+    "validation_share": ("STARLING_VALIDATION_SHARE", float),
+    "held_out_share": ("STARLING_HELD_OUT_SHARE", float),
+    "frozen_epochs": ("STARLING_FROZEN_EPOCHS", int),
+    "fine_tune_rate": ("STARLING_FINE_TUNE_RATE", float),
+}
+STARLING_TRAINING = {
+    field: env_number(name, kind)
+    for field, (name, kind) in TRAINING_VARIABLES.items()
+    if os.environ.get(name, "") != ""
+}
 STARLING_SCORE_CHUNK = env_int("STARLING_SCORE_CHUNK", 500)
 STARLING_POWER_BALD_BETA = float(env_str("STARLING_POWER_BALD_BETA", "1.0"))
 # Soft / hard time limits of the ML tasks, in seconds.
 STARLING_RETRAIN_TIME_LIMIT = env_int("STARLING_RETRAIN_TIME_LIMIT", 3 * 3600)
 STARLING_SCORE_TIME_LIMIT = env_int("STARLING_SCORE_TIME_LIMIT", 1800)
-# A model started from another's trunk (labelling/staff/start_models.py) trains its new head alone this
-# many epochs, the trunk frozen, before every layer is fine-tuned at this share of the rate.
-STARLING_FROZEN_EPOCHS = env_int("STARLING_FROZEN_EPOCHS", 10)
-STARLING_FINE_TUNE_RATE = float(env_str("STARLING_FINE_TUNE_RATE", "0.3"))
 # A Keras file staff upload as a starting trunk (labelling/staff/start_models.py): the largest accepted,
 # and how long the check (a child process that loads it in Keras' safe mode) may take.
 STARLING_MAX_TRUNK_MB = env_int("STARLING_MAX_TRUNK_MB", 100)

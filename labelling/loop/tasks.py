@@ -81,17 +81,10 @@ def model_config_for(project: Project):
 
 
 def training_settings():
-    from mlworker.pipeline import TrainingSettings
+    """mlworker's training defaults with the fields the environment sets (settings.py)."""
+    from mlworker.training_settings import TrainingSettings
 
-    return TrainingSettings(
-        epochs=settings.STARLING_TRAIN_EPOCHS,
-        batch_size=settings.STARLING_TRAIN_BATCH_SIZE,
-        fresh_restarts=settings.STARLING_FRESH_RESTARTS,
-        validation_share=settings.STARLING_VALIDATION_SHARE,
-        held_out_share=settings.STARLING_HELD_OUT_SHARE,
-        frozen_epochs=settings.STARLING_FROZEN_EPOCHS,
-        fine_tune_rate=settings.STARLING_FINE_TUNE_RATE,
-    )
+    return TrainingSettings(**settings.STARLING_TRAINING)
 
 
 def _previous_good(project: Project, config) -> ModelVersion | None:

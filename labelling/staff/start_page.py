@@ -1,11 +1,11 @@
 """Staff page for where a project's next fresh model starts: random weights, a ready version of
 another project, or an uploaded Keras file (labelling/staff/start_models.py does the work)."""
 
-from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
 from labelling.core.errors import StarlingError
+from labelling.loop.tasks import training_settings
 from labelling.staff import start_models
 from labelling.staff.dashboard import staff_only, staff_project
 from labelling.staff.forms import StartFileForm, StartVersionForm
@@ -46,14 +46,15 @@ def project_start(request, slug):
                 f"The next fresh model starts from {sources.describe(project.start_model)}.",
             )
             return redirect("staff_start", slug=project.slug)
+    training = training_settings()
     context = {
         "project": project,
         "start": sources.describe(project.start_model),
         "version_form": version_form,
         "file_form": file_form,
         "has_candidates": candidates.exists(),
-        "frozen_epochs": settings.STARLING_FROZEN_EPOCHS,
-        "fine_tune_rate": settings.STARLING_FINE_TUNE_RATE,
+        "frozen_epochs": training.frozen_epochs,
+        "fine_tune_rate": training.fine_tune_rate,
     }
     failed = form is not None and bool(form.errors)
     return render(request, "labelling/dashboard/start.html", context, status=400 if failed else 200)

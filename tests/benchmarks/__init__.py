@@ -18,8 +18,8 @@ def load(name: str, path: Path):
 
 def readme_section(tmp_path: Path, marker: str, **result_paths) -> str:
     """A README holding a stale `marker` section, rewritten by benchmarks/readme_figures.py from
-    the active-learning result in the repository and `result_paths` (retirement_path=...,
-    first_round_path=..., speed_paths=...; the others None). Returns the new text, checked to keep what surrounds
+    the active-learning result in the repository and `result_paths` ({result name: path}, e.g.
+    retirement=...; the others missing). Returns the new text, checked to keep what surrounds
     the sections."""
     readme = tmp_path / "README.md"
     readme.write_text(
@@ -27,14 +27,8 @@ def readme_section(tmp_path: Path, marker: str, **result_paths) -> str:
         f"<!-- {marker} -->\nstale\n<!-- /{marker} -->\nz\n"
     )
     figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
-    paths = {
-        "retirement_path": None,
-        "first_round_path": None,
-        "speed_paths": None,
-        "transfer_path": None,
-        **result_paths,
-    }
-    figures.main(ROOT / "benchmarks" / "results" / "active_learning.json", readme, **paths)
+    active_learning = ROOT / "benchmarks" / "results" / "active_learning.json"
+    figures.main(readme, {"active_learning": active_learning, **result_paths})
     text = readme.read_text()
     assert "stale" not in text and text.startswith("a\n") and text.endswith("z\n")
     return text

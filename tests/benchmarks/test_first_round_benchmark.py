@@ -34,7 +34,7 @@ def test_the_readme_section_is_written_from_the_result_file(tmp_path):
     first_round = load("first_round", ROOT / "benchmarks" / "first_round.py")
     probe = ["--only-seeds", "2", "--fresh-restarts", "1"]  # one chosen seed, one initialisation
     first_round.main([*probe, *TINY[2:], "--results-dir", str(tmp_path), "--output", "t"])
-    text = readme_section(tmp_path, "first-round", first_round_path=tmp_path / "t.json")
+    text = readme_section(tmp_path, "first-round", first_round=tmp_path / "t.json")
     saved = json.loads((tmp_path / "t.json").read_text())
     headline, (point,) = saved["headline"], saved["points"]
     assert point["seed"] == 2 and len(point["restarts_validation_nll"]) == 1

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from benchmarks import common
 from tests.benchmarks import benchmark_fixtures, readme_section
 
 TINY = [
@@ -49,14 +50,6 @@ def test_the_headline_is_the_arithmetic_of_the_seeds(tiny):
         assert entry["votes_total"] <= seed["fixed_votes"]
 
 
-def test_votes_to_reach_interpolates_between_subjects(benchmark):
-    votes = np.array([0, 10, 25, 30])
-    rmse = np.array([0.3, 0.2, 0.1, 0.05])
-    assert benchmark.votes_to_reach(votes, rmse, 0.15) == pytest.approx(17.5)
-    assert benchmark.votes_to_reach(votes, rmse, 0.3) == 0.0
-    assert benchmark.votes_to_reach(votes, rmse, 0.01) == float("inf")
-
-
 def test_the_catalogue_curve_swaps_prior_errors_for_final_ones_subject_by_subject(benchmark):
     results = [{"votes": 3}, {"votes": 15}]
     prior_error = np.array([[0.4, 0.0], [0.2, 0.0]])
@@ -72,7 +65,7 @@ def test_a_sure_right_model_retires_a_smooth_subject_after_the_minimum(benchmark
     from labelling.retirement import rule as retirement
     from mlworker import synthetic
 
-    questions = benchmark.questions_for(3, dataset=False)
+    questions = common.questions_for(3, dataset=False)
     sure = {q.key: np.tile([0.01, 0.99], (10, 1)) for q in questions}
     sure["smooth-or-featured"] = np.tile([0.99, 0.01], (10, 1))
     rng = np.random.default_rng(0)
@@ -88,7 +81,7 @@ def test_a_sure_right_model_retires_a_smooth_subject_after_the_minimum(benchmark
 
 def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     result, folder = tiny
-    text = readme_section(tmp_path, "retirement", retirement_path=folder / "tiny.json")
+    text = readme_section(tmp_path, "retirement", retirement=folder / "tiny.json")
     headline = result["headline"]
     assert f"| {headline['fixed_final_rmse']:.4f} |" in text
     for entry in result["by_rule"].values():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from mlworker import pipeline
-from mlworker.pipeline import TrainingSettings
+from mlworker.training_settings import TrainingSettings
 
 QUICK = TrainingSettings(epochs=3, min_steps_per_epoch=5, patience=3, fresh_restarts=1)
 
@@ -117,3 +117,10 @@ def test_scoring_ranks_by_joint_mi_or_by_entropy(tiny_galaxies, galaxy_questions
     np.testing.assert_array_equal(bald.scores, bald.mutual_information)
     np.testing.assert_array_equal(entropy.scores, entropy.predictive_entropy)
     assert np.all(bald.predictive_entropy >= bald.mutual_information)
+
+
+def test_the_latest_version_not_worse_than_the_baseline_steers():
+    assert pipeline.steering_version([False, False, True]) == 1
+    assert pipeline.steering_version([True, False, False]) == 2
+    assert pipeline.steering_version([True, True]) is None
+    assert pipeline.steering_version([]) is None

@@ -4,6 +4,7 @@ import pytest
 
 from mlworker import metrics, registry, scoring, training
 from mlworker.model import ModelConfig
+from mlworker.training_settings import TrainingSettings
 
 SMALL = dict(conv_filters=(16, 16, 32, 32), pool_after=(1, 3), dense_units=64)
 
@@ -15,7 +16,8 @@ SPLIT = dict(training_indices=np.arange(60, 300), validation_indices=np.arange(6
 def trained(tiny_galaxies, galaxy_questions):
     images, counts = tiny_galaxies
     config = ModelConfig(image_size=24, questions=galaxy_questions, training_masks=4, **SMALL)
-    return training.train(images, counts, config, epochs=8, seed=0, patience=8, **SPLIT)
+    settings = TrainingSettings(epochs=8, patience=8)
+    return training.train(images, counts, config, settings=settings, seed=0, **SPLIT)
 
 
 def test_a_few_epochs_on_synthetic_galaxies_lower_the_validation_nll(trained):
@@ -37,9 +39,7 @@ def test_a_small_set_still_gets_the_floor_of_optimizer_steps(tiny_galaxies, gala
         images[:40],
         {key: value[:40] for key, value in counts.items()},
         config,
-        epochs=2,
-        batch_size=32,
-        min_steps_per_epoch=7,
+        settings=TrainingSettings(epochs=2, batch_size=32, min_steps_per_epoch=7),
         callbacks=(CountSteps(),),
     )
     assert CountSteps.steps == 14  # 40 items at batch 32 would be 2 steps an epoch
@@ -55,10 +55,19 @@ def test_a_fresh_model_trains_its_minimum_epochs_and_a_warm_start_may_stop_at_on
     mixed = {key: np.concatenate([misleading[key][:40], counts[key][40:]]) for key in counts}
     config = ModelConfig(image_size=24, questions=galaxy_questions, training_masks=2, **SMALL)
     split = dict(training_indices=np.arange(40, 200), validation_indices=np.arange(40))
-    quick = dict(epochs=6, batch_size=32, min_steps_per_epoch=5, patience=1, seed=0, **split)
-    fresh = training.train(images, mixed, config, min_epochs=4, **quick)
+    settings = TrainingSettings(
+        epochs=6,
+        min_epochs=4,
+        batch_size=32,
+        min_steps_per_epoch=5,
+        patience=1,
+        lr_patience=2,
+        learning_rate=1e-3,
+    )
+    quick = dict(settings=settings, seed=0, **split)
+    fresh = training.train(images, mixed, config, **quick)
     assert fresh.epochs_run >= 4  # not stopped before its fourth epoch
-    warm = training.train(images, mixed, config, min_epochs=4, warm_start=fresh.model, **quick)
+    warm = training.train(images, mixed, config, warm_start=fresh.model, **quick)
     assert warm.epochs_run < 5, warm.history["val_nll"]
 
 
@@ -95,10 +104,11 @@ def test_model_beats_predicting_the_mean_on_held_out_subjects(trained, tiny_gala
 def test_warm_start_begins_where_the_previous_model_ended(trained, tiny_galaxies, galaxy_questions):
     images, counts = tiny_galaxies
     config = ModelConfig(image_size=24, questions=galaxy_questions, **SMALL)
+    one_epoch = TrainingSettings(epochs=1)
     warm = training.train(
-        images, counts, config, epochs=1, seed=0, warm_start=trained.model, **SPLIT
+        images, counts, config, settings=one_epoch, seed=0, warm_start=trained.model, **SPLIT
     )
-    cold = training.train(images, counts, config, epochs=1, seed=0, **SPLIT)
+    cold = training.train(images, counts, config, settings=one_epoch, seed=0, **SPLIT)
     assert warm.history["val_nll"][0] < cold.history["val_nll"][0]
 
 
@@ -148,7 +158,11 @@ def test_a_diverging_run_stops_with_an_error_instead_of_a_nan_model(
 
     with pytest.raises(FloatingPointError, match="NaN at epoch 1, batch 4"):
         training.train(
-            images, counts, config, epochs=3, batch_size=32, callbacks=(PoisonWeights(),)
+            images,
+            counts,
+            config,
+            settings=TrainingSettings(epochs=3, batch_size=32),
+            callbacks=(PoisonWeights(),),
         )
 
 
@@ -158,7 +172,7 @@ def test_images_with_nan_pixels_are_refused_before_training(tiny_galaxies, galax
     broken = images.copy()
     broken[0, 0, 0] = np.nan
     with pytest.raises(ValueError, match="1 NaN/inf pixels"):
-        training.train(broken, counts, config, epochs=1)
+        training.train(broken, counts, config, settings=TrainingSettings(epochs=1))
 
 
 def test_augmentation_keeps_orientation_unless_images_are_rotation_invariant():

@@ -10,6 +10,7 @@ import pytest
 from mlworker import registry, scoring, sources, training
 from mlworker.layers import MatchChannels
 from mlworker.model import SOURCE_LAYER, ModelConfig, build_model
+from mlworker.training_settings import TrainingSettings
 
 SMALL = dict(conv_filters=(8, 8, 16, 16), pool_after=(1, 3), dense_units=16)
 
@@ -19,7 +20,15 @@ def source_version(tiny_galaxies, galaxy_questions, tmp_path_factory):
     """A 24 px greyscale version trained two epochs, saved as a round saves it."""
     images, counts = tiny_galaxies
     config = ModelConfig(image_size=24, questions=galaxy_questions, **SMALL)
-    result = training.train(images[:100], {k: v[:100] for k, v in counts.items()}, config, epochs=2)
+    result = training.train(
+        images[:100],
+        {k: v[:100] for k, v in counts.items()},
+        config,
+        # train's former defaults, which this fixture was written with, but two epochs
+        settings=TrainingSettings(
+            epochs=2, batch_size=16, learning_rate=1e-3, patience=10, min_epochs=0, lr_patience=3
+        ),
+    )
     folder = tmp_path_factory.mktemp("source") / "v1"
     registry.save_model_version(folder, result.model, result.config, {})
     return folder, result.model
@@ -83,14 +92,18 @@ def test_the_trunk_is_frozen_while_the_new_head_learns_then_fine_tuned_at_a_lowe
     data = rgb(images[:120], 32), {"smooth-or-featured": counts["smooth-or-featured"][:120]}
     before_trunk, before_head = trunk_and_head_weights(build_model(config))
     split = dict(training_indices=np.arange(20, 120), validation_indices=np.arange(20))
-    quick = dict(min_steps_per_epoch=4, learning_rate=1e-2, fine_tune_rate=0.1, **split)
+    # batch 16 and rate patience 2: the values of train's former defaults this test ran with
+    quick = dict(min_steps_per_epoch=4, learning_rate=1e-2, fine_tune_rate=0.1, patience=5)
+    quick.update(batch_size=16, lr_patience=2)
+    settings = TrainingSettings(frozen_epochs=2, epochs=0, **quick)
 
-    head_only = training.train(*data, config, frozen_epochs=2, epochs=0, patience=5, **quick)
+    head_only = training.train(*data, config, settings=settings, **split)
     trunk, head = trunk_and_head_weights(head_only.model)
     assert all(np.array_equal(a, b) for a, b in zip(trunk, before_trunk, strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(head, before_head, strict=True))
 
-    both = training.train(*data, config, frozen_epochs=2, epochs=2, patience=5, **quick)
+    settings = TrainingSettings(frozen_epochs=2, epochs=2, **quick)
+    both = training.train(*data, config, settings=settings, **split)
     trunk, _ = trunk_and_head_weights(both.model)
     assert not all(np.array_equal(a, b) for a, b in zip(trunk, before_trunk, strict=True))
     assert both.history["learning_rate"][:2] == pytest.approx([1e-2, 1e-2])
@@ -107,7 +120,8 @@ def test_a_saved_transferred_version_loads_after_the_source_folder_is_gone(
     images, counts = tiny_galaxies
     config = transferred_config(copy, galaxy_questions)
     data = rgb(images[:60], 32), {"smooth-or-featured": counts["smooth-or-featured"][:60]}
-    result = training.train(*data, config, frozen_epochs=1, epochs=1, min_steps_per_epoch=2)
+    settings = TrainingSettings(frozen_epochs=1, epochs=1, min_steps_per_epoch=2)
+    result = training.train(*data, config, settings=settings)
     saved = registry.save_model_version(tmp_path / "v1", result.model, result.config, {})
     shutil.rmtree(copy)
 

@@ -1,0 +1,188 @@
+"""Every benchmark's figure, drawn from what its result holds (the .png beside the .json)."""
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+
+@contextmanager
+def drawn(path: Path, rows: int = 1, columns: int = 1, *, size, dpi: int = 110, squeeze=True):
+    """A matplotlib figure (off screen) and its axes, laid out and saved to `path` at the end."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(rows, columns, figsize=size, squeeze=squeeze)
+    yield figure, axes
+    figure.tight_layout()
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)
+
+
+def learning_curves(summary: dict, labelled, floor: float, path: Path) -> None:
+    with drawn(path, 1, 2, size=(11, 4)) as (figure, axes):
+        for strategy, values in summary.items():
+            mean, sem = np.array(values["nll_mean"]), values["nll_sem"]
+            axes[0].plot(labelled, mean, marker="o", label=strategy)
+            if sem is not None:
+                axes[0].fill_between(
+                    labelled, mean - 1.96 * np.array(sem), mean + 1.96 * np.array(sem), alpha=0.15
+                )
+            axes[1].plot(labelled, values["rmse_mean"], marker="o", label=strategy)
+        axes[0].plot(
+            labelled,
+            summary["random"]["baseline_nll_mean"],
+            color="grey",
+            linestyle=":",
+            label="image-free baseline (random's labels)",
+        )
+        axes[0].axhline(floor, color="black", linestyle="--", label="vote-noise floor")
+        axes[0].set_ylabel("test vote NLL, expected under true p (nats)")
+        axes[1].set_ylabel("test RMSE of vote fractions vs true p")
+        for axis in axes:
+            axis.set_xlabel("labelled subjects")
+            axis.legend(fontsize=8)
+        figure.suptitle("Active learning vs random: mean over seeds, 95% band (±1.96 s.e.)")
+
+
+def transfer_curves(summary: dict, seeds: list[dict], path: Path) -> None:
+    labels = summary["labels"]
+    with drawn(path, size=(7, 4.5)) as (figure, axes):
+        for name, colour in (("scratch", "tab:grey"), ("transfer", "tab:blue")):
+            for seed in seeds:
+                axes.plot(labels, [p["nll"] for p in seed["curves"][name]], color=colour, alpha=0.2)
+            axes.plot(
+                labels,
+                summary[f"{name}_nll"],
+                color=colour,
+                lw=2.5,
+                marker="o",
+                label="from random weights" if name == "scratch" else "fine-tuned from survey A",
+            )
+        axes.plot(
+            labels,
+            summary["baseline_nll"],
+            color="tab:orange",
+            ls="--",
+            label="image-free baseline",
+        )
+        axes.axhline(
+            summary["target_nll"],
+            color="black",
+            lw=0.8,
+            ls=":",
+            label=f"from scratch at {labels[-1]} labels",
+        )
+        axes.axhline(summary["floor"], color="tab:green", lw=0.8, label="vote-noise floor")
+        # The smallest sets' scores run to 10+ nats on some seeds; the axes show where the curves meet.
+        axes.set_ylim(summary["floor"] - 0.2, max(4.0, summary["target_nll"] + 1.0))
+        axes.set_xscale("log")
+        axes.set_xlabel("labelled survey-B galaxies (15 votes each)")
+        axes.set_ylabel("test vote NLL (nats, lower is better)")
+        axes.set_title(
+            f"Transfer: {summary['label_saving']:.0%} fewer labels "
+            f"(95% {summary['label_saving_interval'][0]:.0%} to {summary['label_saving_interval'][1]:.0%})"
+        )
+        axes.legend(fontsize=8)
+
+
+def retirement_curves(seeds: list[dict], summaries: dict, headline_rule: str, path: Path) -> None:
+    with drawn(path, 1, 2, size=(11, 4)) as (figure, axes):
+        for index, seed in enumerate(seeds):
+            aware = seed["by_rule"][headline_rule]
+            label = index == 0
+            axes[0].plot(
+                seed["fixed_curve_votes"],
+                seed["fixed_curve_rmse"],
+                color="tab:blue",
+                alpha=0.6,
+                label="fixed 15 votes" if label else None,
+            )
+            axes[0].plot(
+                aware["curve_votes"],
+                aware["curve_rmse"],
+                color="tab:orange",
+                alpha=0.6,
+                label=f"model-aware (rule {headline_rule})" if label else None,
+            )
+            axes[0].axhline(seed["fixed_final_rmse"], color="grey", linestyle=":", linewidth=0.8)
+        axes[0].set_xlabel("votes spent on the pool")
+        axes[0].set_ylabel("catalogue RMSE vs true p (reach-weighted)")
+        axes[0].legend(fontsize=8)
+        rules = list(summaries)
+        saved = [summaries[t]["votes_saved"] for t in rules]
+        low = [saved[i] - summaries[t]["votes_saved_interval"][0] for i, t in enumerate(rules)]
+        high = [summaries[t]["votes_saved_interval"][1] - saved[i] for i, t in enumerate(rules)]
+        positions = np.arange(len(rules))
+        axes[1].bar(positions - 0.2, saved, 0.4, yerr=[low, high], label="votes saved (95% BCa)")
+        axes[1].bar(
+            positions + 0.2,
+            [summaries[t]["share_off_by_0_2"] for t in rules],
+            0.4,
+            label="model-retired off by > 0.2",
+        )
+        axes[1].set_xticks(positions, rules, rotation=30, fontsize=8)
+        axes[1].set_xlabel("rule: width[/max expected change[/minimum votes]]")
+        axes[1].axhline(0.4, color="grey", linestyle="--", linewidth=0.8)
+        axes[1].axhline(0.02, color="grey", linestyle=":", linewidth=0.8)
+        axes[1].legend(fontsize=8)
+        figure.suptitle("Model-aware vs fixed-count retirement: one seed a line")
+
+
+def first_rounds(points: list[dict], path: Path) -> None:
+    seeds = [p["seed"] for p in points]
+    with drawn(path, size=(7, 3.5)) as (figure, axis):
+        axis.plot(seeds, [p["nll"] for p in points], "o", label="CNN (first round)")
+        axis.plot(seeds, [p["baseline_nll"] for p in points], "s", label="image-free baseline")
+        axis.plot(seeds, [p["floor"] for p in points], "_", color="black", label="vote-noise floor")
+        axis.set_xlabel("seed")
+        axis.set_ylabel("test vote NLL (nats)")
+        axis.legend(fontsize=8)
+
+
+def scoring_speeds(rates: dict, path: Path, size: int) -> None:
+    names = list(rates)
+    medians = [rates[name]["median"] for name in names]
+    errors = [
+        [rates[name]["median"] - rates[name]["min"] for name in names],
+        [rates[name]["max"] - rates[name]["median"] for name in names],
+    ]
+    colours = [
+        "grey" if name == "one_full_pass" else "tab:blue" if "trunk" in name else "tab:red"
+        for name in names
+    ]
+    with drawn(path, size=(7, 3.5), dpi=120) as (figure, axes):
+        axes.barh(names, medians, xerr=errors, color=colours, capsize=3)
+        axes.set_xscale("log")
+        axes.set_xlabel("images / second (median, bars: min-max over rounds; log scale)")
+        axes.set_title(f"MC dropout scoring, {size}x{size} grey, paper-shaped CNN")
+
+
+def pool_stages(per_100k, path):
+    with drawn(path, size=(6, 3)) as (figure, axes):
+        axes.bar(
+            list(per_100k), list(per_100k.values()), color=["tab:blue", "tab:orange", "tab:green"]
+        )
+        axes.set_ylabel("seconds per 100,000 subjects")
+        axes.set_title("Pool of 1,000,000: score, rank, write back")
+
+
+def serving_cells(cells, sizes, client_counts, path):
+    with drawn(path, len(sizes), 2, size=(11, 3.3 * len(sizes)), squeeze=False) as (figure, axes):
+        for row, size in enumerate(sizes):
+            for endpoint in ("bare", "next", "submit", "pgbench"):
+                points = [c for c in cells if c["subjects"] == size and c["endpoint"] == endpoint]
+                axes[row][0].plot(
+                    client_counts, [c["per_second"] for c in points], marker="o", label=endpoint
+                )
+                axes[row][1].plot(
+                    client_counts, [c["p99_ms"] for c in points], marker="o", label=endpoint
+                )
+            axes[row][0].set_ylabel(f"requests/s ({size:,} subjects)")
+            axes[row][1].set_ylabel("p99 latency (ms)")
+            axes[row][1].axhline(50, color="grey", linestyle="--", linewidth=1)
+            for axis in axes[row]:
+                axis.set_xlabel("concurrent clients")
+                axis.legend(fontsize=8)
