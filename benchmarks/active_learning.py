@@ -19,7 +19,6 @@ BCa bootstrap intervals over seeds (`scipy.stats.bootstrap`).
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -387,5 +386,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     main()

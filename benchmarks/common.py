@@ -26,6 +26,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+# TensorFlow logs warnings only, in every benchmark (set before any of them imports it).
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 # Data and test sets

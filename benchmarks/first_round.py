@@ -10,7 +10,6 @@ first-round training settings can be checked on more seeds.
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -126,5 +125,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     main()

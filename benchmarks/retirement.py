@@ -28,7 +28,6 @@ Per seed, from independent random streams (synthetic.streams): galaxies, votes, 
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -394,5 +393,4 @@ def main(argv=None) -> dict:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     main()

@@ -7,9 +7,7 @@ change their answers, so the project setting for them is rotation_invariant = Fa
     .venv/bin/python benchmarks/datasets/oriented_bars.py /tmp/oriented_bars.npz --n 3000 --size 32
 """
 
-import argparse
-from pathlib import Path
-
+import dataset_file  # noqa: E402  (beside this script)
 import numpy as np
 
 
@@ -34,15 +32,7 @@ def make_bars(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("output", type=Path)
-    parser.add_argument("--n", type=int, default=3000)
-    parser.add_argument("--size", type=int, default=32)
-    parser.add_argument("--seed", type=int, default=0)
-    arguments = parser.parse_args()
-    images, p = make_bars(arguments.n, arguments.size, arguments.seed)
-    np.savez_compressed(arguments.output, images=images, p=p)
-    print(f"wrote {arguments.n} images of {arguments.size}x{arguments.size} to {arguments.output}")
+    dataset_file.main(make_bars, __doc__.splitlines()[0], default_n=3000)
 
 
 if __name__ == "__main__":

@@ -125,24 +125,19 @@ def test_project_endpoint_refuses_outsiders_unknown_projects_and_other_methods(m
 
 def test_a_tree_changed_by_staff_reaches_the_project_endpoint_at_once(project):
     from labelling.core import projects
-    from labelling.core.tree import AnswerNode, QuestionNode
+    from labelling.core.tree import nodes_from_dicts
 
+    yes_or_no = [
+        {"key": "yes", "text": "Yes", "shortcut": "y"},
+        {"key": "no", "text": "No", "shortcut": "n"},
+    ]
     client = Client()
     assert (
         client.get(f"/api/projects/{project.slug}").json()["tree"]["root"] == "smooth-or-featured"
     )
     projects.project_update(
         project=project,
-        questions=[
-            QuestionNode(
-                key="round",
-                text="Round?",
-                answers=(
-                    AnswerNode(key="yes", text="Yes", shortcut="y"),
-                    AnswerNode(key="no", text="No", shortcut="n"),
-                ),
-            )
-        ],
+        questions=nodes_from_dicts([{"key": "round", "text": "Round?", "answers": yes_or_no}]),
     )
     assert client.get(f"/api/projects/{project.slug}").json()["tree"]["root"] == "round"
     assert submit(client, project, project.subjects.first().pk, {"round": "yes"}).status_code == 201
