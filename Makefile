@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-slow imports lint format bench bench-mc-scoring bench-active-learning \
         bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round bench-transfer \
+        bench-levers \
         services clean \
         reliability-doc
 
@@ -71,6 +72,11 @@ bench-retirement: $(STAMP)
 # Fine-tuning a survey-A model against random weights on a shifted survey B, 6 seeds (issue 15).
 bench-transfer: $(STAMP)
 	$(PY) benchmarks/transfer.py --jobs 2
+	$(PY) benchmarks/readme_figures.py
+
+# A screen of levers for first models (issue 25): 6 seeds, galaxies and cells, 100 and 300 labels.
+bench-levers: $(STAMP)
+	$(PY) benchmarks/levers.py --seeds 6 --jobs 2
 	$(PY) benchmarks/readme_figures.py
 
 # Round 0 alone over 10 seeds: is a first model better than ignoring the image? (issue 11)

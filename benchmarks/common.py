@@ -181,13 +181,16 @@ def pick(strategy: str, start, data: dict, labelled: list[int], arguments, rng) 
     ]
 
 
-def test_point(fitted, data: dict, arguments) -> dict:
+def test_point(fitted, data: dict, arguments, probabilities: dict | None = None) -> dict:
     """A fitted model on a test set (`test_set`): the expected vote NLL under the true p, the
-    image-free baseline's, the vote-noise floor, RMSE of the vote fractions, interval coverage."""
+    image-free baseline's, the vote-noise floor, RMSE of the vote fractions, interval coverage.
+    `probabilities` ({question: [items, answers, samples]}): other samples of the test images to
+    judge instead of the model's own (an ensemble, a calibration)."""
     from mlworker import baseline, metrics, outcomes, scoring
 
     questions, truth = data["questions"], data["test_truth"]
-    probabilities = scoring.mc_samples(fitted.model, data["test_images"], samples=arguments.samples)
+    if probabilities is None:
+        probabilities = scoring.mc_samples(fitted.model, data["test_images"], arguments.samples)
     expected, floor = outcomes.expected_log_likelihood(
         probabilities, truth, questions, arguments.volunteers
     )
@@ -337,6 +340,18 @@ def arguments_record(arguments) -> dict:
     return {
         key: (str(value) if isinstance(value, Path) else value)
         for key, value in vars(arguments).items()
+    }
+
+
+def record(headline: dict, arguments, argv, script: str, started: float, **parts) -> dict:
+    """A result: its `headline`, the parts the benchmark keeps, and how it was made (arguments,
+    seconds since `started`, the command line)."""
+    return {
+        "headline": headline,
+        **parts,
+        "settings": parts.pop("settings", None) or arguments_record(arguments),
+        "seconds": round(time.time() - started, 1),
+        "command": command(script, argv),
     }
 
 

@@ -112,14 +112,16 @@ def main(argv=None) -> dict:
         [int(seed) for seed in own.only_seeds.split(",")] if own.only_seeds else range(own.seeds)
     )
     points = common.run_seeds(run_seed, arguments, seeds, own.jobs)
-    result = {
-        "headline": summarise(points),
-        "points": points,
-        "settings": {**common.arguments_record(arguments), "seeds": len(points)},
-        "training": vars(active_learning.training_settings(arguments)),
-        "seconds": round(time.time() - started, 1),
-        "command": common.command("first_round.py", argv),
-    }
+    result = common.record(
+        summarise(points),
+        arguments,
+        argv,
+        "first_round.py",
+        started,
+        points=points,
+        settings={**common.arguments_record(arguments), "seeds": len(points)},
+        training=vars(active_learning.training_settings(arguments)),
+    )
     plots.first_rounds(points, common.write_result(result, own.results_dir, own.output))
     return result
 

@@ -186,3 +186,27 @@ def serving_cells(cells, sizes, client_counts, path):
             for axis in axes[row]:
                 axis.set_xlabel("concurrent clients")
                 axis.legend(fontsize=8)
+
+
+def levers(summary: dict, path: Path) -> None:
+    """Each lever's change of test NLL against today's model, per image kind and labels."""
+    datasets = list(summary)
+    with drawn(path, 1, len(datasets), size=(5.5 * len(datasets), 4), squeeze=False) as (_, axes):
+        for axis, dataset in zip(axes[0], datasets, strict=True):
+            counts = [n for n in summary[dataset] if n.isdigit()]
+            names = [name for name in summary[dataset][counts[0]] if name not in ("scratch",)]
+            names = [name for name in names if isinstance(summary[dataset][counts[0]][name], dict)]
+            width = 0.8 / len(counts)
+            for index, n in enumerate(counts):
+                entries = [summary[dataset][n][name] for name in names]
+                change = np.array([entry["change"] for entry in entries])
+                low = change - np.array([entry["change_interval"][0] for entry in entries])
+                axis.bar(
+                    np.arange(len(names)) + index * width, change, width, yerr=low,
+                    capsize=3, label=f"{n} labels",
+                )  # fmt: skip
+            axis.axhline(0, color="grey", linewidth=0.8)
+            axis.set_xticks(np.arange(len(names)) + width * (len(counts) - 1) / 2, names)
+            axis.set_ylabel("test vote NLL minus today's model (nats)")
+            axis.set_title(dataset)
+            axis.legend()

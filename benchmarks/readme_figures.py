@@ -20,6 +20,7 @@ from benchmarks import (  # noqa: E402
     active_learning,
     common,
     first_round,
+    levers,
     mc_scoring,
     retirement,
     serving,
@@ -33,6 +34,7 @@ SECTIONS = (
     (first_round, "first_round", ("active_learning",)),
     (retirement, "retirement", ()),
     (transfer, "transfer", ()),
+    (levers, "levers", ()),
     (mc_scoring, "mc_scoring", ("round_time", "pool_scale")),
     (serving, "serving", ()),
 )

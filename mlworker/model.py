@@ -47,6 +47,9 @@ class ModelConfig:
     # a source model whose trunk this one fine-tunes (transfer.py: another project's version or a
     # Keras file). With a source, the convolution fields above are unused.
     trunk_source: dict | None = None
+    # Views an image is scored under: 1, or 8 (the square's symmetries: every 90-degree turn and
+    # mirror) for images with no "up", so that the MC samples average over them (scoring.py).
+    test_time_symmetries: int = 1
 
     def __post_init__(self):
         if not self.questions:
@@ -58,6 +61,11 @@ class ModelConfig:
         if self.pooling not in ("flatten", "average"):
             raise ValueError(
                 f"Invalid value for pooling: expected 'flatten' or 'average', received {self.pooling!r}"
+            )
+        if self.test_time_symmetries not in (1, 8):
+            raise ValueError(
+                "Invalid value for test_time_symmetries: expected 1 or 8, received "
+                f"{self.test_time_symmetries}"
             )
         if self.image_size < 8:
             raise ValueError(

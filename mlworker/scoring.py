@@ -75,11 +75,33 @@ def mc_samples(
     batch_size: int = 256,
     compiled: bool = True,
 ) -> dict[str, np.ndarray]:
-    """MC dropout samples {question: float32 [items, answers, samples]}, trunk once per image."""
+    """MC dropout samples {question: float32 [items, answers, samples]}, trunk once per image and
+    view: with `config.test_time_symmetries` 8, the samples are shared out over the image's 8
+    symmetries (the mixture then averages over them)."""
     if samples < 1:
         raise ValueError(f"Invalid value for samples: expected >= 1, received {samples}")
-    trunk_features = features(model, images, batch_size, compiled)
-    return head_samples(model, trunk_features, samples, batch_size, compiled)
+    views = symmetries(as_image_batch(images)) if model.config.test_time_symmetries == 8 else None
+    if views is None or samples < 8:
+        trunk_features = features(model, images, batch_size, compiled)
+        return head_samples(model, trunk_features, samples, batch_size, compiled)
+    shares = np.diff(np.linspace(0, samples, 9).round().astype(int))  # e.g. 50 -> 6, 6, 7, ...
+    parts = [
+        head_samples(
+            model, features(model, view, batch_size, compiled), share, batch_size, compiled
+        )
+        for view, share in zip(views, shares, strict=True)
+    ]
+    return {key: np.concatenate([part[key] for part in parts], axis=-1) for key in parts[0]}
+
+
+def symmetries(images: np.ndarray) -> list[np.ndarray]:
+    """The 8 views [items, h, w, c] of square images: transposed or not, then each axis flipped
+    or not (every 90-degree turn and mirror); the first is the image itself."""
+    views = []
+    for turned in (images, images.transpose(0, 2, 1, 3)):
+        for flipped in (turned, turned[:, :, ::-1], turned[:, ::-1], turned[:, ::-1, ::-1]):
+            views.append(np.ascontiguousarray(flipped))
+    return views
 
 
 def mc_samples_generic(

@@ -70,3 +70,18 @@ def test_trunk_once_path_and_generic_path_give_the_same_distribution(galaxy_ques
 def test_config_round_trips_through_a_dict(galaxy_questions):
     config = ModelConfig(image_size=32, questions=galaxy_questions, pixel_mean=0.2, pixel_std=0.3)
     assert ModelConfig.from_dict(config.to_dict()) == config
+
+
+def test_scored_under_the_eight_symmetries_an_image_and_its_turn_get_the_same_samples(
+    galaxy_questions,
+):
+    model = tiny_model(galaxy_questions, dropout_rate=0.0)  # a deterministic head
+    image = np.random.default_rng(4).random((1, 16, 16, 1)).astype("float32")
+    turned = np.rot90(image, axes=(1, 2)).copy()
+    once = scoring.mc_samples(model, np.concatenate([image, turned]), samples=16)["bar"][:, 0]
+    assert not np.allclose(np.sort(once[0]), np.sort(once[1]), atol=1e-4)  # one view: they differ
+    model.config = model.config.replace(test_time_symmetries=8)
+    both = scoring.mc_samples(model, np.concatenate([image, turned]), samples=16)["bar"][:, 0]
+    assert both.shape == (2, 16)
+    np.testing.assert_allclose(np.sort(both[0]), np.sort(both[1]), atol=1e-5)
+    assert scoring.mc_samples(model, image, samples=50)["bar"].shape == (1, 2, 50)

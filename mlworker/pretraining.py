@@ -1,0 +1,248 @@
+"""Learn from every image a project holds: a self-supervised trunk, before any vote.
+
+The trunk is the network a fresh model would train (model.build_trunk: the convolutions and the
+dense features), fitted without labels on all the project's images, labelled or not. It is saved
+as a Keras file and becomes the project's starting model through the transfer path (transfer.py,
+model.build_source_trunk): the vote head learns on it, then everything is fine-tuned.
+
+Two methods, both limited to the invariances the project declares, so that nothing a question may
+ask about (size, brightness, colour) is taught away:
+- "simclr": each image's two views must be told apart from every other image's in the batch
+  (a projector on top, the normalised-temperature cross-entropy; Chen et al. 2020);
+- "simsiam": two views of each image must give the same features (a projector and a predictor on
+  top, stop-gradient on the other view; Chen & He 2021);
+- "autoencoder": the image is rebuilt from its features after a random half of it was masked.
+
+A view is the image under one of the square's 8 symmetries (rotation-invariant projects only), a
+shift of up to `shift` pixels, and pixel noise. No crop-and-resize, no colour or contrast change.
+"""
+
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from mlworker import data
+from mlworker.model import ModelConfig, build_trunk
+
+METHODS = ("simclr", "simsiam", "autoencoder")
+
+
+@dataclass(frozen=True)
+class PretrainingSettings:
+    method: str = "simclr"
+    epochs: int = 30
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    shift: int = 3  # pixels a view may move by
+    noise: float = 0.03  # standard deviation of the pixel noise a view gets
+    mask_share: float = 0.5  # "autoencoder": the share of 4x4-pixel patches hidden
+    temperature: float = 0.2  # "simclr": of the cross-entropy over cosine similarities
+    max_images: int = 20_000  # a larger project pretrains on a random sample of this many
+    max_seconds: float = 1800.0  # stops after the epoch that passes this
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(
+                f"Invalid pretraining method: expected one of {METHODS}, received {self.method!r}"
+            )
+
+
+@dataclass
+class Pretrained:
+    trunk: keras.Model  # image [size, size, channels] in [0, 1] -> features
+    report: dict  # method, images, epochs, seconds, loss per epoch
+
+
+def pretrain_trunk(
+    images: np.ndarray,
+    config: ModelConfig,
+    *,
+    settings: PretrainingSettings = PretrainingSettings(),
+    rotation_invariant: bool = True,
+    seed: int = 0,
+) -> Pretrained:
+    """Fit `config`'s trunk on unlabelled images [items, h, w(, c)] in [0, 1]."""
+    images = data.as_image_batch(images)
+    if len(images) < 2:
+        raise ValueError(
+            f"Not enough images to pretrain: expected at least 2, received {len(images)}"
+        )
+    rng = np.random.default_rng(seed)
+    if len(images) > settings.max_images:
+        images = images[rng.choice(len(images), settings.max_images, replace=False)]
+    keras.utils.set_random_seed(seed)
+    config = config.replace(
+        pixel_mean=float(images.mean()), pixel_std=float(images.std()) or 1.0, trunk_source=None
+    )
+    trunk = build_trunk(config)
+    step, variables = _training_step(trunk, config, settings, rotation_invariant)
+    optimizer = keras.optimizers.Adam(settings.learning_rate)
+    optimizer.build(variables)
+    batches = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=seed)
+    batches = batches.batch(min(settings.batch_size, len(images)), drop_remainder=True)
+    started, losses = time.perf_counter(), []
+    for epoch in range(settings.epochs):
+        total, count = 0.0, 0
+        for batch_index, batch in enumerate(batches):
+            batch_seed = tf.constant([seed, epoch * 100_003 + batch_index], tf.int32)
+            total += float(step(batch, batch_seed, optimizer))
+            count += 1
+        losses.append(round(total / max(count, 1), 5))
+        if not np.isfinite(losses[-1]):
+            raise FloatingPointError(f"Pretraining diverged: the loss became NaN at epoch {epoch}")
+        if time.perf_counter() - started > settings.max_seconds:
+            break
+    report = {
+        "method": settings.method,
+        "images": int(len(images)),
+        "epochs": len(losses),
+        "seconds": round(time.perf_counter() - started, 1),
+        "loss": losses,
+        "rotation_invariant": bool(rotation_invariant),
+    }
+    return Pretrained(trunk=trunk, report=report)
+
+
+def views(
+    images: tf.Tensor, seed: tf.Tensor, *, rotation_invariant: bool, shift: int, noise: float
+):
+    """One random view per image [batch, h, w, c]: a symmetry (rotation-invariant projects), a shift
+    of up to `shift` pixels (edges repeated), pixel noise; clipped to [0, 1]."""
+    seeds = tf.random.experimental.stateless_split(seed, num=5)
+    batch = tf.shape(images)[0]
+    if rotation_invariant and images.shape[1] == images.shape[2]:
+        transpose = tf.random.stateless_uniform([batch, 1, 1, 1], seeds[0]) < 0.5
+        images = tf.where(transpose, tf.transpose(images, [0, 2, 1, 3]), images)
+        images = tf.image.stateless_random_flip_left_right(images, seeds[1])
+        images = tf.image.stateless_random_flip_up_down(images, seeds[2])
+    if shift:
+        height, width = images.shape[1], images.shape[2]
+        padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]], mode="SYMMETRIC")
+        offsets = tf.random.stateless_uniform([batch, 2], seeds[3], 0, 2 * shift + 1, tf.int32)
+        images = tf.map_fn(
+            lambda pair: tf.slice(pair[0], [pair[1][0], pair[1][1], 0], [height, width, -1]),
+            (padded, offsets),
+            fn_output_signature=images.dtype,
+        )
+    images = images + noise * tf.random.stateless_normal(tf.shape(images), seeds[4])
+    return tf.clip_by_value(images, 0.0, 1.0)
+
+
+def _training_step(
+    trunk: keras.Model, config: ModelConfig, settings: PretrainingSettings, rotation_invariant: bool
+):
+    """The method's compiled step(batch, seed, optimizer) -> loss, and the variables it trains."""
+    width = int(trunk.output.shape[-1])
+    if settings.method == "simclr":
+        projector = keras.Sequential(
+            [keras.layers.Dense(2 * width, activation="relu"), keras.layers.Dense(width)],
+            name="projector",
+        )
+        projector.build((None, width))
+        extra = [projector]
+    elif settings.method == "simsiam":
+        projector = keras.Sequential(
+            [
+                keras.layers.Dense(2 * width),
+                keras.layers.BatchNormalization(),
+                keras.layers.ReLU(),
+                keras.layers.Dense(width),
+                keras.layers.BatchNormalization(),
+            ],
+            name="projector",
+        )
+        predictor = keras.Sequential(
+            [
+                keras.layers.Dense(width // 2),
+                keras.layers.BatchNormalization(),
+                keras.layers.ReLU(),
+                keras.layers.Dense(width),
+            ],
+            name="predictor",
+        )
+        projector.build((None, width))
+        predictor.build((None, width))
+        extra = [projector, predictor]
+    else:
+        decoder = _decoder(config, width)
+        extra = [decoder]
+    variables = trunk.trainable_variables + [v for m in extra for v in m.trainable_variables]
+
+    def view(batch, seed):
+        return views(
+            batch,
+            seed,
+            rotation_invariant=rotation_invariant,
+            shift=settings.shift,
+            noise=settings.noise,
+        )
+
+    @tf.function(reduce_retracing=True)
+    def step(batch, seed, optimizer):
+        seeds = tf.random.experimental.stateless_split(seed, num=3)
+        with tf.GradientTape() as tape:
+            if settings.method == "simclr":
+                first = projector(trunk(view(batch, seeds[0]), training=True), training=True)
+                second = projector(trunk(view(batch, seeds[1]), training=True), training=True)
+                loss = _contrastive(first, second, settings.temperature)
+            elif settings.method == "simsiam":
+                first = projector(trunk(view(batch, seeds[0]), training=True), training=True)
+                second = projector(trunk(view(batch, seeds[1]), training=True), training=True)
+                loss = 0.5 * (
+                    _negative_cosine(predictor(first, training=True), second)
+                    + _negative_cosine(predictor(second, training=True), first)
+                )
+            else:
+                target = view(batch, seeds[0])
+                hidden = _mask(target, seeds[2], settings.mask_share)
+                rebuilt = decoder(trunk(hidden, training=True), training=True)
+                loss = tf.reduce_mean(tf.square(rebuilt - target))
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    return step, variables
+
+
+def _contrastive(first: tf.Tensor, second: tf.Tensor, temperature: float) -> tf.Tensor:
+    """NT-Xent over a batch's 2B views [B, d] each: a view's partner is the positive, the other
+    2B - 2 views the negatives."""
+    views_ = tf.math.l2_normalize(tf.concat([first, second], axis=0), axis=-1)
+    count = tf.shape(first)[0]
+    similarity = tf.matmul(views_, views_, transpose_b=True) / temperature
+    similarity -= 1e9 * tf.eye(2 * count)  # a view is not its own positive
+    partner = tf.concat([tf.range(count, 2 * count), tf.range(count)], axis=0)
+    return tf.reduce_mean(
+        tf.nn.sparse_softmax_cross_entropy_with_logits(labels=partner, logits=similarity)
+    )
+
+
+def _negative_cosine(prediction: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    prediction = tf.math.l2_normalize(prediction, axis=-1)
+    target = tf.math.l2_normalize(tf.stop_gradient(target), axis=-1)
+    return -tf.reduce_mean(tf.reduce_sum(prediction * target, axis=-1))
+
+
+def _mask(images: tf.Tensor, seed: tf.Tensor, share: float, patch: int = 4) -> tf.Tensor:
+    """Set a random `share` of the patch x patch squares of each image to its mean."""
+    height, width = images.shape[1], images.shape[2]
+    grid = [tf.shape(images)[0], -(-height // patch), -(-width // patch), 1]
+    keep = tf.cast(tf.random.stateless_uniform(grid, seed) >= share, images.dtype)
+    keep = tf.repeat(tf.repeat(keep, patch, axis=1), patch, axis=2)[:, :height, :width, :]
+    mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+    return images * keep + mean * (1 - keep)
+
+
+def _decoder(config: ModelConfig, width: int) -> keras.Model:
+    """features [width] -> image [size, size, channels] in [0, 1], through two upsamplings."""
+    quarter = -(-config.image_size // 4)
+    features = keras.Input((width,))
+    x = keras.layers.Dense(quarter * quarter * 32, activation="relu")(features)
+    x = keras.layers.Reshape((quarter, quarter, 32))(x)
+    x = keras.layers.Conv2DTranspose(32, 3, strides=2, padding="same", activation="relu")(x)
+    x = keras.layers.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = keras.layers.Conv2D(config.channels, 3, padding="same", activation="sigmoid")(x)
+    x = keras.layers.Cropping2D(((0, 4 * quarter - config.image_size),) * 2)(x)
+    return keras.Model(features, x, name="decoder")
