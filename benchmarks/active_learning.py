@@ -63,6 +63,16 @@ PRESETS = {
     "every-strategy": {**STANDARD, "strategies": "random,bald,entropy,power_bald,diverse_bald"},
 }
 TARGETS = {"quarter": 0.25, "half": 0.5, "full": 1.0}
+# The image set of another kind the README shows beside the galaxies: its run writes
+# <output>_cells.json (`make bench-active-learning`), whose savings the galaxies' headline carries.
+SECOND_DATASET = "cells"
+SECOND_DATASET_KEYS = (
+    "saving_vs_scratch_random",
+    "saving_vs_scratch_random_interval",
+    "coverage_new_default_300",
+    "coverage_random_300",
+    "rounds_worse_than_baseline",
+)
 
 
 def parse_arguments(argv=None):
@@ -75,6 +85,11 @@ def parse_arguments(argv=None):
     parser.add_argument("--patience", type=int, help="early-stopping patience (production's)")
     parser.add_argument("--fresh-restarts", type=int, help="a first model's initialisations")
     parser.add_argument("--strategies", help="random,bald,entropy,power_bald,diverse_bald")
+    parser.add_argument(
+        "--starts",
+        default="scratch,default",
+        help="comma-separated: scratch (the model before issue 25), default (production's)",
+    )
     parser.add_argument("--beta", type=float, default=1.0, help="power BALD exponent")
     parser.add_argument("--dataset", type=Path, help=".npz: images (n, h, w[, c]), p (n, q)")
     parser.add_argument("--rotation-invariant", action=argparse.BooleanOptionalAction, default=True)
@@ -84,31 +99,50 @@ def parse_arguments(argv=None):
         type=Path,
         help="summarise the seeds a cut-short run finished (its .partial.json) instead of running",
     )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the seeds <output>.partial.json holds (same settings) and run the rest",
+    )
     parser.add_argument("--output", default="active_learning", help="result name")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     arguments = common.with_preset(parser.parse_args(argv), PRESETS)
     arguments.strategies = [s.strip() for s in arguments.strategies.split(",") if s.strip()]
     if "random" not in arguments.strategies:
         parser.error("--strategies must include random: savings are measured against it")
+    arguments.starts = [s.strip() for s in arguments.starts.split(",") if s.strip()]
+    unknown = set(arguments.starts) - set(common.STARTS)
+    if unknown or "scratch" not in arguments.starts:
+        parser.error(
+            f"--starts: expected scratch and any of {sorted(common.STARTS)}, received "
+            f"{arguments.starts}"
+        )
     return arguments
 
 
-def training_settings(arguments):
-    return common.production_settings(
-        epochs=arguments.epochs,
-        patience=arguments.patience,
-        fresh_restarts=arguments.fresh_restarts,
+def training_settings(arguments, start: str = "default"):
+    """(training settings, config changes) of a start (common.STARTS), with the command line's
+    epochs, patience and restarts."""
+    return common.start_options(
+        start,
+        common.production_settings(
+            epochs=arguments.epochs,
+            patience=arguments.patience,
+            fresh_restarts=arguments.fresh_restarts,
+        ),
     )
 
 
-def run_strategy(strategy: str, data: dict, seed: int, arguments, first, folder: Path) -> list:
+def run_strategy(
+    strategy: str, data: dict, seed: int, arguments, first, folder: Path, start: str
+) -> list:
     """One learning curve from the shared first round `first` = (its version's folder, its flag,
     its test point); every version is saved under `folder`, as a round saves it.
 
     As in production (`pipeline.steering_version`), a version judged worse than the image-free
     baseline on its held-out split neither steers the next picks nor is warm-started from: the
     latest good version does both, or, before any, picks are random and the next round trains
-    from random weights.
+    from random weights. `start`: how the model is built and trained (common.STARTS).
     """
     from mlworker import pipeline
 
@@ -118,15 +152,20 @@ def run_strategy(strategy: str, data: dict, seed: int, arguments, first, folder:
     versions, flags, curve = [first_folder], [first_worse], [dict(point)]
     for round_number in range(1, arguments.rounds + 1):
         steering = pipeline.steering_version(flags)
-        start = None if steering is None else versions[steering]
-        picked = common.pick(strategy, start, data, labelled, arguments, rng)
-        curve[-1]["picked_by"] = "model" if start is not None else "random"
+        steering_from = None if steering is None else versions[steering]
+        picked = common.pick(strategy, steering_from, data, labelled, arguments, rng)
+        curve[-1]["picked_by"] = "model" if steering_from is not None else "random"
         curve[-1]["featured_share_of_picks"] = float(np.mean(data["pool_p"][picked, 0] < 0.5))
         labelled.extend(int(i) for i in picked)
-        settings, round_seed = training_settings(arguments), seed * 100 + round_number
-        fitted = common.fit_round(data, labelled, round_seed, arguments, settings, start)
+        (settings, changes), round_seed = (
+            training_settings(arguments, start),
+            seed * 100 + round_number,
+        )
+        fitted = common.fit_round(
+            data, labelled, round_seed, arguments, settings, steering_from, changes
+        )
         curve.append({"labelled": len(labelled), **common.test_point(fitted, data, arguments)})
-        versions.append(common.save_version(fitted, folder / f"{strategy}-{round_number}"))
+        versions.append(common.save_version(fitted, folder / f"{start}-{strategy}-{round_number}"))
         flags.append(fitted.worse_than_baseline)
     return curve
 
@@ -162,20 +201,22 @@ def summarise(curves: dict, labelled: np.ndarray) -> dict:
     return summary
 
 
-def headline(curves: dict, summary: dict, labelled: np.ndarray) -> dict:
-    """The keys the issues read: default strategy, savings, intervals, baseline cells, coverage."""
+def headline(by_start: dict, summary: dict, labelled: np.ndarray) -> dict:
+    """The keys the issues read, for the scratch start: default strategy, savings, intervals,
+    coverage; and the cells (every start's) worse than the baseline."""
+    curves = by_start["scratch"]
     rivals = [s for s in summary if s != "random"]
     default = max(
         rivals, key=lambda s: (summary[s]["saving"]["full"], summary[s]["saving"]["half"])
     )
     worse = sum(
         int(point["nll"] > point["baseline_nll"])
-        for strategy_curves in curves.values()
+        for start_curves in by_start.values()
+        for strategy_curves in start_curves.values()
         for curve in strategy_curves
         for point in curve
     )
     at_300 = int(np.argmin(np.abs(labelled - 300)))
-    random_coverage = [curve[at_300]["coverage"] for curve in curves["random"]]
     random_mean = summary["random"]["nll_mean"]
     return {
         "default_strategy": default,
@@ -184,15 +225,73 @@ def headline(curves: dict, summary: dict, labelled: np.ndarray) -> dict:
             s: {k: summary[s]["saving_interval"][k] for k in ("half", "full")} for s in rivals
         },
         "rounds_worse_than_baseline": worse,
-        "coverage_random_300": {
-            mass: round(float(np.mean([c[mass] for c in random_coverage])), 3)
-            for mass in ("50", "80", "95")
-        },
+        "coverage_random_300": coverage_at(curves["random"], at_300),
         "coverage_labelled": int(labelled[at_300]),
         "random_final_slope_per_100": round(
             float((random_mean[-1] - random_mean[-2]) / (labelled[-1] - labelled[-2]) * 100), 4
         ),
     }
+
+
+def coverage_at(curves: list, index: int) -> dict:
+    """Mean 50/80/95% coverage over seeds at point `index` of each curve."""
+    return {
+        mass: round(float(np.mean([curve[index]["coverage"][mass] for curve in curves])), 3)
+        for mass in ("50", "80", "95")
+    }
+
+
+def against_scratch(by_start: dict, labelled: np.ndarray, arguments) -> dict:
+    """Issue 25's keys: every start-and-strategy's saving against scratch-random at a quarter,
+    half and all of the budget, with paired BCa intervals; the new default's coverage near 300
+    labels; its pretraining time (none: the default does not pretrain); the levers screen's
+    effects; the second image set's savings (from its own result file, when there)."""
+    reference = curve_array(by_start["scratch"]["random"], "nll")
+    savings, intervals = {}, {}
+    for start, start_curves in by_start.items():
+        for strategy, curves in start_curves.items():
+            if (start, strategy) == ("scratch", "random"):
+                continue
+            nll, arm = curve_array(curves, "nll"), f"{start}_{strategy}"
+            savings[arm] = {
+                name: round(common.saving(nll, reference, labelled, share), 3)
+                for name, share in TARGETS.items()
+            }
+            intervals[arm] = {
+                name: common.paired_interval(
+                    lambda s, r, share=TARGETS[name]: common.saving(s, r, labelled, share),
+                    nll,
+                    reference,
+                )[0]
+                for name in ("half", "full")
+            }
+    at_300 = int(np.argmin(np.abs(labelled - 300)))
+    new = by_start.get("default", by_start["scratch"])["random"]
+    keys = {
+        "saving_vs_scratch_random": savings,
+        "saving_vs_scratch_random_interval": intervals,
+        "coverage_new_default_300": coverage_at(new, at_300),
+        "pretraining_seconds": 0.0,
+        "levers": screened_levers(arguments.results_dir),
+    }
+    second = arguments.results_dir / f"{arguments.output}_{SECOND_DATASET}.json"
+    if arguments.dataset is None and second.exists():
+        other = json.loads(second.read_text())["headline"]
+        keys["second_dataset"] = {
+            "name": SECOND_DATASET,
+            **{key: other.get(key) for key in SECOND_DATASET_KEYS},
+        }
+    return keys
+
+
+def screened_levers(results_dir: Path) -> dict:
+    """Each lever's screened change of test NLL ({screen: headline["levers"]}, benchmarks/levers.py)."""
+    found = {}
+    for name in ("levers", "levers_more"):
+        path = results_dir / f"{name}.json"
+        if path.exists():
+            found[name] = json.loads(path.read_text())["headline"]["levers"]
+    return found
 
 
 def strategy_rows(result: dict) -> list[str]:
@@ -269,12 +368,87 @@ def gate_lines(result: dict) -> list[str]:
     return lines
 
 
-def readme_section(result: dict, when: str) -> str:
-    """The README's active-learning section (between its markers), every figure from the result."""
+def start_rows(result: dict, name: str) -> list[str]:
+    """One image set's table: each start and strategy against scratch-random (issue 25)."""
+    headline, labelled = result["headline"], result["labelled"]
+    savings = headline.get("saving_vs_scratch_random")
+    if not savings:
+        return []
+    intervals, summaries = headline["saving_vs_scratch_random_interval"], result["summary_by_start"]
+    rows = [
+        f"| {name}: start and strategy | saved at a quarter | at half | at the full budget | "
+        f"test NLL at {labelled[0]} / {labelled[-1]} |",
+        "|---|---|---|---|---|",
+    ]
+    for start, by_strategy in summaries.items():
+        for strategy, entry in by_strategy.items():
+            nll = f"{entry['nll_mean'][0]:.3f} / {entry['nll_mean'][-1]:.3f}"
+            arm = f"{start}_{strategy}"
+            if arm not in savings:
+                rows.append(f"| {start}, {strategy} (the reference) | — | — | — | {nll} |")
+                continue
+            quarter = common.percent(savings[arm]["quarter"])
+            cells = [
+                f"{common.percent(savings[arm][k])} ({common.interval(intervals[arm][k])})"
+                for k in ("half", "full")
+            ]
+            rows.append(f"| {start}, {strategy} | {quarter} | {' | '.join(cells)} | {nll} |")
+    return rows
+
+
+def starts_lines(result: dict, cells: tuple | None) -> list[str]:
+    """The comparison of today's model (scratch) with the new default, galaxies and cells."""
+    if "summary_by_start" not in result:
+        return []
+    settings = result["training"].get("default", {})
+    coverage = result["headline"]["coverage_new_default_300"]
+    lines = [
+        "",
+        "### The model before issue 25 (scratch) against the new default",
+        "",
+        "Same seeds, data, test sets and first labels; `scratch` is one network, the better of two "
+        "initialisations on the validation NLL, scored on the image as it is; `default` is "
+        f"production's default: {settings.get('members', '?')} networks whose MC samples are "
+        "pooled, scored under the image's 8 symmetries (README, levers). Labels saved to reach "
+        "scratch-random's mean NLL at a quarter, half and all of the budget, paired BCa 95% "
+        "intervals over seeds:",
+        "",
+        *start_rows(result, "galaxies"),
+        "",
+        f"- The new default with random picks, near 300 labels: 50/80/95% coverage "
+        f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
+    ]
+    if cells:
+        other, when = cells
+        lines += [
+            "",
+            f"Fluorescence cells (`benchmarks/datasets/cells.py`, RGB, two questions), the same "
+            f"run on {other['settings']['seeds']} seeds (run of {when}, "
+            f"{common.duration(other)}, `benchmarks/results/active_learning_cells.json`):",
+            "",
+            *start_rows(other, "cells"),
+            "",
+            "- Coverage near 300 labels, scratch-random / default-random: "
+            + " and ".join(
+                " / ".join(f"{c[m]:.0%}" for m in ("50", "80", "95"))
+                for c in (
+                    other["headline"]["coverage_random_300"],
+                    other["headline"]["coverage_new_default_300"],
+                )
+            )
+            + f"; cells worse than the baseline: {other['headline']['rounds_worse_than_baseline']}.",
+        ]
+    return lines
+
+
+def readme_section(result: dict, when: str, active_learning_cells: tuple | None = None) -> str:
+    """The README's active-learning section (between its markers), every figure from the result
+    (and the second image set's, `active_learning_cells`: (result, date), when there)."""
     settings, headline, labelled = result["settings"], result["headline"], result["labelled"]
     summary = result["summary"]
     random_nll, baseline_nll = summary["random"]["nll_mean"], summary["random"]["baseline_nll_mean"]
-    cells = sum(len(c) for curves in result["curves"].values() for c in curves)
+    every = result.get("curves_by_start", {"scratch": result["curves"]})
+    cells = sum(len(c) for by in every.values() for curves in by.values() for c in curves)
     coverage = headline["coverage_random_300"]
     lines = [
         "## Does active learning save votes? (`make bench-active-learning`)",
@@ -302,7 +476,8 @@ def readme_section(result: dict, when: str) -> str:
         f"the image-free baseline (Dirichlet-multinomial per question, fitted on random's labels) "
         f"scores {baseline_nll[0]:.3f} at {labelled[0]} labels and {baseline_nll[-1]:.3f} at "
         f"{labelled[-1]}; random's CNN {random_nll[0]:.3f} and {random_nll[-1]:.3f}.",
-        f"- Seed x round x strategy cells where the CNN's test NLL was above the baseline's: "
+        f"- Seed x round x strategy (x start) cells where the CNN's test NLL was above the "
+        "baseline's: "
         f"**{headline['rounds_worse_than_baseline']} of {cells}**.",
         f"- Calibration of random's CNN at {headline['coverage_labelled']} labels (share of test "
         f"votes inside the central 50/80/95% vote intervals, randomised for discrete votes): "
@@ -314,6 +489,8 @@ def readme_section(result: dict, when: str) -> str:
         f"- Default strategy picked by this run: **{headline['default_strategy']}** "
         "(the largest saving at the full budget).",
         "",
+        *starts_lines(result, active_learning_cells),
+        "",
         "![active learning](benchmarks/results/active_learning.png)",
         "",
         "The same run works on any image set given as `.npz` (`images`, `p`): "
@@ -324,65 +501,108 @@ def readme_section(result: dict, when: str) -> str:
     return "\n".join(lines)
 
 
-def run_seed(seed: int, arguments) -> dict[str, list[dict]]:
-    """Every strategy's curve on one seed's data, from one shared first version."""
+def run_seed(seed: int, arguments) -> dict[str, dict[str, list[dict]]]:
+    """Every start's and strategy's curve on one seed's data ({start: {strategy: curve}}); each
+    start's strategies share its first version."""
     started = time.time()
     data = common.make_data(seed, arguments)
     labelled = [int(i) for i in data["initial"]]
+    curves = {}
     with tempfile.TemporaryDirectory(prefix="starling-active-learning-") as folder:
-        fitted = common.fit_round(
-            data, labelled, seed * 100, arguments, training_settings(arguments)
-        )
-        point = {"labelled": len(labelled), **common.test_point(fitted, data, arguments)}
-        # Every strategy starts alike: from the same first version, if that one is good.
-        first = (common.save_version(fitted, Path(folder) / "first"), fitted.worse_than_baseline)
-        curves = {}
-        for strategy in arguments.strategies:
-            curve = run_strategy(strategy, data, seed, arguments, (*first, point), Path(folder))
-            curves[strategy] = curve
-            print(
-                f"seed {seed} {strategy:>12}: "
-                + " ".join(f"{p['labelled']}:{p['nll']:.3f}/{p['baseline_nll']:.3f}" for p in curve)
-                + f"  ({time.time() - started:.0f} s)",
-                flush=True,
+        for start in arguments.starts:
+            settings, changes = training_settings(arguments, start)
+            fitted = common.fit_round(
+                data, labelled, seed * 100, arguments, settings, None, changes
             )
+            point = {"labelled": len(labelled), **common.test_point(fitted, data, arguments)}
+            # Every strategy starts alike: from the same first version, if that one is good.
+            saved = common.save_version(fitted, Path(folder) / f"{start}-first")
+            first = (saved, fitted.worse_than_baseline, point)
+            curves[start] = {}
+            for strategy in arguments.strategies:
+                curve = run_strategy(strategy, data, seed, arguments, first, Path(folder), start)
+                curves[start][strategy] = curve
+                print(
+                    f"seed {seed} {start:>8} {strategy:>12}: "
+                    + " ".join(
+                        f"{p['labelled']}:{p['nll']:.3f}/{p['baseline_nll']:.3f}" for p in curve
+                    )
+                    + f"  ({time.time() - started:.0f} s)",
+                    flush=True,
+                )
     return curves
 
 
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
-    started = time.time()
-    seconds = None
-    if arguments.from_partial:
-        partial = json.loads(arguments.from_partial.read_text())
-        by_seed, seconds = partial["seeds"], partial.get("seconds")
-        arguments.seeds = len(by_seed)
-    else:
-        # Each finished seed goes to <output>.partial.json at once: a run cut short can still be
-        # summarised (`--from-partial`) from the seeds it finished.
-        partial = arguments.results_dir / f"{arguments.output}.partial.json"
-        seeds = range(arguments.seeds)
-        by_seed = common.run_seeds(run_seed, arguments, seeds, arguments.jobs, partial=partial)
-    curves = {s: [seed_curves[s] for seed_curves in by_seed] for s in arguments.strategies}
+    by_seed, seconds = seed_curves(arguments)
+    by_start = {
+        start: {s: [seed[start][s] for seed in by_seed] for s in arguments.strategies}
+        for start in arguments.starts
+    }
+    curves = by_start["scratch"]
     floors = [curve[0]["floor"] for curve in curves["random"]]
     labelled = np.array([point["labelled"] for point in curves["random"][0]])
-    summary = summarise(curves, labelled)
+    summaries = {start: summarise(by_start[start], labelled) for start in arguments.starts}
     floor = float(np.mean(floors))
     result = {
-        "headline": headline(curves, summary, labelled),
+        "headline": {
+            **headline(by_start, summaries["scratch"], labelled),
+            **against_scratch(by_start, labelled, arguments),
+        },
         "labelled": labelled.tolist(),
         "vote_noise_floor_nll": floor,
-        "summary": summary,
+        "summary": summaries["scratch"],
         "curves": curves,
+        "summary_by_start": summaries,
+        "curves_by_start": by_start,
         "settings": common.arguments_record(arguments),
-        "training": vars(training_settings(arguments)),
-        "seconds": seconds if arguments.from_partial else round(time.time() - started, 1),
+        "training": {start: vars(training_settings(arguments, start)[0]) for start in by_start},
+        "seconds": seconds,
         "command": common.command("active_learning.py", argv),
     }
     path = common.write_result(result, arguments.results_dir, arguments.output)
-    plots.learning_curves(summary, labelled, floor, path)
+    arms = {f"{start} {s}": entry for start in summaries for s, entry in summaries[start].items()}
+    plots.learning_curves(arms, labelled, floor, path)
     print(f"noise floor {floor:.3f}; {result['seconds']} s")
     return result
+
+
+def seed_curves(arguments) -> tuple[list, float]:
+    """Every seed's curves ({start: {strategy: curve}}, run_seed) and the seconds they took (a
+    partial file's, with this run's when resumed)."""
+    partial = arguments.results_dir / f"{arguments.output}.partial.json"
+    if arguments.from_partial:
+        saved = json.loads(arguments.from_partial.read_text())
+        arguments.seeds = len(saved["seeds"])
+        return saved["seeds"], saved.get("seconds")
+    finished, earlier_seconds = {}, 0.0
+    if arguments.resume and partial.exists():
+        saved = json.loads(partial.read_text())
+        mismatched = same_run_mismatches(saved["settings"], common.arguments_record(arguments))
+        if mismatched:
+            raise SystemExit(f"--resume: {partial} was run with other settings: {mismatched}")
+        finished = dict(zip(saved["seed_numbers"], saved["seeds"], strict=True))
+        earlier_seconds = saved.get("seconds", 0.0)
+        print(f"resuming: seeds {sorted(finished)} from {partial}", flush=True)
+    # Each finished seed goes to <output>.partial.json at once: a run cut short can be resumed
+    # (`--resume`) or summarised (`--from-partial`) from the seeds it finished.
+    started = time.time()
+    by_seed = common.run_seeds(
+        run_seed, arguments, range(arguments.seeds), arguments.jobs, partial, finished,
+        earlier_seconds,
+    )  # fmt: skip
+    return by_seed, round(earlier_seconds + time.time() - started, 1)
+
+
+def same_run_mismatches(saved: dict, current: dict) -> dict:
+    """The settings (other than how it runs) in which a partial run differs from this one."""
+    free = ("jobs", "resume", "seeds", "from_partial")
+    return {
+        key: (saved.get(key), value)
+        for key, value in current.items()
+        if key not in free and saved.get(key) != value
+    }
 
 
 if __name__ == "__main__":

@@ -105,6 +105,23 @@ def make_data(seed: int, arguments) -> dict:
 # Fit and score, as production does
 
 
+# Where a benchmark's model starts, as issue 25 compares them: `scratch` is the model before that
+# issue (one network, the better of two initialisations on the validation NLL, scored on the image
+# as it is), `default` production's current default (TrainingSettings and pipeline.model_config).
+STARTS = {
+    "scratch": ({"members": 1, "fresh_restarts": 2}, {"test_time_symmetries": 1}),
+    "default": ({}, {}),
+}
+
+
+def start_options(start: str, settings) -> tuple:
+    """(training settings, config changes) of a start in STARTS."""
+    if start not in STARTS:
+        raise ValueError(f"Invalid start: expected one of {sorted(STARTS)}, received {start!r}")
+    setting_changes, config_changes = STARTS[start]
+    return replace(settings, **setting_changes), dict(config_changes)
+
+
 def production_settings(**overrides):
     """Production's TrainingSettings with the fields given replaced (None: production's value)."""
     from mlworker.training import TrainingSettings
@@ -114,8 +131,9 @@ def production_settings(**overrides):
 
 def fit(images, counts, keys, questions, settings, *, samples, seed, **options):
     """Production's fit + held-out judgement (`pipeline.fit_and_evaluate`) on the network a project
-    of these images trains. options: rotation_invariant, trunk_source, and warm_start — a saved
-    version's folder (`save_version`), which the fit loads as a round loads its predecessor."""
+    of these images trains. options: rotation_invariant, trunk_source, config_changes (fields of
+    the network to change, for a screen of sizes) and warm_start — a saved version's folder
+    (`save_version`), which the fit loads as a round loads its predecessor."""
     from mlworker import pipeline
 
     config = pipeline.model_config(
@@ -123,7 +141,8 @@ def fit(images, counts, keys, questions, settings, *, samples, seed, **options):
         image_size=images.shape[1],
         channels=1 if images.ndim == 3 else images.shape[-1],
         trunk_source=options.pop("trunk_source", None),
-    )
+        rotation_invariant=options.get("rotation_invariant", False),
+    ).replace(**options.pop("config_changes", {}))
     return pipeline.fit_and_evaluate(
         images, counts, keys, config, settings=settings, samples=samples, seed=seed, **options
     )
@@ -136,10 +155,13 @@ def save_version(fitted, folder: Path) -> Path:
     return registry.save_model_version(folder, fitted.model, fitted.config, fitted.metrics)
 
 
-def fit_round(data: dict, labelled: list[int], seed: int, arguments, settings, start=None):
+def fit_round(
+    data: dict, labelled: list[int], seed: int, arguments, settings, start=None, config_changes=None
+):
     """A round's fit on `make_data`'s pool: production's fit + held-out judgement on the labelled
     subjects, warm-started as a round is, from the folder of the version that steers (`start`;
-    None: random weights). seed: the round's; arguments: samples, rotation_invariant."""
+    None: random weights). seed: the round's; arguments: samples, rotation_invariant;
+    config_changes: fields of the network to change (`start_options`)."""
     counts = {q.key: data["pool_counts"][labelled, i] for i, q in enumerate(data["questions"])}
     return fit(
         data["pool_images"][labelled],
@@ -151,6 +173,7 @@ def fit_round(data: dict, labelled: list[int], seed: int, arguments, settings, s
         seed=seed,
         rotation_invariant=arguments.rotation_invariant,
         warm_start=start,
+        config_changes=config_changes or {},
     )
 
 
@@ -294,21 +317,32 @@ def limit_threads(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def run_seeds(run_seed, arguments, seeds, jobs: int = 1, partial: Path | None = None) -> list:
+def run_seeds(
+    run_seed, arguments, seeds, jobs: int = 1, partial: Path | None = None, finished=None,
+    earlier_seconds: float = 0.0,
+) -> list:  # fmt: skip
     """[run_seed(seed, arguments) for seed in seeds], `jobs` at a time in separate processes, each
     with its share of the cores. With `partial`, the seeds finished so far are written there (with
-    the arguments and the seconds) as each one finishes."""
-    seeds, finished, started = list(seeds), {}, time.time()
+    the arguments and the seconds) as each one finishes; `finished` ({seed: result}, from an
+    earlier partial run) are kept and not run again."""
+    seeds, finished, started = list(seeds), dict(finished or {}), time.time()
+    earlier = {seed: finished[seed] for seed in seeds if seed in finished}
 
     def keep(seed, result):
         finished[seed] = result
         if partial is not None:
             partial.parent.mkdir(parents=True, exist_ok=True)
-            record = {"settings": arguments_record(arguments), "seeds": list(finished.values())}
-            partial.write_text(json.dumps({**record, "seconds": round(time.time() - started, 1)}))
+            record = {
+                "settings": arguments_record(arguments),
+                "seeds": list(finished.values()),
+                "seed_numbers": list(finished),
+                "seconds": round(earlier_seconds + time.time() - started, 1),
+            }
+            partial.write_text(json.dumps(record))
 
+    to_run = [seed for seed in seeds if seed not in earlier]
     if jobs <= 1:
-        for seed in seeds:
+        for seed in to_run:
             keep(seed, run_seed(seed, arguments))
         return [finished[seed] for seed in seeds]
     import multiprocessing
@@ -316,7 +350,7 @@ def run_seeds(run_seed, arguments, seeds, jobs: int = 1, partial: Path | None = 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     context = multiprocessing.get_context("spawn")
     with context.Pool(jobs, initializer=limit_threads, initargs=(threads,)) as pool:
-        work = [(run_seed, seed, arguments) for seed in seeds]
+        work = [(run_seed, seed, arguments) for seed in to_run]
         for seed, result in pool.imap_unordered(_seed_job, work):
             keep(seed, result)
     return [finished[seed] for seed in seeds]

@@ -21,6 +21,8 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +35,19 @@ from benchmarks import common, plots  # noqa: E402
 RESULTS = common.RESULTS
 README_MARKER = "levers"
 DATASETS = ("galaxies", "cells")
-LEVERS = ("symmetries", "temperature", "ensemble", "pretrained")
-TEMPERATURES = np.exp(np.linspace(np.log(0.5), np.log(4.0), 22))
+LEVERS = (
+    "symmetries", "temperature", "overdispersion", "pooled", "combined", "ensemble", "selection",
+    "pretrained",
+)  # fmt: skip
+TEMPERATURES = list(np.exp(np.linspace(np.log(0.5), np.log(4.0), 22)))
+# Dirichlet concentrations a fit's validation subjects choose among (inf: no overdispersion).
+CONCENTRATIONS = [np.inf, 300.0, 100.0, 50.0, 20.0, 10.0, 5.0]
+# The networks `selection` weighs against today's on the validation subjects: smaller, and today's
+# with ten times the weight decay.
+SIZES = {
+    "small": {"conv_filters": (16, 16, 32, 32), "dense_units": 32},
+    "regularised": {"weight_decay": 1e-2},
+}
 
 
 def parse_arguments(argv=None):
@@ -49,6 +62,7 @@ def parse_arguments(argv=None):
     parser.add_argument("--samples", type=int, default=48)
     parser.add_argument("--epochs", type=int, help="maximum epochs a fit (default: production's)")
     parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--levers", default=",".join(LEVERS), help="comma-separated")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--output", default="levers")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
@@ -60,6 +74,9 @@ def parse_arguments(argv=None):
             f"--labels: expected integers separated by commas, received {arguments.labels!r}"
         )
     arguments.datasets = [name for name in arguments.datasets.split(",") if name]
+    arguments.levers = [name for name in LEVERS if name in arguments.levers.split(",")]
+    if not arguments.levers:
+        parser.error(f"--levers: expected some of {LEVERS}, received nothing known")
     unknown = set(arguments.datasets) - set(DATASETS)
     if unknown or arguments.labels[0] < 10 or arguments.labels[-1] > arguments.pool:
         parser.error(
@@ -111,67 +128,128 @@ def tempered(probabilities: dict, temperature: float) -> dict:
     return out
 
 
-def fitted_temperature(fitted, images, counts, samples: int) -> float:
-    """The temperature with the lowest vote NLL on the fit's validation subjects (1 without any)."""
+def dirichlet_spread(probabilities: dict, concentration: float, draws: int, seed: int) -> dict:
+    """Overdispersion: each MC sample p_t becomes `draws` draws from Dirichlet(concentration p_t),
+    so the votes follow a Dirichlet-multinomial around every sample (np.inf: unchanged).
+    {question: [items, answers, T]} -> {question: [items, answers, T * draws]}, draws aligned
+    across questions."""
+    if not np.isfinite(concentration):
+        return probabilities
+    rng = np.random.default_rng(seed)
+    out = {}
+    for key, value in probabilities.items():
+        shape = np.clip(np.repeat(value, draws, axis=-1), 1e-6, None) * concentration
+        gammas = rng.gamma(shape)
+        out[key] = np.clip(gammas / gammas.sum(axis=1, keepdims=True), 1e-7, 1.0)
+    return out
+
+
+def fitted_by_validation(fitted, images, counts, samples: int, candidates, transform) -> float:
+    """The candidate (a temperature, a concentration) whose `transform(probabilities, candidate)`
+    has the lowest vote NLL on the fit's validation subjects (the first without any)."""
     from mlworker import outcomes, scoring
 
     rows = fitted.training.validation_indices
     if len(rows) == 0:
-        return 1.0
+        return candidates[0]
     probabilities = scoring.mc_samples(fitted.model, images[rows], samples)
     held = {key: np.asarray(value)[rows] for key, value in counts.items()}
     questions = fitted.config.questions
     losses = [
-        -outcomes.observed_log_likelihood(tempered(probabilities, t), held, questions).mean()
-        for t in TEMPERATURES
+        -outcomes.observed_log_likelihood(transform(probabilities, c), held, questions).mean()
+        for c in candidates
     ]
-    return float(TEMPERATURES[int(np.argmin(losses))])
+    return candidates[int(np.argmin(losses))]
+
+
+def pooled(parts: list[dict]) -> dict:
+    """MC samples of several models, an equal share from each: {question: [items, answers, T]}."""
+    share = min(part[next(iter(part))].shape[-1] for part in parts) // len(parts)
+    return {key: np.concatenate([part[key][..., :share] for part in parts], -1) for key in parts[0]}
+
+
+def validation_nll(fitted) -> float:
+    """The kept restart's validation NLL (what production selects on)."""
+    restarts = fitted.metrics["_restarts"]
+    return restarts["validation_nll"][restarts["kept"]]
 
 
 def lever_points(data: dict, labelled: list[int], seed: int, arguments, source) -> dict:
-    """Every lever at one labelled set: {lever: test point}; `source`: the pretrained trunk."""
+    """The chosen levers at one labelled set: {lever: test point}; `source`: the pretrained trunk."""
     from mlworker import scoring
 
+    images = data["pool_images"][labelled]
     counts = {q.key: data["pool_counts"][labelled, i] for i, q in enumerate(data["questions"])}
     settings = common.production_settings(epochs=arguments.epochs)
+    chosen, test, samples = arguments.levers, data["test_images"], arguments.samples
 
-    def fit(start_seed, trunk_source=None):
+    def fit(start_seed, trunk_source=None, changes=None, restarts=None):
         started = time.time()
         fitted = common.fit(
-            data["pool_images"][labelled], counts, labelled, data["questions"], settings,
-            samples=arguments.samples, seed=start_seed, rotation_invariant=True,
-            trunk_source=trunk_source,
+            images, counts, labelled, data["questions"],
+            replace(settings, fresh_restarts=restarts or settings.fresh_restarts),
+            samples=samples, seed=start_seed, rotation_invariant=True,
+            trunk_source=trunk_source, config_changes=changes or {},
         )  # fmt: skip
         return fitted, round(time.time() - started, 1)
 
-    def point(fitted, seconds, probabilities=None):
-        return common.test_point(fitted, data, arguments, probabilities) | {"seconds": seconds}
+    def point(fitted, seconds, probabilities=None, **extra):
+        return (
+            common.test_point(fitted, data, arguments, probabilities) | {"seconds": seconds} | extra
+        )
+
+    def turned(model):
+        model.config = model.config.replace(test_time_symmetries=8)
+        try:
+            return scoring.mc_samples(model, test, samples)
+        finally:
+            model.config = model.config.replace(test_time_symmetries=1)
 
     first, seconds = fit(seed)
-    second, more = fit(seed + 7919)
-    test, samples = data["test_images"], arguments.samples
     own = scoring.mc_samples(first.model, test, samples)
-    other = scoring.mc_samples(second.model, test, samples)
-    temperature = fitted_temperature(first, data["pool_images"][labelled], counts, samples)
-    first.model.config = first.config.replace(test_time_symmetries=8)
-    turned = scoring.mc_samples(first.model, test, samples)
-    pretrained, pretrained_seconds = fit(seed, source)
-    half = samples // 2
-    return {
-        "scratch": point(first, seconds, own),
-        "symmetries": point(first, seconds, turned),
-        "temperature": point(first, seconds, tempered(own, temperature))
-        | {"temperature": round(temperature, 3)},
-        "ensemble": point(
-            first,
-            seconds + more,
-            {
-                key: np.concatenate([own[key][..., :half], other[key][..., :half]], -1)
-                for key in own
-            },
-        ),
-        "pretrained": point(pretrained, pretrained_seconds),
-    }
+    points = {"scratch": point(first, seconds, own)}
+    if "symmetries" in chosen:
+        points["symmetries"] = point(first, seconds, turned(first.model))
+    if "temperature" in chosen:
+        temperature = fitted_by_validation(first, images, counts, samples, TEMPERATURES, tempered)
+        points["temperature"] = point(
+            first, seconds, tempered(own, temperature), temperature=round(float(temperature), 3)
+        )
+    if "overdispersion" in chosen:
+        spread = partial(dirichlet_spread, draws=4, seed=seed)
+        concentration = fitted_by_validation(first, images, counts, samples, CONCENTRATIONS, spread)
+        points["overdispersion"] = point(
+            first, seconds, spread(own, concentration), concentration=float(concentration)
+        )
+    others = [model for model in first.restarts if model is not first.model]
+    if "pooled" in chosen and others:
+        points["pooled"] = point(
+            first, seconds, pooled([own, scoring.mc_samples(others[0], test, samples)])
+        )
+    if "combined" in chosen and others:
+        points["combined"] = point(first, seconds, pooled([turned(m) for m in first.restarts]))
+    if "ensemble" in chosen:
+        second, more = fit(seed + 7919)
+        other = scoring.mc_samples(second.model, test, samples)
+        points["ensemble"] = point(first, seconds + more, pooled([own, other]))
+    if "selection" in chosen:
+        points["selection"] = selection_point(first, seconds, fit, point, seed)
+    if "pretrained" in chosen:
+        points["pretrained"] = point(*fit(seed, source))
+    return points
+
+
+def selection_point(first, seconds, fit, point, seed) -> dict:
+    """The network among today's and the `SIZES` alternatives (one training each) with the lowest
+    validation NLL, judged on the test set; its cost is every candidate's training."""
+    candidates = [("today", first, validation_nll(first))]
+    for name, changes in SIZES.items():
+        fitted, more = fit(seed, changes=changes, restarts=1)
+        seconds += more
+        candidates.append((name, fitted, validation_nll(fitted)))
+    finite = [c for c in candidates if c[2] is not None]
+    name, chosen, _ = min(finite or candidates[:1], key=lambda c: c[2] if c[2] is not None else 0)
+    return point(chosen, seconds, chosen_network=name)
 
 
 def run_seed(seed: int, arguments) -> dict:
@@ -185,17 +263,22 @@ def run_seed(seed: int, arguments) -> dict:
         config = pipeline.model_config(
             data["questions"], image_size=arguments.image_size, channels=channels
         )
-        settings = pretraining.PretrainingSettings(epochs=arguments.pretrain_epochs)
-        done = pretraining.pretrain_trunk(unlabelled, config, settings=settings, seed=seed)
-        done.trunk.save(folder / "trunk.keras")
-        source = sources.keras_source(folder / "trunk.keras", "self-supervised")
+        source, report = None, {"seconds": 0.0}
+        if "pretrained" in arguments.levers:
+            settings = pretraining.PretrainingSettings(epochs=arguments.pretrain_epochs)
+            done = pretraining.pretrain_trunk(unlabelled, config, settings=settings, seed=seed)
+            done.trunk.save(folder / "trunk.keras")
+            source, report = (
+                sources.keras_source(folder / "trunk.keras", "self-supervised"),
+                done.report,
+            )
         points = {
             str(n): lever_points(
                 data, [int(i) for i in data["initial"][:n]], seed, arguments, source
             )
             for n in arguments.labels
         }
-        results[dataset] = {"pretraining": done.report, "points": points}
+        results[dataset] = {"pretraining": report, "points": points}
         nll = {n: {k: round(v["nll"], 3) for k, v in p.items()} for n, p in points.items()}
         print(f"seed {seed} {dataset}: {nll}", flush=True)
     return results
@@ -211,7 +294,7 @@ def summarise(seeds: list[dict], arguments) -> dict:
             rows = [seed[dataset]["points"][n] for seed in seeds]
             scratch = np.array([row["scratch"]["nll"] for row in rows])
             entry = {}
-            for lever in ("scratch", *LEVERS):
+            for lever in ("scratch", *arguments.levers):
                 nll = np.array([row[lever]["nll"] for row in rows])
                 change = nll - scratch
                 spread = 1.96 * change.std(ddof=1) / np.sqrt(len(change)) if len(change) > 1 else 0
@@ -241,13 +324,19 @@ def summarise(seeds: list[dict], arguments) -> dict:
     return summary
 
 
+def screened(by_labels: dict) -> list[str]:
+    """The levers a summary of one image kind holds, in LEVERS order."""
+    first = next(entry for n, entry in by_labels.items() if n.isdigit())
+    return [lever for lever in LEVERS if lever in first]
+
+
 def headline(summary: dict) -> dict:
     """`levers`: each lever's mean change of test NLL against scratch, per image kind and labels."""
     return {
         "levers": {
             dataset: {
                 lever: {n: entry[lever]["change"] for n, entry in by_labels.items() if n.isdigit()}
-                for lever in LEVERS
+                for lever in screened(by_labels)
             }
             for dataset, by_labels in summary.items()
         },
@@ -255,9 +344,10 @@ def headline(summary: dict) -> dict:
     }
 
 
-def readme_section(result: dict, when: str) -> str:
-    """The README's lever table, every figure from the result file."""
-    summary, settings = result["summary"], result["settings"]
+def readme_section(result: dict, when: str, levers_more: tuple | None = None) -> str:
+    """The README's lever tables, every figure from the result files (`levers_more`: a later
+    screen of more levers, with its own scratch fits)."""
+    settings = result["settings"]
     lines = [
         "### Levers for a model that learns from few labels (`make bench-levers`)",
         "",
@@ -268,6 +358,52 @@ def readme_section(result: dict, when: str) -> str:
         "seeds, and its change against today's model with a 95% interval over seeds (negative is "
         f"better). Run of {when} ({common.duration(result)}, `benchmarks/results/levers.json`):",
         "",
+        *lever_table(result["summary"]),
+    ]
+    if levers_more:
+        more, more_when = levers_more
+        lines += [
+            "",
+            f"A second screen, same seeds, data and test sets, its own scratch fits (run of "
+            f"{more_when}, {common.duration(more)}, `benchmarks/results/levers_more.json`): "
+            "`overdispersion` spreads each MC sample into a Dirichlet-multinomial with a "
+            "concentration chosen on the validation subjects; `pooled` keeps both of the fit's "
+            "fresh restarts and shares the MC samples between them (no extra training); "
+            "`combined` is `pooled` with the 8 symmetries; `selection` picks, on the validation "
+            f"subjects, among today's network and {', '.join(SIZES)} ({SIZES}).",
+            "",
+            *lever_table(more["summary"]),
+            "",
+            *default_lines(more["summary"]),
+            "",
+            "![more levers](benchmarks/results/levers_more.png)",
+        ]
+    return "\n".join([*lines, "", "![levers](benchmarks/results/levers.png)"])
+
+
+def default_lines(summary: dict) -> list[str]:
+    """Which lever production took as its default, and how it fared in every cell of the screen."""
+    cells = [(d, n, by[n]) for d, by in summary.items() for n in by if n.isdigit()]
+    if "combined" not in cells[0][2]:
+        return []
+    best = [
+        min(screened({n: entry}), key=lambda lever: entry[lever]["nll"]) for _, n, entry in cells
+    ]
+    below_zero = sum(entry["combined"]["change_interval"][1] < 0 for _, _, entry in cells)
+    return [
+        "Production's default since issue 25 is `combined` (`TrainingSettings.members` = 2, and "
+        "`pipeline.model_config` scores rotation-invariant projects under the 8 symmetries): the "
+        f"lowest test NLL in {best.count('combined')} of {len(cells)} image-kind-and-label cells "
+        f"of this screen, its interval below 0 in {below_zero} of {len(cells)}. Its cost: a first "
+        "model trains what today's does (two initialisations, now both kept), every later round "
+        "trains two networks where today's trains one, and scoring runs a trunk 16 times an image "
+        "(8 views of 2 networks) where today's runs one once."
+    ]
+
+
+def lever_table(summary: dict) -> list[str]:
+    """One screen's table, its baselines and floors, and its pretraining time when it pretrained."""
+    lines = [
         "| image kind | labels | lever | test NLL | change | 50/80/95% coverage | fit seconds |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -275,7 +411,7 @@ def readme_section(result: dict, when: str) -> str:
         for n, entry in by_labels.items():
             if not n.isdigit():
                 continue
-            for lever in ("scratch", *LEVERS):
+            for lever in ("scratch", *screened(by_labels)):
                 row = entry[lever]
                 low, high = row["change_interval"]
                 change = (
@@ -297,11 +433,15 @@ def readme_section(result: dict, when: str) -> str:
             for n, e in by.items()
             if n.isdigit()
         )
-        + ". Pretraining took "
-        + ", ".join(f"{d} {s['pretraining_seconds']:.0f} s" for d, s in summary.items())
-        + " a seed (median).",
+        + ".",
     ]
-    return "\n".join([*lines, "", "![levers](benchmarks/results/levers.png)"])
+    if any(by["pretraining_seconds"] for by in summary.values()):
+        lines[-1] += (
+            " Pretraining took "
+            + ", ".join(f"{d} {s['pretraining_seconds']:.0f} s" for d, s in summary.items())
+            + " a seed (median)."
+        )
+    return lines
 
 
 def main(argv=None) -> dict:

@@ -31,12 +31,13 @@ def learning_curves(summary: dict, labelled, floor: float, path: Path) -> None:
                     labelled, mean - 1.96 * np.array(sem), mean + 1.96 * np.array(sem), alpha=0.15
                 )
             axes[1].plot(labelled, values["rmse_mean"], marker="o", label=strategy)
+        random = next(name for name in summary if name.split()[-1] == "random")
         axes[0].plot(
             labelled,
-            summary["random"]["baseline_nll_mean"],
+            summary[random]["baseline_nll_mean"],
             color="grey",
             linestyle=":",
-            label="image-free baseline (random's labels)",
+            label=f"image-free baseline ({random}'s labels)",
         )
         axes[0].axhline(floor, color="black", linestyle="--", label="vote-noise floor")
         axes[0].set_ylabel("test vote NLL, expected under true p (nats)")

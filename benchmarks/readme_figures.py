@@ -30,14 +30,16 @@ from benchmarks import (  # noqa: E402
 ROOT = common.ROOT
 # (the script that writes a section, its result file, the other result files it reads)
 SECTIONS = (
-    (active_learning, "active_learning", ()),
+    (active_learning, "active_learning", ("active_learning_cells",)),
     (first_round, "first_round", ("active_learning",)),
     (retirement, "retirement", ()),
     (transfer, "transfer", ()),
-    (levers, "levers", ()),
+    (levers, "levers", ("levers_more",)),
     (mc_scoring, "mc_scoring", ("round_time", "pool_scale")),
     (serving, "serving", ()),
 )
+# Other result files a section shows when they are there (it is written without them).
+OPTIONAL = {"active_learning_cells", "levers_more"}
 RESULT_FILES = {
     name: common.RESULTS / f"{name}.json" for _, own, others in SECTIONS for name in (own, *others)
 }
@@ -73,11 +75,16 @@ def main(readme: Path = ROOT / "README.md", results: dict | None = None, only=No
     results: {result name: path}, RESULT_FILES by default; a name left out is missing."""
     results = RESULT_FILES if results is None else results
     for script, own, others in SECTIONS:
-        paths = [results.get(name) for name in (own, *others)]
-        if (only and script.README_MARKER not in only) or not all(p and p.exists() for p in paths):
+        present = [name for name in (own, *others) if results.get(name) and results[name].exists()]
+        needed = {own, *others} - OPTIONAL
+        if (only and script.README_MARKER not in only) or not needed <= set(present):
             continue
-        loaded = [(json.loads(path.read_text()), run_date(path)) for path in paths]
-        text = script.readme_section(*loaded[0], **dict(zip(others, loaded[1:], strict=True)))
+        paths = [results[name] for name in present]
+        loaded = {
+            name: (json.loads(results[name].read_text()), run_date(results[name]))
+            for name in present
+        }
+        text = script.readme_section(*loaded.pop(own), **loaded)
         fill(readme, script.README_MARKER, text)
         print(f"README: section {script.README_MARKER} written from " + ", ".join(map(str, paths)))
 

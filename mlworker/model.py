@@ -50,6 +50,9 @@ class ModelConfig:
     # Views an image is scored under: 1, or 8 (the square's symmetries: every 90-degree turn and
     # mirror) for images with no "up", so that the MC samples average over them (scoring.py).
     test_time_symmetries: int = 1
+    # Networks in the version: 1, or more trained from different initialisations (or each from
+    # its predecessor's member) whose MC samples are pooled when scoring (pipeline.py).
+    members: int = 1
 
     def __post_init__(self):
         if not self.questions:
@@ -67,6 +70,8 @@ class ModelConfig:
                 "Invalid value for test_time_symmetries: expected 1 or 8, received "
                 f"{self.test_time_symmetries}"
             )
+        if self.members < 1:
+            raise ValueError(f"Invalid value for members: expected >= 1, received {self.members}")
         if self.image_size < 8:
             raise ValueError(
                 f"Invalid value for image_size: expected >= 8, received {self.image_size}"
@@ -114,6 +119,9 @@ class BayesianCNN:
 
     `trainer` (built by training.py, sharing the same layers): image -> [batch, masks, all answers],
     the head run under `config.training_masks` masks per image, answers in question order.
+    `extra_members`: the version's other networks (same config, other weights), whose MC samples
+    scoring pools with this one's; what reads one network (a trunk to transfer, features for
+    diversity) reads this first member.
     """
 
     config: ModelConfig
@@ -121,6 +129,11 @@ class BayesianCNN:
     trunk: keras.Model
     head: keras.Model
     trainer: keras.Model | None = None
+    extra_members: list["BayesianCNN"] = field(default_factory=list, repr=False)
+
+    @property
+    def members(self) -> list["BayesianCNN"]:
+        return [self, *self.extra_members]
 
 
 def _regulariser(config: ModelConfig):

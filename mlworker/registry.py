@@ -1,6 +1,8 @@
 """Save and load model versions atomically: written aside, then renamed into place.
 
-A version folder holds `model.weights.h5`, `config.json` and `metrics.json`. A crash mid-save leaves
+A version folder holds `model.weights.h5` (its first network's weights), `member-<i>.weights.h5`
+for each further member of an ensemble (config.json says how many), `config.json` and
+`metrics.json`. A crash mid-save leaves
 a hidden `.incoming-*` folder (ignored, removed by the next save) and every earlier version intact.
 """
 
@@ -12,6 +14,11 @@ from pathlib import Path
 
 from mlworker.model import BayesianCNN, ModelConfig, build_model
 from mlworker.sources import WEIGHTS
+
+
+def member_weights(index: int) -> str:
+    """The weights file of an ensemble's member `index` (the first keeps the plain name)."""
+    return WEIGHTS if index == 0 else f"member-{index}.weights.h5"
 
 
 def _fsync_tree(folder: Path) -> None:
@@ -40,7 +47,8 @@ def save_model_version(
     incoming = directory.parent / f".incoming-{directory.name}-{uuid.uuid4().hex[:8]}"
     incoming.mkdir()
     try:
-        model.full.save_weights(incoming / WEIGHTS)
+        for index, member in enumerate(model.members):
+            member.full.save_weights(incoming / member_weights(index))
         (incoming / "config.json").write_text(json.dumps(config.to_dict(), indent=2))
         (incoming / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
         _fsync_tree(incoming)
@@ -56,7 +64,16 @@ def load_model_version(directory: Path) -> tuple[BayesianCNN, ModelConfig, dict]
     if not (directory / WEIGHTS).exists():
         raise FileNotFoundError(f"No model version at {directory}: {WEIGHTS} is missing")
     config = ModelConfig.from_dict(json.loads((directory / "config.json").read_text()))
-    model = build_model(config, pretrained=False)  # its own weights, loaded next
-    model.full.load_weights(directory / WEIGHTS)
+    members = []
+    for index in range(config.members):
+        if not (directory / member_weights(index)).exists():
+            raise FileNotFoundError(
+                f"Incomplete model version at {directory}: config.json names {config.members} "
+                f"members, {member_weights(index)} is missing"
+            )
+        members.append(build_model(config, pretrained=False))  # its own weights, loaded next
+        members[-1].full.load_weights(directory / member_weights(index))
+    model = members[0]
+    model.extra_members = members[1:]
     metrics = json.loads((directory / "metrics.json").read_text())
     return model, config, metrics

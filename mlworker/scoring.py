@@ -11,18 +11,15 @@ import tensorflow as tf
 from mlworker.data import as_image_batch
 from mlworker.model import BayesianCNN
 
-_compiled: dict[int, tuple] = {}
-
 
 def _functions(model: BayesianCNN):
-    """tf.functions for trunk and head, compiled once per model."""
-    key = id(model.full)
-    if key not in _compiled:
+    """tf.functions for trunk and head, compiled once per network (kept on it, so each member of
+    an ensemble keeps its own graphs)."""
+    if getattr(model, "_scoring_functions", None) is None:
         trunk = tf.function(lambda x: model.trunk(x, training=False), reduce_retracing=True)
         head = tf.function(lambda x: model.head(x, training=False), reduce_retracing=True)
-        _compiled.clear()  # keep only the latest model's graphs
-        _compiled[key] = (trunk, head)
-    return _compiled[key]
+        model._scoring_functions = (trunk, head)
+    return model._scoring_functions
 
 
 def features(
@@ -76,15 +73,33 @@ def mc_samples(
     compiled: bool = True,
 ) -> dict[str, np.ndarray]:
     """MC dropout samples {question: float32 [items, answers, samples]}, trunk once per image and
-    view: with `config.test_time_symmetries` 8, the samples are shared out over the image's 8
-    symmetries (the mixture then averages over them)."""
+    view: the samples are shared out over an ensemble's members (`model.members`) and, with
+    `config.test_time_symmetries` 8, over the image's 8 symmetries (the mixture then averages
+    over them)."""
     if samples < 1:
         raise ValueError(f"Invalid value for samples: expected >= 1, received {samples}")
+    if model.extra_members and samples >= len(model.members):
+        shares = _shares(samples, len(model.members))
+        parts = [
+            _network_samples(member, images, share, batch_size, compiled)
+            for member, share in zip(model.members, shares, strict=True)
+        ]
+        return {key: np.concatenate([part[key] for part in parts], axis=-1) for key in parts[0]}
+    return _network_samples(model, images, samples, batch_size, compiled)
+
+
+def _shares(samples: int, parts: int) -> np.ndarray:
+    """`samples` shared out over `parts` as evenly as integers allow (50 over 8: 6, 6, 7, ...)."""
+    return np.diff(np.linspace(0, samples, parts + 1).round().astype(int))
+
+
+def _network_samples(model, images, samples, batch_size, compiled) -> dict[str, np.ndarray]:
+    """One network's MC samples, shared out over its views."""
     views = symmetries(as_image_batch(images)) if model.config.test_time_symmetries == 8 else None
     if views is None or samples < 8:
         trunk_features = features(model, images, batch_size, compiled)
         return head_samples(model, trunk_features, samples, batch_size, compiled)
-    shares = np.diff(np.linspace(0, samples, 9).round().astype(int))  # e.g. 50 -> 6, 6, 7, ...
+    shares = _shares(samples, 8)
     parts = [
         head_samples(
             model, features(model, view, batch_size, compiled), share, batch_size, compiled

@@ -262,13 +262,15 @@ LOGGING = {
 STARLING_RETRAIN_LEASE_SECONDS = env_int("STARLING_RETRAIN_LEASE_SECONDS", 15 * 60)
 # Training: each of these variables, when set, overrides one field of
 # mlworker.training_settings.TrainingSettings, where every default lives (labelling/loop/tasks.py).
-# A first model is trained `fresh_restarts` times, the lowest validation NLL kept; the validation
+# A version is `members` networks whose MC samples are pooled (with one member, a first model is
+# trained `fresh_restarts` times, the lowest validation NLL kept); the validation
 # and held-out shares of labelled subjects are kept (by a hash of their id, for good) for early
 # stopping and for the held-out metrics staff see; a model started from another's trunk trains its
 # new head alone `frozen_epochs`, then every layer at `fine_tune_rate` times the rate.
 TRAINING_VARIABLES = {
     "epochs": ("STARLING_TRAIN_EPOCHS", int),
     "batch_size": ("STARLING_TRAIN_BATCH_SIZE", int),
+    "members": ("STARLING_MEMBERS", int),
     "fresh_restarts": ("STARLING_FRESH_RESTARTS", int),
     "validation_share": ("STARLING_VALIDATION_SHARE", float),
     "held_out_share": ("STARLING_HELD_OUT_SHARE", float),

@@ -77,6 +77,7 @@ def model_config_for(project: Project):
         image_size=project.image_size,
         channels=project.image_channels,
         trunk_source=project.start_model or None,  # labelling/staff/start_models.py
+        rotation_invariant=project.rotation_invariant,
     )
 
 
@@ -85,6 +86,14 @@ def training_settings():
     from mlworker.training_settings import TrainingSettings
 
     return TrainingSettings(**settings.STARLING_TRAINING)
+
+
+# Config fields a version may differ in from the next one's and still be its warm start: fitted
+# from the data, or how it is scored and how many members it has (each member warm-starts from
+# the matching one, pipeline.py).
+NOT_SHAPE = (
+    "pixel_mean", "pixel_std", "initial_log_fractions", "test_time_symmetries", "members"
+)  # fmt: skip
 
 
 def _previous_good(project: Project, config) -> ModelVersion | None:
@@ -99,7 +108,7 @@ def _previous_good(project: Project, config) -> ModelVersion | None:
     same_shape = all(
         previous.config.get(name) == value
         for name, value in current.items()
-        if name not in ("pixel_mean", "pixel_std", "initial_log_fractions")
+        if name not in NOT_SHAPE
     )
     return previous if same_shape and Path(previous.artefact_path).exists() else None
 

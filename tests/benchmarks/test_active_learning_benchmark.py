@@ -30,8 +30,15 @@ def test_a_tiny_run_reports_the_headline_the_issues_read(tiny):
     assert set(headline["saving"]["entropy"]) == {"quarter", "half", "full"}
     assert set(headline["saving_interval"]["power_bald"]) == {"half", "full"}
     assert set(headline["coverage_random_300"]) == {"50", "80", "95"}
-    points = [point for curves in saved["curves"].values() for curve in curves for point in curve]
-    assert len(points) == 3 * 3 * 2
+    assert len([p for curves in saved["curves"].values() for c in curves for p in c]) == 3 * 3 * 2
+    points = [
+        point
+        for by_strategy in saved["curves_by_start"].values()
+        for curves in by_strategy.values()
+        for curve in curves
+        for point in curve
+    ]
+    assert len(points) == 2 * 3 * 3 * 2  # both starts
     # The count is of the saved points themselves: a cell the file shows above the baseline counts.
     assert headline["rounds_worse_than_baseline"] == sum(
         point["nll"] > point["baseline_nll"] for point in points
@@ -45,8 +52,37 @@ def test_a_tiny_run_reports_the_headline_the_issues_read(tiny):
 
 def test_every_strategy_starts_from_the_same_labelled_set_and_model(tiny):
     result, _ = tiny
-    first = {s: [curve[0]["nll"] for curve in result["curves"][s]] for s in result["curves"]}
-    np.testing.assert_allclose(first["entropy"], first["random"], rtol=1e-6)
+    for by_strategy in result["curves_by_start"].values():
+        first = {s: [curve[0]["nll"] for curve in by_strategy[s]] for s in by_strategy}
+        np.testing.assert_allclose(first["entropy"], first["random"], rtol=1e-6)
+
+
+def test_each_start_and_strategy_is_measured_against_scratch_random(benchmark, tiny):
+    result, _ = tiny
+    headline, labelled = result["headline"], np.array(result["labelled"])
+    arms = {"scratch_power_bald", "scratch_entropy", "default_random", "default_power_bald"}
+    assert set(headline["saving_vs_scratch_random"]) == arms | {"default_entropy"}
+    assert set(headline["saving_vs_scratch_random_interval"]["default_random"]) == {"half", "full"}
+    assert set(headline["coverage_new_default_300"]) == {"50", "80", "95"}
+    assert headline["pretraining_seconds"] == 0.0
+    by_start = result["curves_by_start"]
+    reference = benchmark.curve_array(by_start["scratch"]["random"], "nll")
+    default_random = benchmark.curve_array(by_start["default"]["random"], "nll")
+    expected = benchmark.common.saving(default_random, reference, labelled, 1.0)
+    assert headline["saving_vs_scratch_random"]["default_random"]["full"] == round(expected, 3)
+    # scratch's own savings (the keys that meant scratch before issue 25) are against its random
+    assert headline["saving"]["entropy"] == headline["saving_vs_scratch_random"]["scratch_entropy"]
+    assert result["training"]["scratch"]["members"] == 1
+    assert result["training"]["default"]["members"] == 2
+
+
+def test_the_default_start_pools_members_and_scores_under_the_symmetries(benchmark):
+    arguments = benchmark.parse_arguments(TINY)
+    scratch_settings, scratch_changes = benchmark.training_settings(arguments, "scratch")
+    default_settings, default_changes = benchmark.training_settings(arguments, "default")
+    assert (scratch_settings.members, scratch_changes) == (1, {"test_time_symmetries": 1})
+    assert default_settings.members > 1 and default_changes == {}
+    assert scratch_settings.epochs == default_settings.epochs == 2  # the command line's, both
 
 
 def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
@@ -58,7 +94,8 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     text = readme.read_text()
     assert "stale" not in text and text.startswith("intro") and text.endswith("rest\n")
     worse = result["headline"]["rounds_worse_than_baseline"]
-    assert f"**{worse} of 18**" in text
+    assert f"**{worse} of 36**" in text
+    assert "scratch) against the new default" in text and "| default, random |" in text
     assert f"{result['summary']['random']['nll_mean'][-1]:.3f}" in text
 
 
@@ -77,6 +114,7 @@ def test_the_same_run_works_on_another_image_set_given_as_npz(benchmark, tmp_pat
         *TINY,
         *("--dataset", str(tmp_path / "bars.npz"), "--no-rotation-invariant"),
         *("--results-dir", str(tmp_path), "--output", "bars", "--strategies", "random,bald"),
+        *("--starts", "scratch"),
     ]
     result = benchmark.main(arguments)
     assert result["settings"]["rotation_invariant"] is False
@@ -101,12 +139,18 @@ def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, 
         monkeypatch.setattr(pipeline, name, counted)
     arguments = [*TINY, "--seeds", "1", "--rounds", "2", "--strategies", "random,bald"]
     result = benchmark.main([*arguments, "--results-dir", str(tmp_path), "--output", "spy"])
-    # One shared first round, then two rounds per strategy; a round picks through production's
-    # score + select when a good model exists, at random (the queue before any) when none does.
-    picks = [point["picked_by"] for curves in result["curves"].values() for point in curves[0][:-1]]
-    assert calls["fit_and_evaluate"] == 1 + 2 * 2
+    # Per start one shared first round, then two rounds per strategy; a round picks through
+    # production's score + select when a good model exists, at random (the queue before any) when
+    # none does.
+    picks = [
+        point["picked_by"]
+        for by_strategy in result["curves_by_start"].values()
+        for curves in by_strategy.values()
+        for point in curves[0][:-1]
+    ]
+    assert calls["fit_and_evaluate"] == 2 * (1 + 2 * 2)
     assert calls["score"] == calls["select"] == picks.count("model")
-    assert len(picks) == 4 and set(picks) <= {"model", "random"}
+    assert len(picks) == 2 * 4 and set(picks) <= {"model", "random"}
     # A round warm-starts from the saved folder of the version that picked (as the retrain task
     # loads the latest good version's artefact), and from random weights when none did.
     assert warm_starts[0] is None
@@ -131,10 +175,31 @@ def test_a_version_worse_than_the_baseline_neither_picks_nor_is_trained_on(bench
     monkeypatch.setattr(pipeline, "fit_and_evaluate", always_worse)
     arguments = benchmark.parse_arguments([*TINY, "--rounds", "2"])
     curves = benchmark.run_seed(0, arguments)
-    assert all(start is None for start in warm_starts) and len(warm_starts) == 1 + 3 * 2
-    for curve in curves.values():
-        assert [point.get("picked_by") for point in curve] == ["random", "random", None]
-        assert all(point["held_out_flagged_worse"] for point in curve)
+    assert all(start is None for start in warm_starts) and len(warm_starts) == 2 * (1 + 3 * 2)
+    for by_strategy in curves.values():
+        for curve in by_strategy.values():
+            assert [point.get("picked_by") for point in curve] == ["random", "random", None]
+            assert all(point["held_out_flagged_worse"] for point in curve)
+
+
+def test_a_resumed_run_keeps_the_seeds_it_finished_and_refuses_other_settings(
+    benchmark, tmp_path, monkeypatch
+):
+    ran = []
+    monkeypatch.setattr(benchmark, "run_seed", lambda seed, arguments: ran.append(seed) or {})
+    arguments = benchmark.parse_arguments([*TINY, "--results-dir", str(tmp_path), "--resume"])
+    partial = tmp_path / "active_learning.partial.json"
+    record = benchmark.common.arguments_record(arguments)
+    partial.write_text(
+        json.dumps({"settings": record, "seeds": [{"kept": 1}], "seed_numbers": [1], "seconds": 5})
+    )
+    by_seed, seconds = benchmark.seed_curves(arguments)
+    assert ran == [0, 2] and by_seed == [{}, {"kept": 1}, {}] and seconds >= 5
+    partial.write_text(
+        json.dumps({"settings": {**record, "pool": 81}, "seeds": [], "seed_numbers": []})
+    )
+    with pytest.raises(SystemExit, match="pool"):
+        benchmark.seed_curves(arguments)
 
 
 def test_the_speed_table_is_written_from_the_result_files(tmp_path):

@@ -1,12 +1,14 @@
 """The functions a round runs (tasks and benchmarks alike): split, fit + judge, score."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from mlworker import pipeline
+from mlworker import pipeline, registry, scoring
 from mlworker.training_settings import TrainingSettings
 
-QUICK = TrainingSettings(epochs=3, min_steps_per_epoch=5, patience=3, fresh_restarts=1)
+QUICK = TrainingSettings(epochs=3, min_steps_per_epoch=5, patience=3, fresh_restarts=1, members=1)
 
 
 def test_a_subject_keeps_its_role_for_good_as_the_labelled_set_grows():
@@ -67,7 +69,9 @@ def test_a_fresh_network_keeps_the_restart_with_the_lowest_validation_nll_a_warm
 ):
     images, counts = tiny_galaxies
     config = pipeline.model_config(galaxy_questions, image_size=24)
-    settings = TrainingSettings(epochs=2, min_steps_per_epoch=3, patience=2, fresh_restarts=3)
+    settings = TrainingSettings(
+        epochs=2, min_steps_per_epoch=3, patience=2, fresh_restarts=3, members=1
+    )
     fresh = pipeline.fit_and_evaluate(
         images, counts, range(len(images)), config, settings=settings, samples=10
     )
@@ -124,3 +128,53 @@ def test_the_latest_version_not_worse_than_the_baseline_steers():
     assert pipeline.steering_version([True, False, False]) == 2
     assert pipeline.steering_version([True, True]) is None
     assert pipeline.steering_version([]) is None
+
+
+def test_a_version_of_two_members_shares_the_mc_samples_between_them(
+    tiny_galaxies, galaxy_questions
+):
+    images, counts = tiny_galaxies
+    config = pipeline.model_config(galaxy_questions, image_size=24)
+    settings = replace(QUICK, members=2)
+    fit = pipeline.fit_and_evaluate(
+        images, counts, range(len(images)), config, settings=settings, samples=10
+    )
+    assert fit.config.members == 2 and len(fit.model.members) == 2
+    assert [member["epochs"] > 0 for member in fit.metrics["_members"]] == [True, True]
+    # Member 2 made certain of "smooth": the second half of the samples is its, the first not.
+    output = fit.model.extra_members[0].head.get_layer("answers_smooth-or-featured")
+    kernel, bias = output.get_weights()
+    output.set_weights([np.zeros_like(kernel), np.array([20.0, -20.0], dtype=bias.dtype)])
+    samples = scoring.mc_samples(fit.model, images[:30], samples=10)["smooth-or-featured"]
+    assert samples.shape == (30, 2, 10)
+    assert np.all(samples[:, 0, 5:] > 0.999) and not np.all(samples[:, 0, :5] > 0.999)
+
+
+def test_an_ensemble_is_saved_and_loaded_whole_and_warm_starts_member_by_member(
+    tiny_galaxies, galaxy_questions, tmp_path
+):
+    images, counts = tiny_galaxies
+    config = pipeline.model_config(galaxy_questions, image_size=24, rotation_invariant=True)
+    assert config.test_time_symmetries == 8
+    fit = pipeline.fit_and_evaluate(
+        images, counts, range(len(images)), config, settings=replace(QUICK, members=2), samples=8
+    )
+    folder = registry.save_model_version(tmp_path / "v1", fit.model, fit.config, fit.metrics)
+    assert {path.name for path in folder.iterdir()} >= {"model.weights.h5", "member-1.weights.h5"}
+    loaded, loaded_config, _ = registry.load_model_version(folder)
+    assert loaded_config.members == 2 and loaded_config.test_time_symmetries == 8
+    for saved, restored in zip(fit.model.members, loaded.members, strict=True):
+        np.testing.assert_allclose(
+            scoring.features(saved, images[:5]), scoring.features(restored, images[:5]), rtol=1e-5
+        )
+    starts = pipeline._member_starts(folder, 3)  # a third member starts from the last one
+    expected = [0, 1, 1]
+    for start, index in zip(starts, expected, strict=True):
+        np.testing.assert_allclose(
+            scoring.features(start, images[:5]),
+            scoring.features(loaded.members[index], images[:5]),
+            rtol=1e-5,
+        )
+    (folder / "member-1.weights.h5").unlink()
+    with pytest.raises(FileNotFoundError, match="names 2 members, member-1.weights.h5 is missing"):
+        registry.load_model_version(folder)
