@@ -26,6 +26,8 @@ class ProjectSnapshot:
     project: Project
     tree: Tree
     checked_at: float
+    # The tree's loops (computed once per tree): volunteers cannot finish such a tree.
+    loops: tuple[tuple[str, ...], ...] = ()
 
     @property
     def version(self) -> int:
@@ -51,13 +53,25 @@ def project_snapshot(*, slug: str) -> ProjectSnapshot:
         and cached.project.pk == project.pk
         and cached.version == project.serving_version
     ):
-        tree = cached.tree
+        tree, loops = cached.tree, cached.loops
     else:
         tree = project_tree(project=project)
-    snapshot = ProjectSnapshot(project=project, tree=tree, checked_at=now)
+        loops = tuple(tuple(loop) for loop in tree.loops())
+    snapshot = ProjectSnapshot(project=project, tree=tree, checked_at=now, loops=loops)
     with _lock:
         _snapshots[slug] = snapshot
     return snapshot
+
+
+def tree_loop_message(snapshot: ProjectSnapshot) -> str | None:
+    """What volunteers are told when the project's stored tree loops, else None."""
+    if not snapshot.loops:
+        return None
+    return (
+        f"The questions of project {snapshot.project.slug!r} loop "
+        f"({' -> '.join(snapshot.loops[0])}), so no classification could ever finish: "
+        "nothing can be classified here until its staff fix the question tree"
+    )
 
 
 def forget(slug: str | None = None) -> None:

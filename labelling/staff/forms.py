@@ -17,7 +17,7 @@ import re
 from django import forms
 
 from labelling.core.errors import InvalidInput
-from labelling.core.tree import AnswerNode, QuestionNode, Tree
+from labelling.core.tree import AnswerNode, QuestionNode, Tree, tree_problems
 from labelling.models import Project
 
 QUESTION_LINE = re.compile(r"^(?P<key>[a-z0-9][a-z0-9_-]*)\s*:\s*(?P<text>.+)$")
@@ -101,10 +101,15 @@ class ProjectForm(forms.ModelForm):
         fields = ["slug", *SETTINGS_FIELDS]
 
     def clean_questions(self):
+        """The tree's nodes; each thing wrong with the text or the tree is one error, shown once."""
         try:
-            return parse_tree_text(self.cleaned_data["questions"])
+            nodes = parse_tree_text(self.cleaned_data["questions"])
         except InvalidInput as error:
             raise forms.ValidationError(error.message) from None
+        problems = tree_problems(nodes)
+        if problems:
+            raise forms.ValidationError(problems)
+        return nodes
 
 
 class UploadForm(forms.Form):

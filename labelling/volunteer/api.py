@@ -14,7 +14,7 @@ from django.middleware.csrf import get_token
 from django.urls import reverse
 
 from labelling.core import snapshots
-from labelling.core.errors import InvalidInput, NotFound, StarlingError
+from labelling.core.errors import Conflict, InvalidInput, NotFound, StarlingError
 from labelling.models import Volunteer
 from labelling.queue import choice
 from labelling.volunteer import accounts, ratelimit, submission
@@ -46,10 +46,14 @@ def method_not_allowed(request: HttpRequest, allowed: str) -> JsonResponse:
 
 
 def project_for_volunteers(slug: str) -> snapshots.ProjectSnapshot:
-    """The one scoped fetch for volunteer endpoints: a published project (cached), else 404."""
+    """The one scoped fetch for volunteer endpoints: a published project (cached), else 404;
+    409 while its stored tree loops (a volunteer could never finish a classification)."""
     snapshot = snapshots.project_snapshot(slug=slug)
     if not snapshot.project.is_published:
         raise NotFound(f"Unknown project {slug!r}")
+    loop_message = snapshots.tree_loop_message(snapshot)
+    if loop_message:
+        raise Conflict(loop_message)
     return snapshot
 
 

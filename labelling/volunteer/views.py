@@ -32,6 +32,14 @@ def classify(request: HttpRequest, slug: str) -> HttpResponse:
     project = snapshot.project
     if not project.is_published:
         raise Http404(f"Unknown project {slug!r}")
+    loop_message = snapshots.tree_loop_message(snapshot)
+    if loop_message:
+        return render(
+            request,
+            "labelling/unavailable.html",
+            {"project": project, "message": loop_message},
+            status=503,
+        )
     tutorial = render_markdown(project.tutorial_markdown)
     return render(
         request,

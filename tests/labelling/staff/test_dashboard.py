@@ -10,7 +10,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, reverse
 
-from labelling.models import AcquisitionPick, AcquisitionRound, ModelVersion, Prediction
+from labelling.models import AcquisitionPick, AcquisitionRound, ModelVersion, Prediction, Project
 from labelling.staff import urls as dashboard_urls
 from labelling.volunteer import submission
 
@@ -169,30 +169,34 @@ def test_retrain_now_button_claims_a_retrain_once(project, staff):
     assert client.get(f"/staff/projects/{project.slug}/retrain/").status_code == 405
 
 
+# A new project as the staff form posts it.
+NEW_PROJECT_FORM = {
+    "slug": "birds",
+    "title": "Birds",
+    "description": "",
+    "image_size": 32,
+    "image_channels": 1,
+    "retirement_limit": 10,
+    "retirement_rule": "fixed_count",
+    "retirement_threshold": 0.2,
+    "retirement_max_expected_change": 1.0,
+    "retirement_minimum_votes": 3,
+    "acquisition_batch_size": 20,
+    "exploration_share": 0.1,
+    "acquisition_strategy": "power_bald",
+    "mc_samples": 15,
+    "rotation_invariant": "",
+    "retrain_after_new_votes": 50,
+    "retrain_after_minutes": 60,
+    "is_published": "on",
+    "questions": "bird: Is there a bird?\n  yes [y] Yes -> colour\n  no [n] No\ncolour: What colour?\n  red [r] Red\n  blue [b] Blue\n",
+}
+
+
 def test_staff_create_a_project_with_a_question_tree_and_bad_trees_are_explained(staff):
     client = Client()
     client.force_login(staff)
-    form = {
-        "slug": "birds",
-        "title": "Birds",
-        "description": "",
-        "image_size": 32,
-        "image_channels": 1,
-        "retirement_limit": 10,
-        "retirement_rule": "fixed_count",
-        "retirement_threshold": 0.2,
-        "retirement_max_expected_change": 1.0,
-        "retirement_minimum_votes": 3,
-        "acquisition_batch_size": 20,
-        "exploration_share": 0.1,
-        "acquisition_strategy": "power_bald",
-        "mc_samples": 15,
-        "rotation_invariant": "",
-        "retrain_after_new_votes": 50,
-        "retrain_after_minutes": 60,
-        "is_published": "on",
-        "questions": "bird: Is there a bird?\n  yes [y] Yes -> colour\n  no [n] No\ncolour: What colour?\n  red [r] Red\n  blue [b] Blue\n",
-    }
+    form = NEW_PROJECT_FORM
     response = client.post("/staff/projects/new/", form)
     assert response.status_code == 302
     tree_page = client.get("/staff/projects/birds/edit/").content.decode()
@@ -206,6 +210,25 @@ def test_staff_create_a_project_with_a_question_tree_and_bad_trees_are_explained
         {**form, "slug": "loop", "questions": "a: A?\n  x [x] X -> nowhere\n  y [y] Y"},
     )
     assert loops.status_code == 400 and "unknown question" in loops.content.decode()
+
+
+def test_the_form_refuses_a_looping_tree_and_shows_each_error_once(staff):
+    client = Client()
+    client.force_login(staff)
+    looping = "a: A?\n  x [x] X -> b\n  y [y] Y\nb: B?\n  back [k] Back -> a\n  end [e] End\n"
+    response = client.post("/staff/projects/new/", {**NEW_PROJECT_FORM, "questions": looping})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert page.count("it loops (a -&gt; b -&gt; a)") == 1
+    assert not Project.objects.filter(slug="birds").exists()
+    shortcuts = "a: A?\n  x [x] X\n  y [x] Y\n"
+    page = client.post(
+        "/staff/projects/new/", {**NEW_PROJECT_FORM, "questions": shortcuts}
+    ).content.decode()
+    assert page.count("expected one distinct single-character shortcut") == 1
+    assert client.post("/staff/projects/new/", NEW_PROJECT_FORM).status_code == 302
+    again = client.post("/staff/projects/new/", NEW_PROJECT_FORM).content.decode()
+    assert again.count("already exists") == 1
 
 
 def test_the_upload_page_reports_each_refused_file(project, staff):

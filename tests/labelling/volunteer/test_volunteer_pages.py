@@ -223,3 +223,22 @@ def test_the_home_page_costs_the_same_queries_however_many_projects_and_subjects
         make_project(f"project-{index}", subjects=index + 1)
     with django_assert_max_num_queries(3):  # projects with their example image, subject totals
         assert Client().get("/").status_code == 200
+
+
+def test_a_stored_tree_that_loops_shows_volunteers_an_error_instead_of_cycling(
+    project, fresh_serving_state
+):
+    # A tree the services refuse, written behind their back (an old row, the admin, SQL).
+    root = models.Question.objects.get(project=project, key="smooth-or-featured")
+    models.Answer.objects.filter(question__project=project, key="bar").update(next_question=root)
+    client = Client()
+    page = client.get(f"/projects/{project.slug}/classify/")
+    assert page.status_code == 503
+    assert "loop (smooth-or-featured -&gt; bar -&gt; smooth-or-featured)" in page.content.decode()
+    assert 'id="classify"' not in page.content.decode()
+    for url in (f"/api/projects/{project.slug}", f"/api/projects/{project.slug}/next"):
+        response = client.get(url)
+        assert (
+            response.status_code == 409
+            and "staff fix the question tree" in response.json()["error"]
+        )
