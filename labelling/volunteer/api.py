@@ -9,9 +9,10 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
+from django.views import csrf
 
 from labelling.core import snapshots
 from labelling.core.errors import Conflict, InvalidInput, NotFound, StarlingError
@@ -35,6 +36,21 @@ def json_errors(view):
             return JsonResponse({"error": error.message}, status=error.status)
 
     return wrapper
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Django's CSRF refusal: JSON `error` under /api/ (as the API's other refusals), else the
+    HTML page."""
+    if not request.path.startswith("/api/"):
+        return csrf.csrf_failure(request, reason=reason)
+    return JsonResponse(
+        {
+            "error": f"CSRF check failed ({reason}): expected the header X-CSRFToken to carry the "
+            "value of the csrftoken cookie, which GET /api/projects/<slug> (or the classify page) "
+            "sets"
+        },
+        status=403,
+    )
 
 
 def method_not_allowed(request: HttpRequest, allowed: str) -> JsonResponse:
