@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from PIL import Image, UnidentifiedImageError
 
 from labelling.catalogue.archive import open_members
-from labelling.core.errors import ImportRefused
+from labelling.core.errors import ImportRefused, InvalidInput
 from labelling.models import Project, Subject
 from labelling.queue import redis_queue
 
@@ -136,16 +136,25 @@ class ImportLine:
         return self.error is None
 
 
-def subjects_import_path(*, project: Project, path: Path, progress=None) -> list[ImportLine]:
+def subjects_import_path(
+    *, project: Project, path: Path, progress=None, name: str | None = None
+) -> list[ImportLine]:
     """Import every image in a folder or a zip file; one ImportLine per file, good and refused.
 
     Each file is imported on its own: a refused file changes nothing, the good ones are kept.
-    `progress`, if given, is called with (done, total) after each file.
+    `progress`, if given, is called with (done, total) after each file. `name` is what messages
+    call the folder or zip (an uploaded file's own name); the path's name by default.
     """
     lines: list[ImportLine] = []
-    with open_members(Path(path)) as members:
-        for done, (name, read, refusal) in enumerate(members, start=1):
-            lines.append(_import_member(project, name, read, refusal))
+    with open_members(Path(path), name=name) as members:
+        if not members:
+            raise InvalidInput(
+                f"{name or Path(path).name}: no files inside to import; expected images "
+                f"({', '.join(sorted(PILLOW_FORMATS))}); folders, __MACOSX and .DS_Store are "
+                "skipped"
+            )
+        for done, (member_name, read, refusal) in enumerate(members, start=1):
+            lines.append(_import_member(project, member_name, read, refusal))
             if progress is not None:
                 progress(done, len(members))
     return lines

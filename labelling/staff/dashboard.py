@@ -127,7 +127,9 @@ def project_upload(request, slug):
                 for chunk in form.cleaned_data["archive"].chunks():
                     handle.write(chunk)
             try:
-                report = imports.subjects_import_path(project=project, path=path)
+                report = imports.subjects_import_path(
+                    project=project, path=path, name=form.cleaned_data["archive"].name
+                )
             except StarlingError as error:
                 form.add_error("archive", error.message)
     context = {

@@ -13,6 +13,7 @@ The tree text, one question per line and its answers indented below it:
 """
 
 import re
+import zipfile
 
 from django import forms
 
@@ -114,6 +115,16 @@ class ProjectForm(forms.ModelForm):
 
 class UploadForm(forms.Form):
     archive = forms.FileField(help_text="A .zip of images (PNG, JPEG, GIF, BMP, TIFF, WebP).")
+
+    def clean_archive(self):
+        archive = self.cleaned_data["archive"]
+        if not zipfile.is_zipfile(archive):
+            raise forms.ValidationError(
+                f"{archive.name}: not a zip file; expected a .zip of images (a folder can be "
+                "imported with manage.py import_subjects)"
+            )
+        archive.seek(0)
+        return archive
 
 
 class GuideForm(forms.Form):

@@ -250,6 +250,37 @@ def test_the_upload_page_reports_each_refused_file(project, staff):
     assert "Imported 1 of 2 files" in page and "broken.png: not an image" in page
 
 
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("nothing.zip", "empty zip", "nothing.zip: no files inside to import; expected images"),
+        ("galaxy.png", "png", "galaxy.png: not a zip file; expected a .zip of images"),
+    ],
+)
+def test_the_upload_page_explains_an_empty_zip_and_a_file_that_is_not_one(
+    project, staff, name, content, message
+):
+    import zipfile
+
+    from tests.conftest import png_bytes
+
+    buffer = io.BytesIO()
+    if content == "png":
+        buffer.write(png_bytes(5))
+    else:
+        zipfile.ZipFile(buffer, "w").close()
+    buffer.seek(0)
+    buffer.name = name
+    client = Client()
+    client.force_login(staff)
+    before = project.subjects.count()
+    response = client.post(f"/staff/projects/{project.slug}/upload/", {"archive": buffer})
+    page = response.content.decode()
+    assert response.status_code == 400 and page.count(message) == 1, page
+    assert "upload.zip" not in page and "Imported 0 of 0" not in page
+    assert project.subjects.count() == before
+
+
 def query_count(client, url):
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
