@@ -23,6 +23,8 @@ def _line(values: list) -> str:
 
 
 def classifications_csv(*, project: Project) -> Iterator[str]:
+    """One row per classification: who, when, whether it came after retirement and whether the
+    model had asked for the subject (a round's pick when the vote was cast), the answers."""
     yield _line(
         [
             "classification_id",
@@ -30,6 +32,7 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
             "volunteer_id",
             "created_at",
             "after_retirement",
+            "requested_by_model",
             "answers",
         ]
     )
@@ -37,10 +40,16 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
         Classification.objects.filter(project=project)
         .order_by("pk")
         .values_list(
-            "pk", "subject_id", "volunteer_id", "created_at", "after_retirement", "annotations"
+            "pk",
+            "subject_id",
+            "volunteer_id",
+            "created_at",
+            "after_retirement",
+            "requested_by_model",
+            "annotations",
         )
     )
-    for pk, subject_id, volunteer_id, created_at, late, annotations in rows.iterator(
+    for pk, subject_id, volunteer_id, created_at, late, requested, annotations in rows.iterator(
         chunk_size=CHUNK
     ):
         yield _line(
@@ -50,6 +59,7 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
                 volunteer_id,
                 created_at.isoformat(),
                 int(late),
+                int(requested),
                 json.dumps(annotations, sort_keys=True),
             ]
         )

@@ -348,6 +348,28 @@ def test_exports_stream_csv_with_one_row_per_subject_and_n_per_question(scored_p
     )
 
 
+def test_the_raw_export_says_which_votes_the_model_asked_for(project, volunteer, staff):
+    from labelling.models import ROUND_PRIORITY_BASE, Subject
+
+    asked, other = project.subjects.order_by("pk")[:2]
+    Subject.objects.filter(pk=asked.pk).update(priority=ROUND_PRIORITY_BASE + 1)
+    for subject in (asked, other):
+        submission.classification_submit(
+            project=project,
+            volunteer=volunteer,
+            subject_id=subject.pk,
+            annotations={"smooth-or-featured": "smooth"},
+            idempotency_key=f"raw-{subject.pk}",
+        )
+    client = Client()
+    client.force_login(staff)
+    raw = download_csv(client, f"/staff/projects/{project.slug}/export/classifications.csv")
+    assert {row["subject_id"]: row["requested_by_model"] for row in raw} == {
+        str(asked.pk): "1",
+        str(other.pk): "0",
+    }
+
+
 def test_export_commands_write_files_and_refuse_bad_input(scored_project, tmp_path):
     call_command(
         "export_votes",
