@@ -2,7 +2,8 @@
 its tutorial and field guide, and the volunteer's own page."""
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from labelling.core import snapshots
@@ -81,3 +82,8 @@ def volunteer_page(request: HttpRequest) -> HttpResponse:
             "requested": sum(row["requested"] for row in contributions),
         },
     )
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """For clients that ask for /favicon.ico without reading the pages' <link rel="icon">."""
+    return redirect(static("labelling/favicon.svg"), permanent=True)

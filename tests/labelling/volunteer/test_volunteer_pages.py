@@ -2,8 +2,10 @@
 first visit, the project cards, the volunteer's own page and the votes the model asked for."""
 
 import re
+from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.db import transaction
 from django.test import Client
 
@@ -242,3 +244,14 @@ def test_a_stored_tree_that_loops_shows_volunteers_an_error_instead_of_cycling(
             response.status_code == 409
             and "staff fix the question tree" in response.json()["error"]
         )
+
+
+def test_every_page_names_its_icon_and_favicon_ico_leads_to_it(project):
+    client = Client()
+    page = client.get("/").content.decode()
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', page)
+    assert icon and icon[1].endswith("favicon.svg")
+    redirect = client.get("/favicon.ico")
+    assert redirect.status_code == 301 and redirect["Location"] == icon[1]
+    found = finders.find("labelling/favicon.svg")  # what collectstatic and whitenoise serve
+    assert found and "<svg" in Path(found).read_text()
