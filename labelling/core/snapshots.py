@@ -14,7 +14,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from labelling.core.errors import NotFound
-from labelling.core.selectors import project_tree
+from labelling.core.selectors import project_has_round, project_tree
 from labelling.core.tree import Tree
 from labelling.models import Project
 
@@ -28,6 +28,9 @@ class ProjectSnapshot:
     checked_at: float
     # The tree's loops (computed once per tree): volunteers cannot finish such a tree.
     loops: tuple[tuple[str, ...], ...] = ()
+    # Whether a model has ranked the queue (a round was recorded). Read with the tree: a round
+    # bumps serving_version (labelling/queue/builder.py, after_round), which reloads both.
+    model_ranked: bool = True
 
     @property
     def version(self) -> int:
@@ -53,11 +56,14 @@ def project_snapshot(*, slug: str) -> ProjectSnapshot:
         and cached.project.pk == project.pk
         and cached.version == project.serving_version
     ):
-        tree, loops = cached.tree, cached.loops
+        tree, loops, model_ranked = cached.tree, cached.loops, cached.model_ranked
     else:
         tree = project_tree(project=project)
         loops = tuple(tuple(loop) for loop in tree.loops())
-    snapshot = ProjectSnapshot(project=project, tree=tree, checked_at=now, loops=loops)
+        model_ranked = project_has_round(project_id=project.pk)
+    snapshot = ProjectSnapshot(
+        project=project, tree=tree, checked_at=now, loops=loops, model_ranked=model_ranked
+    )
     with _lock:
         _snapshots[slug] = snapshot
     return snapshot

@@ -87,6 +87,7 @@ SETTINGS_FIELDS = [
     "rotation_invariant",
     "retrain_after_new_votes",
     "retrain_after_minutes",
+    "retrain_minimum_labelled_subjects",
     "is_published",
 ]
 

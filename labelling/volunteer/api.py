@@ -153,6 +153,7 @@ def next_subject(request: HttpRequest, slug: str) -> JsonResponse:
         volunteer_id=request_volunteer_id(request),
         count=count or 1,
         exclude_ids=exclude_ids,
+        model_ranked=snapshot.model_ranked,
     )
     ensure_csrf_cookie_once(request)
     if count is not None:

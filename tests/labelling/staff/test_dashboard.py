@@ -188,6 +188,7 @@ NEW_PROJECT_FORM = {
     "rotation_invariant": "",
     "retrain_after_new_votes": 50,
     "retrain_after_minutes": 60,
+    "retrain_minimum_labelled_subjects": 20,
     "is_published": "on",
     "questions": "bird: Is there a bird?\n  yes [y] Yes -> colour\n  no [n] No\ncolour: What colour?\n  red [r] Red\n  blue [b] Blue\n",
 }
