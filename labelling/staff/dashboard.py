@@ -350,7 +350,16 @@ def export_predictions(request, slug):
         return HttpResponse(
             f"No ready model version {number or ''} in project {project.slug!r}", status=404
         )
+    missing = exports.predictions_missing_reason(version=version)
+    if missing:
+        return HttpResponse(missing, status=404, content_type="text/plain; charset=utf-8")
     return _csv_response(
         exports.predictions_csv(version=version),
         f"{project.slug}-predictions-v{version.number}.csv",
     )
+
+
+@staff_only
+def export_catalogue(request, slug):
+    project = staff_project(slug)
+    return _csv_response(exports.catalogue_csv(project=project), f"{project.slug}-catalogue.csv")

@@ -1,5 +1,6 @@
 import csv
 import io
+import json
 import re
 from io import StringIO
 
@@ -371,6 +372,47 @@ def test_the_raw_export_says_which_votes_the_model_asked_for(project, volunteer,
     }
 
 
+def test_the_catalogue_has_a_row_for_every_subject_and_question_retired_ones_included(
+    scored_project, staff
+):
+    from labelling.models import Subject
+
+    project = scored_project
+    voted = project.subjects.get(classification_count=1)
+    retired = project.subjects.exclude(pk=voted.pk).order_by("pk").first()
+    Subject.objects.filter(pk=voted.pk).update(metadata={"survey_id": "J1234+5678", "ra": 150.1})
+    Subject.objects.filter(pk=retired.pk).update(status="retired", retirement_reason="limit")
+    scored(project, number=2).predictions.filter(subject=retired).delete()  # scores the unretired
+    ModelVersion.objects.create(project=project, number=3, status="ready", worse_than_baseline=True)
+    client = Client()
+    client.force_login(staff)
+    rows = download_csv(client, f"/staff/projects/{project.slug}/export/catalogue.csv")
+    assert len(rows) == project.subjects.count() * 2
+    assert {(row["subject_id"], row["question"]) for row in rows} == {
+        (str(pk), question)
+        for pk in project.subjects.values_list("pk", flat=True)
+        for question in ("smooth-or-featured", "bar")
+    }
+    by_key = {(int(row["subject_id"]), row["question"]): row for row in rows}
+    bar = by_key[(voted.pk, "bar")]
+    assert json.loads(bar["metadata"]) == {"survey_id": "J1234+5678", "ra": 150.1}
+    assert bar["original_name"] == voted.original_name and bar["N"] == "1"
+    assert (bar["bar:votes"], bar["bar:fraction"], bar["no-bar:votes"]) == ("1", "1.0", "0")
+    assert bar["smooth:votes"] == "" and bar["model_version"] == "2" and bar["bar:mean"] == "0.4"
+    old = by_key[(retired.pk, "smooth-or-featured")]
+    assert (old["status"], old["retirement_reason"], old["model_version"]) == (
+        "retired",
+        "limit",
+        "1",
+    )
+    assert old["smooth:mean"] == "0.7" and old["N"] == "0" and old["smooth:fraction"] == ""
+    refused = client.get(f"/staff/projects/{project.slug}/export/predictions.csv?version=3")
+    assert refused.status_code == 404
+    assert "worse than the image-free baseline" in refused.content.decode()
+    with pytest.raises(CommandError, match="version 3 has no predictions"):
+        call_command("export_predictions", project.slug, "-", "--model-version", "3")
+
+
 def test_export_commands_write_files_and_refuse_bad_input(scored_project, tmp_path):
     call_command(
         "export_votes",
@@ -390,6 +432,10 @@ def test_export_commands_write_files_and_refuse_bad_input(scored_project, tmp_pa
         verbosity=0,
     )
     assert len(parse((tmp_path / "p.csv").read_text())) == scored_project.subjects.count()
+    out = StringIO()
+    call_command("export_catalogue", scored_project.slug, str(tmp_path / "c.csv"), stdout=out)
+    assert len(parse((tmp_path / "c.csv").read_text())) == scored_project.subjects.count() * 2
+    assert f"wrote {scored_project.subjects.count() * 2} rows" in out.getvalue()
     with pytest.raises(CommandError, match="No ready model version 7"):
         call_command(
             "export_predictions",
