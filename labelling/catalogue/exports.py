@@ -42,6 +42,8 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
             "after_retirement",
             "requested_by_model",
             "answers",
+            "original_name",
+            "metadata",
         ]
     )
     rows = (
@@ -55,11 +57,21 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
             "after_retirement",
             "requested_by_model",
             "annotations",
+            "subject__original_name",
+            "subject__metadata",
         )
     )
-    for pk, subject_id, volunteer_id, created_at, late, requested, annotations in rows.iterator(
-        chunk_size=CHUNK
-    ):
+    for (
+        pk,
+        subject_id,
+        volunteer_id,
+        created_at,
+        late,
+        requested,
+        annotations,
+        name,
+        metadata,
+    ) in rows.iterator(chunk_size=CHUNK):
         yield _line(
             [
                 pk,
@@ -69,6 +81,8 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
                 int(late),
                 int(requested),
                 json.dumps(annotations, sort_keys=True),
+                name,
+                json.dumps(metadata, sort_keys=True),
             ]
         )
 
@@ -80,7 +94,7 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
     (`question:answer:final_estimate`, the catalogue's estimate; empty otherwise)."""
     tree = project_tree(project=project)
     keys = tree.ordered_keys()
-    header = ["subject_id", "original_name", "status", "classifications"]
+    header = ["subject_id", "original_name", "metadata", "status", "classifications"]
     header += ["retirement_reason", "retired_by_version", "retired_at"]
     for key in keys:
         header += [f"{key}:{answer.key}" for answer in tree.questions[key].answers] + [f"{key}:N"]
@@ -92,6 +106,7 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
         .values_list(
             "pk",
             "original_name",
+            "metadata",
             "status",
             "classification_count",
             "retirement_reason",
@@ -101,8 +116,11 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
             "retirement_forecast",
         )
     )
-    for *described, retired_at, votes, forecast in rows.iterator(chunk_size=CHUNK):
-        line = [*described, retired_at.isoformat() if retired_at else ""]
+    for pk, name, metadata, *described, retired_at, votes, forecast in rows.iterator(
+        chunk_size=CHUNK
+    ):
+        line = [pk, name, json.dumps(metadata, sort_keys=True), *described]
+        line.append(retired_at.isoformat() if retired_at else "")
         for key in keys:
             answers = tree.questions[key].answers
             counts = answer_counts(votes, tree, key)
@@ -113,11 +131,11 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
 
 
 def predictions_csv(*, version: ModelVersion) -> Iterator[str]:
-    """One row per scored subject: per answer the posterior mean vote fraction and 90% interval,
-    per question the mutual information; the acquisition score."""
+    """One row per scored subject (its file name and metadata): per answer the posterior mean vote
+    fraction and 90% interval, per question the mutual information; the acquisition score."""
     tree = project_tree(project=version.project)
     keys = tree.ordered_keys()
-    header = ["subject_id", "model_version", "score"]
+    header = ["subject_id", "original_name", "metadata", "model_version", "score"]
     for key in keys:
         for answer in tree.questions[key].answers:
             header += [
@@ -130,10 +148,13 @@ def predictions_csv(*, version: ModelVersion) -> Iterator[str]:
     rows = (
         Prediction.objects.filter(model_version=version)
         .order_by("subject_id")
-        .values_list("subject_id", "score", "per_question")
+        .values_list(
+            "subject_id", "subject__original_name", "subject__metadata", "score", "per_question"
+        )
     )
-    for subject_id, score, per_question in rows.iterator(chunk_size=CHUNK):
-        line = [subject_id, version.number, round(score, 6)]
+    for subject_id, name, metadata, score, per_question in rows.iterator(chunk_size=CHUNK):
+        line = [subject_id, name, json.dumps(metadata, sort_keys=True), version.number]
+        line.append(round(score, 6))
         for key in keys:
             question = per_question.get(key, {})
             for answer in tree.questions[key].answers:

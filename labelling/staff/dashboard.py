@@ -127,8 +127,12 @@ def project_upload(request, slug):
                 for chunk in form.cleaned_data["archive"].chunks():
                     handle.write(chunk)
             try:
+                manifest = form.cleaned_data.get("manifest")
                 report = imports.subjects_import_path(
-                    project=project, path=path, name=form.cleaned_data["archive"].name
+                    project=project,
+                    path=path,
+                    name=form.cleaned_data["archive"].name,
+                    manifest=(manifest.name, manifest.read()) if manifest else None,
                 )
             except StarlingError as error:
                 form.add_error("archive", error.message)
@@ -137,6 +141,7 @@ def project_upload(request, slug):
         "form": form,
         "report": report,
         "imported": sum(line.ok for line in report or []),
+        "files": sum(line.manifest_line is None for line in report or []),
     }
     return render(
         request, "labelling/dashboard/upload.html", context, status=400 if form.errors else 200
@@ -198,13 +203,14 @@ def subject_list(request, slug):
         return HttpResponse(
             f"Invalid value for status: expected active or retired, received {status!r}", status=400
         )
+    search = request.GET.get("q", "").strip()[:200]
     page = Paginator(
-        staff_selectors.subjects_for_staff(project=project, status=status), 60
+        staff_selectors.subjects_for_staff(project=project, status=status, search=search), 60
     ).get_page(request.GET.get("page"))
     return render(
         request,
         "labelling/dashboard/subjects.html",
-        {"project": project, "page": page, "status": status or ""},
+        {"project": project, "page": page, "status": status or "", "search": search},
     )
 
 

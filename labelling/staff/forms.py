@@ -115,7 +115,17 @@ class ProjectForm(forms.ModelForm):
 
 
 class UploadForm(forms.Form):
-    archive = forms.FileField(help_text="A .zip of images (PNG, JPEG, GIF, BMP, TIFF, WebP).")
+    archive = forms.FileField(
+        help_text="A .zip of images (PNG, JPEG, GIF, BMP, TIFF, WebP), with its manifest (.csv) "
+        "inside if you have one."
+    )
+    manifest = forms.FileField(
+        required=False,
+        label="Manifest (optional)",
+        help_text="A CSV with one row per image: a column 'file' (or file_name, filename, image) "
+        "naming it, and any others (the survey's ID, coordinates, ...), kept as each image's "
+        "metadata. A column 'id' or ending in '_id' must not repeat.",
+    )
 
     def clean_archive(self):
         archive = self.cleaned_data["archive"]

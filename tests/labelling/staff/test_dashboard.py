@@ -283,6 +283,35 @@ def test_the_upload_page_explains_an_empty_zip_and_a_file_that_is_not_one(
     assert project.subjects.count() == before
 
 
+def test_staff_upload_images_with_a_manifest_then_find_them_by_their_metadata(project, staff):
+    import zipfile
+
+    from tests.conftest import png_bytes
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("ngc1.png", png_bytes(81))
+        archive.writestr("ngc2.png", png_bytes(82))
+    buffer.seek(0)
+    buffer.name = "survey.zip"
+    manifest = io.BytesIO(b"file_name,survey_id,ra\nngc1.png,SDSS-J0912,138.1\nngc2.png,x\n")
+    manifest.name = "survey.csv"
+    client = Client()
+    client.force_login(staff)
+    page = client.post(
+        f"/staff/projects/{project.slug}/upload/", {"archive": buffer, "manifest": manifest}
+    ).content.decode()
+    assert "Imported 1 of 2 files" in page
+    assert "survey.csv line 3" in page and "expected 3 fields" in page
+    found = project.subjects.get(original_name="ngc1.png")
+    assert found.metadata == {"survey_id": "SDSS-J0912", "ra": "138.1"}
+    listing = client.get(f"/staff/projects/{project.slug}/subjects/", {"q": "sdss-j09"})
+    shown = re.findall(r"/subjects/(\d+)/", listing.content.decode())
+    assert shown == [str(found.pk)]
+    detail = client.get(f"/staff/projects/{project.slug}/subjects/{found.pk}/").content.decode()
+    assert "<th>survey_id</th><td>SDSS-J0912</td>" in detail
+
+
 def query_count(client, url):
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url).status_code == 200
