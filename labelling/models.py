@@ -340,6 +340,14 @@ class ModelVersion(models.Model):
         before it is judged; versions judged before the paired rule have no "difference_se")."""
         return self.metrics.get("_held_out", {})
 
+    @property
+    def worse_within_allowance(self) -> bool:
+        """Its held-out NLL is above the baseline's, but by less than the allowance
+        (mlworker.pipeline.WORSE_STANDARD_ERRORS standard errors): it still orders the queue."""
+        held_out = self.held_out_summary
+        model, baseline = held_out.get("nll"), held_out.get("baseline_nll")
+        return not self.worse_than_baseline and None not in (model, baseline) and model > baseline
+
 
 class Prediction(models.Model):
     """The model's view of one subject: per question and answer, the posterior over votes."""

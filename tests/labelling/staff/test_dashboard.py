@@ -149,6 +149,14 @@ def test_the_versions_table_shows_the_baseline_beside_the_model_and_flags_worse_
         status="ready",
         metrics={"_held_out": {"items": 20, "nll": 2.104, "baseline_nll": 2.733}},
     )
+    ModelVersion.objects.create(  # issue 28's versions 3-5: higher NLL, within 1.28 s.e.
+        project=project,
+        number=3,
+        status="ready",
+        metrics={
+            "_held_out": {"items": 9, "nll": 3.37, "baseline_nll": 3.07, "difference_se": 0.4}
+        },
+    )
     client = Client()
     client.force_login(staff)
     page = client.get(f"/staff/projects/{project.slug}/").content.decode()
@@ -156,8 +164,11 @@ def test_the_versions_table_shows_the_baseline_beside_the_model_and_flags_worse_
         re.sub(r"<[^>]+>", "", cell)
         for cell in re.findall(r'<td class="held-out">(.*?)</td>', page)
     ]
-    assert cells[0].startswith("2.104 · 2.733") and "worse" not in cells[0]  # v2 first
-    assert cells[1].startswith("3.217 · 2.905") and "worse than the baseline" in cells[1]
+    assert cells[0].startswith("3.370 · 3.070")  # v3 first
+    assert "worse than the baseline, within the allowance" in cells[0]
+    assert cells[1].startswith("2.104 · 2.733") and "worse" not in cells[1]
+    assert cells[2].startswith("3.217 · 2.905") and "not used to order the queue" in cells[2]
+    assert "within the allowance" not in cells[2]
 
 
 def test_retrain_now_button_claims_a_retrain_once(project, staff):
