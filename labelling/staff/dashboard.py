@@ -67,7 +67,10 @@ def home(request):
 
 @staff_only
 def project_new(request):
-    form = ProjectForm(request.POST or None, initial={"questions": DEFAULT_TREE})
+    # Unpublished until staff publish it, once its images are uploaded.
+    form = ProjectForm(
+        request.POST or None, initial={"questions": DEFAULT_TREE, "is_published": False}
+    )
     if request.method == "POST" and form.is_valid():
         values = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS if name != "title"}
         try:

@@ -225,6 +225,22 @@ def test_staff_create_a_project_with_a_question_tree_and_bad_trees_are_explained
     assert loops.status_code == 400 and "unknown question" in loops.content.decode()
 
 
+def test_the_new_project_form_explains_each_setting_and_starts_unpublished(staff):
+    from labelling.staff.forms import SETTINGS_FIELDS, ProjectForm
+
+    client = Client()
+    client.force_login(staff)
+    page = client.get("/staff/projects/new/").content.decode()
+    for name in ["slug", *SETTINGS_FIELDS]:
+        if name in ("title", "description"):
+            continue
+        help_text = ProjectForm.Meta.help_texts[name]
+        assert f'id="id_{name}_helptext"' in page, name
+        assert help_text.split("(")[0].strip() in page, name
+    published = re.search(r'<input type="checkbox" name="is_published"[^>]*>', page)[0]
+    assert "checked" not in published
+
+
 def test_the_form_refuses_a_looping_tree_and_shows_each_error_once(staff):
     client = Client()
     client.force_login(staff)
