@@ -91,6 +91,10 @@ class Project(models.Model):
     # Retraining schedule, checked by beat: retrain when either threshold is passed (0 = never).
     retrain_after_new_votes = models.PositiveIntegerField(default=200)
     retrain_after_minutes = models.PositiveIntegerField(default=60 * 24)
+    # ...and not before this many subjects have votes (0 = no minimum). Default 100: the smallest
+    # labelled set at which a first model from random weights beat the image-free baseline in the
+    # benchmark results (first_round.json: 9 of 10 seeds at 100; transfer.json: worse at 50).
+    retrain_minimum_labelled_subjects = models.PositiveIntegerField(default=100)
     # Compare-and-set claim: at most one retrain per project at a time.
     retrain_state = models.CharField(
         max_length=16, choices=RetrainState.choices, default=RetrainState.IDLE
@@ -335,6 +339,14 @@ class ModelVersion(models.Model):
         """{"items", "nll", "baseline_nll", "difference_se", "worse"} on the held-out split (empty
         before it is judged; versions judged before the paired rule have no "difference_se")."""
         return self.metrics.get("_held_out", {})
+
+    @property
+    def worse_within_allowance(self) -> bool:
+        """Its held-out NLL is above the baseline's, but by less than the allowance
+        (mlworker.pipeline.WORSE_STANDARD_ERRORS standard errors): it still orders the queue."""
+        held_out = self.held_out_summary
+        model, baseline = held_out.get("nll"), held_out.get("baseline_nll")
+        return not self.worse_than_baseline and None not in (model, baseline) and model > baseline
 
 
 class Prediction(models.Model):

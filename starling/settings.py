@@ -67,6 +67,8 @@ if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# The API answers a CSRF failure in JSON like its other refusals; pages keep Django's page.
+CSRF_FAILURE_VIEW = "labelling.volunteer.api.csrf_failure"
 
 INSTALLED_APPS = [
     "django.contrib.admin",

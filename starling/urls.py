@@ -7,6 +7,7 @@ from django.views.static import serve
 from labelling.volunteer import api, views
 
 urlpatterns = [
+    path("favicon.ico", views.favicon, name="favicon"),
     path("", views.project_list, name="project_list"),
     path("projects/<slug:slug>/classify/", views.classify, name="classify"),
     path("me/", views.volunteer_page, name="volunteer_page"),

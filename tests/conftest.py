@@ -83,6 +83,22 @@ def submit_votes(project, subject, volunteers, answers: dict, key_prefix: str) -
         )
 
 
+def ranked_by_a_model(project):
+    """Record a round that keeps the priorities: the queue counts as ranked by a model from now on
+    (before a first round, next draws from the whole pool)."""
+    from labelling.core import snapshots
+    from labelling.models import AcquisitionRound, ModelVersion, ModelVersionStatus
+
+    version = ModelVersion.objects.create(
+        project=project, number=1, status=ModelVersionStatus.READY
+    )
+    AcquisitionRound.objects.create(
+        project=project, model_version=version, strategy="bald", batch_size=1, exploration_share=0
+    )
+    snapshots.forget()
+    return project
+
+
 @pytest.fixture
 def make_project(db):
     def make(slug="galaxies", subjects=0, **settings_values):

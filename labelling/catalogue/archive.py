@@ -28,8 +28,9 @@ def _unsafe_reason(name: str) -> str | None:
 
 
 @contextmanager
-def open_members(path: Path) -> Iterator[list[Member]]:
-    """The members of a folder or a zip file, readable while the context is open."""
+def open_members(path: Path, *, name: str | None = None) -> Iterator[list[Member]]:
+    """The members of a folder or a zip file, readable while the context is open. `name` is what
+    messages call it (the path's own name by default)."""
     path = Path(path)
     if not path.exists():
         raise InvalidInput(f"No such file or folder: {path}")
@@ -40,7 +41,7 @@ def open_members(path: Path) -> Iterator[list[Member]]:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
         raise InvalidInput(
-            f"{path.name}: not a valid zip file (expected a folder or a .zip)"
+            f"{name or path.name}: not a valid zip file (expected a folder or a .zip)"
         ) from None
     with archive:
         yield list(_archive_members(archive))

@@ -1,4 +1,5 @@
-"""Streamed CSV exports: raw classifications, vote counts per subject, a model version's catalogue.
+"""Streamed CSV exports: raw classifications, vote counts per subject, a model version's
+predictions, and the catalogue of every subject (votes and the latest good model's estimate).
 
 Each function yields CSV lines, reading the database in chunks (`.iterator(chunk_size=...)`), so a
 million subjects stream in constant memory to a file or an HTTP response.
@@ -11,7 +12,14 @@ from collections.abc import Iterator
 
 from labelling.core.selectors import project_tree
 from labelling.core.votes import answer_counts
-from labelling.models import Classification, ModelVersion, Prediction, Project, Subject
+from labelling.models import (
+    Classification,
+    ModelVersion,
+    ModelVersionStatus,
+    Prediction,
+    Project,
+    Subject,
+)
 
 CHUNK = 2000
 
@@ -23,6 +31,8 @@ def _line(values: list) -> str:
 
 
 def classifications_csv(*, project: Project) -> Iterator[str]:
+    """One row per classification: who, when, whether it came after retirement and whether the
+    model had asked for the subject (a round's pick when the vote was cast), the answers."""
     yield _line(
         [
             "classification_id",
@@ -30,19 +40,38 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
             "volunteer_id",
             "created_at",
             "after_retirement",
+            "requested_by_model",
             "answers",
+            "original_name",
+            "metadata",
         ]
     )
     rows = (
         Classification.objects.filter(project=project)
         .order_by("pk")
         .values_list(
-            "pk", "subject_id", "volunteer_id", "created_at", "after_retirement", "annotations"
+            "pk",
+            "subject_id",
+            "volunteer_id",
+            "created_at",
+            "after_retirement",
+            "requested_by_model",
+            "annotations",
+            "subject__original_name",
+            "subject__metadata",
         )
     )
-    for pk, subject_id, volunteer_id, created_at, late, annotations in rows.iterator(
-        chunk_size=CHUNK
-    ):
+    for (
+        pk,
+        subject_id,
+        volunteer_id,
+        created_at,
+        late,
+        requested,
+        annotations,
+        name,
+        metadata,
+    ) in rows.iterator(chunk_size=CHUNK):
         yield _line(
             [
                 pk,
@@ -50,7 +79,10 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
                 volunteer_id,
                 created_at.isoformat(),
                 int(late),
+                int(requested),
                 json.dumps(annotations, sort_keys=True),
+                name,
+                json.dumps(metadata, sort_keys=True),
             ]
         )
 
@@ -62,7 +94,7 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
     (`question:answer:final_estimate`, the catalogue's estimate; empty otherwise)."""
     tree = project_tree(project=project)
     keys = tree.ordered_keys()
-    header = ["subject_id", "original_name", "status", "classifications"]
+    header = ["subject_id", "original_name", "metadata", "status", "classifications"]
     header += ["retirement_reason", "retired_by_version", "retired_at"]
     for key in keys:
         header += [f"{key}:{answer.key}" for answer in tree.questions[key].answers] + [f"{key}:N"]
@@ -74,6 +106,7 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
         .values_list(
             "pk",
             "original_name",
+            "metadata",
             "status",
             "classification_count",
             "retirement_reason",
@@ -83,8 +116,11 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
             "retirement_forecast",
         )
     )
-    for *described, retired_at, votes, forecast in rows.iterator(chunk_size=CHUNK):
-        line = [*described, retired_at.isoformat() if retired_at else ""]
+    for pk, name, metadata, *described, retired_at, votes, forecast in rows.iterator(
+        chunk_size=CHUNK
+    ):
+        line = [pk, name, json.dumps(metadata, sort_keys=True), *described]
+        line.append(retired_at.isoformat() if retired_at else "")
         for key in keys:
             answers = tree.questions[key].answers
             counts = answer_counts(votes, tree, key)
@@ -95,11 +131,11 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
 
 
 def predictions_csv(*, version: ModelVersion) -> Iterator[str]:
-    """One row per scored subject: per answer the posterior mean vote fraction and 90% interval,
-    per question the mutual information; the acquisition score."""
+    """One row per scored subject (its file name and metadata): per answer the posterior mean vote
+    fraction and 90% interval, per question the mutual information; the acquisition score."""
     tree = project_tree(project=version.project)
     keys = tree.ordered_keys()
-    header = ["subject_id", "model_version", "score"]
+    header = ["subject_id", "original_name", "metadata", "model_version", "score"]
     for key in keys:
         for answer in tree.questions[key].answers:
             header += [
@@ -112,10 +148,13 @@ def predictions_csv(*, version: ModelVersion) -> Iterator[str]:
     rows = (
         Prediction.objects.filter(model_version=version)
         .order_by("subject_id")
-        .values_list("subject_id", "score", "per_question")
+        .values_list(
+            "subject_id", "subject__original_name", "subject__metadata", "score", "per_question"
+        )
     )
-    for subject_id, score, per_question in rows.iterator(chunk_size=CHUNK):
-        line = [subject_id, version.number, round(score, 6)]
+    for subject_id, name, metadata, score, per_question in rows.iterator(chunk_size=CHUNK):
+        line = [subject_id, name, json.dumps(metadata, sort_keys=True), version.number]
+        line.append(round(score, 6))
         for key in keys:
             question = per_question.get(key, {})
             for answer in tree.questions[key].answers:
@@ -123,3 +162,93 @@ def predictions_csv(*, version: ModelVersion) -> Iterator[str]:
                 line += [values.get("mean"), values.get("low"), values.get("high")]
             line.append(question.get("mutual_information"))
         yield _line(line)
+
+
+def predictions_missing_reason(*, version: ModelVersion) -> str | None:
+    """Why a ready version has no predictions to export, or None when it has some."""
+    if Prediction.objects.filter(model_version=version).exists():
+        return None
+    if version.worse_than_baseline:
+        return (
+            f"Model version {version.number} has no predictions: it scored worse than the "
+            "image-free baseline on its held-out subjects, so it scored no subject (the catalogue "
+            "keeps the latest good version's estimates)"
+        )
+    if version.error:
+        return f"Model version {version.number} has no predictions: {version.error}"
+    return (
+        f"Model version {version.number} has no predictions yet: its scoring of the pool has not "
+        "finished (see the dashboard's jobs)"
+    )
+
+
+CATALOGUE_VALUES = ("votes", "fraction", "mean", "low90", "high90")
+
+
+def catalogue_csv(*, project: Project) -> Iterator[str]:
+    """One row per subject and question, every subject (retired ones too): who it is (id, file
+    name, metadata as JSON), how it retired, the question's N and per answer the votes, their
+    fraction and the posterior mean vote fraction with its 90% interval from the latest good
+    model version that scored the subject (`model_version`; empty when none has)."""
+    tree = project_tree(project=project)
+    keys = tree.ordered_keys()
+    answer_keys = list(dict.fromkeys(a.key for key in keys for a in tree.questions[key].answers))
+    header = ["subject_id", "original_name", "metadata", "status", "retirement_reason"]
+    header += ["retired_at", "question", "N"]
+    header += [f"{answer}:{value}" for answer in answer_keys for value in CATALOGUE_VALUES]
+    header += ["model_version", "mutual_information"]
+    yield _line(header)
+    good = dict(
+        ModelVersion.objects.filter(
+            project=project, status=ModelVersionStatus.READY, worse_than_baseline=False
+        ).values_list("pk", "number")
+    )
+    subjects = Subject.objects.filter(project=project).order_by("pk")
+    fields = ["pk", "original_name", "metadata", "status", "retirement_reason", "retired_at"]
+    last = 0
+    while True:
+        chunk = list(subjects.filter(pk__gt=last).values_list(*fields, "vote_counts")[:CHUNK])
+        if not chunk:
+            return
+        last = chunk[-1][0]
+        latest = _latest_predictions([row[0] for row in chunk], good)
+        for pk, name, metadata, status, reason, retired_at, votes in chunk:
+            number, per_question = latest.get(pk, ("", {}))
+            described = [pk, name, json.dumps(metadata, sort_keys=True), status, reason]
+            described.append(retired_at.isoformat() if retired_at else "")
+            for key in keys:
+                total, cells, information = _catalogue_cells(tree, key, votes, per_question)
+                blank = [""] * len(CATALOGUE_VALUES)
+                answers = [value for answer in answer_keys for value in cells.get(answer, blank)]
+                yield _line([*described, key, total, *answers, number, information])
+
+
+def _latest_predictions(subject_ids: list[int], good: dict[int, int]) -> dict[int, tuple]:
+    """{subject id: (version number, per_question)} from the latest good version scoring it."""
+    rows = Prediction.objects.filter(subject_id__in=subject_ids, model_version_id__in=list(good))
+    latest: dict[int, tuple] = {}
+    for subject_id, version_id, per_question in rows.values_list(
+        "subject_id", "model_version_id", "per_question"
+    ):
+        number = good[version_id]
+        if subject_id not in latest or latest[subject_id][0] < number:
+            latest[subject_id] = (number, per_question)
+    return latest
+
+
+def _catalogue_cells(tree, key: str, votes, per_question: dict) -> tuple[int, dict, object]:
+    """(N, {answer: [votes, fraction, mean, low90, high90]}, mutual information) of a question."""
+    counts = answer_counts(votes, tree, key)
+    total = sum(counts)
+    question = per_question.get(key, {})
+    cells = {}
+    for answer, count in zip(tree.questions[key].answers, counts, strict=True):
+        estimate = question.get("answers", {}).get(answer.key, {})
+        cells[answer.key] = [
+            count,
+            round(count / total, 6) if total else "",
+            estimate.get("mean", ""),
+            estimate.get("low", ""),
+            estimate.get("high", ""),
+        ]
+    return total, cells, question.get("mutual_information", "")

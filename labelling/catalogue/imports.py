@@ -14,7 +14,8 @@ from django.db import IntegrityError, transaction
 from PIL import Image, UnidentifiedImageError
 
 from labelling.catalogue.archive import open_members
-from labelling.core.errors import ImportRefused
+from labelling.catalogue.manifest import manifest_parse
+from labelling.core.errors import ImportRefused, InvalidInput
 from labelling.models import Project, Subject
 from labelling.queue import redis_queue
 
@@ -115,11 +116,11 @@ def subject_import_image(
     return subject
 
 
-def _import_member(project, name, read, refusal) -> "ImportLine":
+def _import_member(project, name, read, refusal, metadata=None) -> "ImportLine":
     if refusal is not None:
         return ImportLine(name=name, subject_id=None, error=refusal)
     try:
-        subject = subject_import_image(project=project, name=name, data=read())
+        subject = subject_import_image(project=project, name=name, data=read(), metadata=metadata)
     except ImportRefused as refused:
         return ImportLine(name=name, subject_id=None, error=refused.message)
     return ImportLine(name=name, subject_id=subject.pk, error=None)
@@ -130,22 +131,88 @@ class ImportLine:
     name: str
     subject_id: int | None
     error: str | None
+    # The manifest's line this reports on (a bad row, a row naming no file here), else None.
+    manifest_line: int | None = None
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
 
-def subjects_import_path(*, project: Project, path: Path, progress=None) -> list[ImportLine]:
+def subjects_import_path(
+    *,
+    project: Project,
+    path: Path,
+    progress=None,
+    name: str | None = None,
+    manifest: tuple[str, bytes] | None = None,
+) -> list[ImportLine]:
     """Import every image in a folder or a zip file; one ImportLine per file, good and refused.
 
     Each file is imported on its own: a refused file changes nothing, the good ones are kept.
-    `progress`, if given, is called with (done, total) after each file.
+    `progress`, if given, is called with (done, total) after each file. `name` is what messages
+    call the folder or zip (an uploaded file's own name); the path's name by default.
+
+    A manifest (catalogue/manifest.py) gives each image its metadata: the one .csv inside the
+    folder or zip, or `manifest` (its name and bytes) given beside it. With one, a file it does
+    not name is refused, and each bad row or row naming no file here is reported by line.
     """
     lines: list[ImportLine] = []
-    with open_members(Path(path)) as members:
-        for done, (name, read, refusal) in enumerate(members, start=1):
-            lines.append(_import_member(project, name, read, refusal))
+    label = name or Path(path).name
+    with open_members(Path(path), name=name) as members:
+        images = [member for member in members if not member[0].lower().endswith(".csv")]
+        listed = _manifest_from(label, members, manifest)
+        if not images:
+            raise InvalidInput(
+                f"{label}: no files inside to import; expected images "
+                f"({', '.join(sorted(PILLOW_FORMATS))}); folders, __MACOSX and .DS_Store are "
+                "skipped"
+            )
+        used: set[int] = set()
+        for done, (member_name, read, refusal) in enumerate(images, start=1):
+            row = listed.match(member_name) if listed else None
+            if listed and row is None:
+                refusal = refusal or f"{member_name}: no usable row of {listed.name} names it"
+            if row is not None:
+                used.add(row.line)
+            lines.append(
+                _import_member(project, member_name, read, refusal, row.metadata if row else None)
+            )
             if progress is not None:
-                progress(done, len(members))
-    return lines
+                progress(done, len(images))
+    return lines + _manifest_lines(listed, used)
+
+
+def _manifest_from(label: str, members, given: tuple[str, bytes] | None):
+    """The manifest given beside the images, else the one .csv among them, else None."""
+    inside = [member for member in members if member[0].lower().endswith(".csv")]
+    if given is None and len(inside) > 1:
+        raise InvalidInput(
+            f"{label}: expected at most one manifest (.csv), received "
+            f"{sorted(member[0] for member in inside)}"
+        )
+    if given is None and not inside:
+        return None
+    manifest_name, data = given if given is not None else (inside[0][0], inside[0][1]())
+    try:
+        return manifest_parse(manifest_name, data)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+
+
+def _manifest_lines(listed, used: set[int]) -> list[ImportLine]:
+    """Report lines for the manifest's bad rows and for rows naming no file that was there."""
+    if listed is None:
+        return []
+    reported = [(line, message) for line, message in listed.problems]
+    reported += [
+        (row.line, f"names {row.file!r}, which is not among the files")
+        for row in listed.rows
+        if row.line not in used
+    ]
+    return [
+        ImportLine(
+            name=f"{listed.name} line {line}", subject_id=None, error=message, manifest_line=line
+        )
+        for line, message in sorted(reported)
+    ]

@@ -7,7 +7,7 @@ from django.db.models import F
 
 from labelling.core.errors import Conflict, InvalidInput
 from labelling.core.selectors import project_tree
-from labelling.core.tree import QuestionNode, Tree
+from labelling.core.tree import QuestionNode, Tree, tree_problems
 from labelling.models import Answer, Classification, Project, Question
 
 logger = logging.getLogger(__name__)
@@ -66,34 +66,9 @@ def project_tree_replace(*, project: Project, questions: list[QuestionNode]) -> 
 
 
 def _check_tree_spec(questions: list[QuestionNode]) -> None:
-    if not questions:
-        raise InvalidInput("Invalid question tree: expected at least one question, received none")
-    keys = [question.key for question in questions]
-    if len(set(keys)) != len(keys):
-        raise InvalidInput(f"Invalid question tree: question keys repeat in {keys}")
-    for question in questions:
-        if len(question.answers) < 2:
-            raise InvalidInput(
-                f"Invalid question {question.key!r}: expected at least 2 answers, "
-                f"received {len(question.answers)}"
-            )
-        answer_keys = [answer.key for answer in question.answers]
-        shortcuts = [answer.shortcut for answer in question.answers]
-        if len(set(answer_keys)) != len(answer_keys):
-            raise InvalidInput(f"Invalid question {question.key!r}: answer keys repeat")
-        if len(set(shortcuts)) != len(shortcuts) or any(len(s) != 1 for s in shortcuts):
-            raise InvalidInput(
-                f"Invalid question {question.key!r}: expected one distinct single-character "
-                f"shortcut per answer, received {shortcuts}"
-            )
-        for answer in question.answers:
-            if answer.next_question is not None and answer.next_question not in keys:
-                raise InvalidInput(
-                    f"Invalid answer {question.key}:{answer.key}: it leads to unknown question "
-                    f"{answer.next_question!r}"
-                )
-            if answer.next_question == question.key:
-                raise InvalidInput(f"Invalid answer {question.key}:{answer.key}: it loops back")
+    problems = tree_problems(questions)
+    if problems:
+        raise InvalidInput("; ".join(problems))
 
 
 # --- staff ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from labelling.core.errors import NotFound
 from labelling.core.tree import AnswerNode, QuestionNode, Tree
 from labelling.models import (
+    AcquisitionRound,
     Answer,
     Project,
     Question,
@@ -31,6 +32,11 @@ def projects_model_aware(*, project_id: int | None = None) -> QuerySet[Project]:
     """Projects whose retirement rule is model-aware (only `project_id`'s when given)."""
     projects = Project.objects.filter(retirement_rule=RetirementRule.MODEL_AWARE)
     return projects if project_id is None else projects.filter(pk=project_id)
+
+
+def project_has_round(*, project_id: int) -> bool:
+    """Whether a model has ranked the project's subjects yet (a round was recorded)."""
+    return AcquisitionRound.objects.filter(project_id=project_id).exists()
 
 
 def project_slug_taken(*, slug: str) -> bool:

@@ -14,7 +14,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from labelling.core.errors import NotFound
-from labelling.core.selectors import project_tree
+from labelling.core.selectors import project_has_round, project_tree
 from labelling.core.tree import Tree
 from labelling.models import Project
 
@@ -26,6 +26,11 @@ class ProjectSnapshot:
     project: Project
     tree: Tree
     checked_at: float
+    # The tree's loops (computed once per tree): volunteers cannot finish such a tree.
+    loops: tuple[tuple[str, ...], ...] = ()
+    # Whether a model has ranked the queue (a round was recorded). Read with the tree: a round
+    # bumps serving_version (labelling/queue/builder.py, after_round), which reloads both.
+    model_ranked: bool = True
 
     @property
     def version(self) -> int:
@@ -51,13 +56,28 @@ def project_snapshot(*, slug: str) -> ProjectSnapshot:
         and cached.project.pk == project.pk
         and cached.version == project.serving_version
     ):
-        tree = cached.tree
+        tree, loops, model_ranked = cached.tree, cached.loops, cached.model_ranked
     else:
         tree = project_tree(project=project)
-    snapshot = ProjectSnapshot(project=project, tree=tree, checked_at=now)
+        loops = tuple(tuple(loop) for loop in tree.loops())
+        model_ranked = project_has_round(project_id=project.pk)
+    snapshot = ProjectSnapshot(
+        project=project, tree=tree, checked_at=now, loops=loops, model_ranked=model_ranked
+    )
     with _lock:
         _snapshots[slug] = snapshot
     return snapshot
+
+
+def tree_loop_message(snapshot: ProjectSnapshot) -> str | None:
+    """What volunteers are told when the project's stored tree loops, else None."""
+    if not snapshot.loops:
+        return None
+    return (
+        f"The questions of project {snapshot.project.slug!r} loop "
+        f"({' -> '.join(snapshot.loops[0])}), so no classification could ever finish: "
+        "nothing can be classified here until its staff fix the question tree"
+    )
 
 
 def forget(slug: str | None = None) -> None:

@@ -46,6 +46,10 @@ class Tree:
         order.extend(key for key in self.questions if key not in order)
         return order
 
+    def loops(self) -> list[list[str]]:
+        """Every loop in the tree as the questions it passes, e.g. ["a", "b", "a"]; [] for a tree."""
+        return find_loops(list(self.questions.values()))
+
     def head_questions(self) -> tuple[QuestionConfig, ...]:
         """The questions as the model's heads and the vote maths see them, parents first."""
         return from_dicts(
@@ -106,6 +110,94 @@ def nodes_from_dicts(questions: list[dict]) -> list[QuestionNode]:
         )
         for question in questions
     ]
+
+
+def find_loops(questions: list[QuestionNode]) -> list[list[str]]:
+    """The loops among `questions`, each once, as paths that end where they start: ["a", "b", "a"].
+
+    Depth-first from every question in order; an answer leading back to a question on the current
+    path closes a loop. Answers leading to unknown questions are ignored here."""
+    known = {question.key: question for question in questions}
+    finished: set[str] = set()
+    loops: list[list[str]] = []
+
+    def visit(key: str, path: list[str]) -> None:
+        path.append(key)
+        for answer in known[key].answers:
+            following = answer.next_question
+            if following in path:
+                loops.append([*path[path.index(following) :], following])
+            elif following in known and following not in finished:
+                visit(following, path)
+        path.pop()
+        finished.add(key)
+
+    for question in questions:
+        if question.key not in finished:
+            visit(question.key, [])
+    return loops
+
+
+def tree_problems(questions: list[QuestionNode]) -> list[str]:
+    """Every reason `questions` (the first one the root) cannot be a project's tree, each once.
+
+    [] for a good tree. A tree must end for every volunteer (no loops) and ask every question of
+    someone (each question after the first follows an answer that the root leads to)."""
+    if not questions:
+        return ["Invalid question tree: expected at least one question, received none"]
+    keys = [question.key for question in questions]
+    problems = []
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        problems.append(f"Invalid question tree: question keys {repeated} repeat in {keys}")
+    for question in questions:
+        problems.extend(_question_problems(question, keys))
+    for loop in find_loops(questions):
+        problems.append(
+            f"Invalid question tree: it loops ({' -> '.join(loop)}), so a volunteer who takes "
+            "these answers never finishes; expected every path of answers to end"
+        )
+    tree = tree_from_nodes(questions)
+    reached = {tree.root}
+    frontier = [tree.root]
+    while frontier:
+        question = tree.questions[frontier.pop()]
+        for answer in question.answers:
+            if answer.next_question in tree.questions and answer.next_question not in reached:
+                reached.add(answer.next_question)
+                frontier.append(answer.next_question)
+    for key in dict.fromkeys(keys):
+        if key not in reached:
+            problems.append(
+                f"Invalid question {key!r}: no answer leads to it from the first question "
+                f"{keys[0]!r}, so no volunteer would ever see it; expected an answer '-> {key}'"
+            )
+    return problems
+
+
+def _question_problems(question: QuestionNode, keys: list[str]) -> list[str]:
+    problems = []
+    if len(question.answers) < 2:
+        problems.append(
+            f"Invalid question {question.key!r}: expected at least 2 answers, "
+            f"received {len(question.answers)}"
+        )
+    answer_keys = [answer.key for answer in question.answers]
+    shortcuts = [answer.shortcut for answer in question.answers]
+    if len(set(answer_keys)) != len(answer_keys):
+        problems.append(f"Invalid question {question.key!r}: answer keys repeat in {answer_keys}")
+    if len(set(shortcuts)) != len(shortcuts) or any(len(s) != 1 for s in shortcuts):
+        problems.append(
+            f"Invalid question {question.key!r}: expected one distinct single-character "
+            f"shortcut per answer, received {shortcuts}"
+        )
+    for answer in question.answers:
+        if answer.next_question is not None and answer.next_question not in keys:
+            problems.append(
+                f"Invalid answer {question.key}:{answer.key}: it leads to unknown question "
+                f"{answer.next_question!r}; expected one of {keys}"
+            )
+    return problems
 
 
 def validate_annotations(tree: Tree, annotations: object) -> dict[str, str]:

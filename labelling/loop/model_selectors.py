@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from labelling import models
@@ -132,15 +132,31 @@ def active_pool(*, project: models.Project) -> list[tuple[int, Path]]:
 
 
 def retraining_due(*, project: models.Project, now=None) -> bool:
-    """Beat's rule: enough new votes since the last version, or enough time with some new votes."""
+    """Beat's rule: enough new votes since the last version, or enough time with some new votes;
+    and, either way, at least the project's minimum of labelled subjects (a first model trained on
+    a few subjects is judged on fewer still)."""
     now = now or timezone.now()
     latest = models.ModelVersion.objects.filter(project=project).order_by("-number").first()
     total = models.Classification.objects.filter(project=project).count()
     new_votes = total - (latest.classifications_at_start if latest else 0)
-    if new_votes <= 0:
+    if new_votes <= 0 or not labelled_subjects_enough(project=project):
         return False
     if project.retrain_after_new_votes and new_votes >= project.retrain_after_new_votes:
         return True
     if latest is not None and project.retrain_after_minutes:
         return now - latest.created_at >= timedelta(minutes=project.retrain_after_minutes)
     return False
+
+
+def labelled_subjects_count(*, project: models.Project) -> tuple[int, int]:
+    """(subjects with at least one vote, all subjects) of the project: what a round trains on."""
+    counts = models.Subject.objects.filter(project=project).aggregate(
+        labelled=Count("pk", filter=Q(classification_count__gt=0)), total=Count("pk")
+    )
+    return counts["labelled"], counts["total"]
+
+
+def labelled_subjects_enough(*, project: models.Project) -> bool:
+    """Whether the project has its minimum of labelled subjects (all its subjects, if fewer)."""
+    labelled, total = labelled_subjects_count(project=project)
+    return labelled >= min(project.retrain_minimum_labelled_subjects, total)

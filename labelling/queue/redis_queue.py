@@ -158,10 +158,12 @@ def next_subjects(
     volunteer_id: int,
     wanted: int,
     exclude_ids: tuple[int, ...] = (),
+    scattered: bool = False,
 ) -> list[tuple[int, str]] | str | None:
     """Up to `wanted` (subject id, image path) from the top of the queue that the volunteer has not
-    classified, best first; COLD when the queue is not built, None when Redis cannot answer: in
-    both cases ask SQL."""
+    classified, best first (`scattered`: at random from the whole queue, while a first model has
+    yet to rank it); COLD when the queue is not built, None when Redis cannot answer: in both
+    cases ask SQL."""
     client = redis_client()
     if client is None:
         return None
@@ -172,7 +174,7 @@ def next_subjects(
         for _ in range(2):
             answer = _script(
                 keys=[ready, queue, images, seen, cursor, added_key(project_id, version)],
-                args=[wanted, MAX_SCAN, SEEN_TTL_SECONDS, *exclude_ids],
+                args=[wanted, MAX_SCAN, SEEN_TTL_SECONDS, 1 if scattered else 0, *exclude_ids],
             )
             if answer == COLD_SEEN:
                 _seen_load(client, seen, cursor, project_id, volunteer_id)

@@ -2,8 +2,12 @@
 
 COLD_QUEUE, COLD_SEEN, SCANNED_TOO_FAR = -1, -2, -3
 
-# KEYS: ready, queue, images, seen, cursor, added. ARGV: wanted, max_scan, ttl, excluded ids...
-# Returns COLD_QUEUE, COLD_SEEN, SCANNED_TOO_FAR or a flat list [id, image, id, image, ...].
+# KEYS: ready, queue, images, seen, cursor, added. ARGV: wanted, max_scan, ttl, scattered (1/0),
+# excluded ids... Returns COLD_QUEUE, COLD_SEEN, SCANNED_TOO_FAR or a flat list [id, image, ...].
+# Scattered (before a project's first model, when priorities are random anyway): random members
+# of the whole queue (ZRANDMEMBER, distinct) the volunteer has not seen, so that volunteers spread
+# over the pool instead of walking one shared order; when too few of those are unseen, the ordered
+# scan below answers, so nothing unseen is ever missed.
 # The cursor remembers where the run of subjects the volunteer has seen ends, from the top: the
 # next lookup starts there (position = score, then member, as the sorted set orders them), so the
 # volunteer's history is not walked again. An import (which may add a subject above the cursor)
@@ -12,8 +16,27 @@ NEXT_SCRIPT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('SISMEMBER', KEYS[4], '0') == 0 then return -2 end
 local excluded = {}
-for index = 4, #ARGV do excluded[ARGV[index]] = true end
+for index = 5, #ARGV do excluded[ARGV[index]] = true end
 local wanted, max_scan = tonumber(ARGV[1]), tonumber(ARGV[2])
+local function with_images(found)
+  if #found == 0 then return {} end
+  local images = redis.call('HMGET', KEYS[3], unpack(found))
+  local answer = {}
+  for index, id in ipairs(found) do
+    answer[#answer + 1] = id
+    answer[#answer + 1] = images[index] or ''
+  end
+  return answer
+end
+if ARGV[4] == '1' then
+  local scattered = {}
+  for _, id in ipairs(redis.call('ZRANDMEMBER', KEYS[2], wanted * 4)) do
+    if not excluded[id] and redis.call('SISMEMBER', KEYS[4], id) == 0 then
+      scattered[#scattered + 1] = id
+      if #scattered >= wanted then return with_images(scattered) end
+    end
+  end
+end
 local added = redis.call('GET', KEYS[6]) or '0'
 local cursor = redis.call('HMGET', KEYS[5], 'score', 'member', 'added')
 local bound_score, bound_member = '+inf', false
@@ -48,14 +71,7 @@ if prefix_score then
   redis.call('HSET', KEYS[5], 'score', prefix_score, 'member', prefix_member, 'added', added)
   redis.call('EXPIRE', KEYS[5], tonumber(ARGV[3]))
 end
-if #found == 0 then return {} end
-local images = redis.call('HMGET', KEYS[3], unpack(found))
-local answer = {}
-for index, id in ipairs(found) do
-  answer[#answer + 1] = id
-  answer[#answer + 1] = images[index] or ''
-end
-return answer
+return with_images(found)
 """
 
 # KEYS: seen, queue, images, latest version. ARGV: subject id, seen TTL, retired (1/0), this

@@ -1,7 +1,7 @@
 """Charts drawn server-side with matplotlib (Agg) as PNG bytes. NumPy/SciPy only, no TensorFlow."""
 
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from scipy import stats
@@ -37,7 +37,8 @@ def votes_per_hour(hours: list, counts: list[int], *, start=None, end=None) -> b
 
 def votes_per_hour_figure(hours: list, counts: list[int], *, start=None, end=None):
     """(pyplot, figure, axes) of the votes-per-hour chart. The axis spans the window, not the
-    bars: autoscaling to a lone hour's bar drew that bar across the whole chart."""
+    bars: autoscaling to a lone hour's bar drew that bar across the whole chart. With no votes,
+    the axis still shows the window's dates (the 72 hours up to now by default)."""
     import matplotlib.dates as mdates
 
     plt, figure, axes = _figure()
@@ -45,12 +46,15 @@ def votes_per_hour_figure(hours: list, counts: list[int], *, start=None, end=Non
         start = start or hours[0]
         end = end or hours[-1] + HOUR
         axes.bar(hours, counts, width=HOUR_IN_DAYS, align="edge", color="tab:blue")
-        axes.set_xlim(start, end)
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
-        axes.xaxis.set_major_locator(locator)
-        axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     else:
+        end = end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + HOUR
+        start = start or end - 72 * HOUR
+        axes.set_ylim(0, 1)
         axes.text(0.5, 0.5, "no votes yet", ha="center", va="center", transform=axes.transAxes)
+    axes.set_xlim(start, end)
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=8)
+    axes.xaxis.set_major_locator(locator)
+    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     axes.set_ylabel("classifications / hour")
     return plt, figure, axes
 

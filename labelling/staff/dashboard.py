@@ -67,7 +67,10 @@ def home(request):
 
 @staff_only
 def project_new(request):
-    form = ProjectForm(request.POST or None, initial={"questions": DEFAULT_TREE})
+    # Unpublished until staff publish it, once its images are uploaded.
+    form = ProjectForm(
+        request.POST or None, initial={"questions": DEFAULT_TREE, "is_published": False}
+    )
     if request.method == "POST" and form.is_valid():
         values = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS if name != "title"}
         try:
@@ -127,7 +130,13 @@ def project_upload(request, slug):
                 for chunk in form.cleaned_data["archive"].chunks():
                     handle.write(chunk)
             try:
-                report = imports.subjects_import_path(project=project, path=path)
+                manifest = form.cleaned_data.get("manifest")
+                report = imports.subjects_import_path(
+                    project=project,
+                    path=path,
+                    name=form.cleaned_data["archive"].name,
+                    manifest=(manifest.name, manifest.read()) if manifest else None,
+                )
             except StarlingError as error:
                 form.add_error("archive", error.message)
     context = {
@@ -135,6 +144,7 @@ def project_upload(request, slug):
         "form": form,
         "report": report,
         "imported": sum(line.ok for line in report or []),
+        "files": sum(line.manifest_line is None for line in report or []),
     }
     return render(
         request, "labelling/dashboard/upload.html", context, status=400 if form.errors else 200
@@ -196,13 +206,14 @@ def subject_list(request, slug):
         return HttpResponse(
             f"Invalid value for status: expected active or retired, received {status!r}", status=400
         )
+    search = request.GET.get("q", "").strip()[:200]
     page = Paginator(
-        staff_selectors.subjects_for_staff(project=project, status=status), 60
+        staff_selectors.subjects_for_staff(project=project, status=status, search=search), 60
     ).get_page(request.GET.get("page"))
     return render(
         request,
         "labelling/dashboard/subjects.html",
-        {"project": project, "page": page, "status": status or ""},
+        {"project": project, "page": page, "status": status or "", "search": search},
     )
 
 
@@ -348,7 +359,16 @@ def export_predictions(request, slug):
         return HttpResponse(
             f"No ready model version {number or ''} in project {project.slug!r}", status=404
         )
+    missing = exports.predictions_missing_reason(version=version)
+    if missing:
+        return HttpResponse(missing, status=404, content_type="text/plain; charset=utf-8")
     return _csv_response(
         exports.predictions_csv(version=version),
         f"{project.slug}-predictions-v{version.number}.csv",
     )
+
+
+@staff_only
+def export_catalogue(request, slug):
+    project = staff_project(slug)
+    return _csv_response(exports.catalogue_csv(project=project), f"{project.slug}-catalogue.csv")

@@ -13,11 +13,12 @@ The tree text, one question per line and its answers indented below it:
 """
 
 import re
+import zipfile
 
 from django import forms
 
 from labelling.core.errors import InvalidInput
-from labelling.core.tree import AnswerNode, QuestionNode, Tree
+from labelling.core.tree import AnswerNode, QuestionNode, Tree, tree_problems
 from labelling.models import Project
 
 QUESTION_LINE = re.compile(r"^(?P<key>[a-z0-9][a-z0-9_-]*)\s*:\s*(?P<text>.+)$")
@@ -86,6 +87,7 @@ SETTINGS_FIELDS = [
     "rotation_invariant",
     "retrain_after_new_votes",
     "retrain_after_minutes",
+    "retrain_minimum_labelled_subjects",
     "is_published",
 ]
 
@@ -99,16 +101,70 @@ class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = ["slug", *SETTINGS_FIELDS]
+        labels = {"mc_samples": "Dropout samples per image (T)"}
+        help_texts = {
+            "slug": "The project's name in its web address: lower-case letters, digits, hyphens.",
+            "image_size": "Side of the square the model sees, in pixels (images are resized).",
+            "image_channels": "Greyscale or colour, as the model reads the images.",
+            "retirement_limit": "Votes after which an image is retired (Zooniverse's default: 15).",
+            "retirement_rule": "Fixed count retires at the limit; model-aware may retire earlier "
+            "once the model and the votes agree.",
+            "retirement_threshold": "Model-aware: retire when every 90% interval of the final vote "
+            "fraction is narrower than this (a fraction, 0.01 to 1).",
+            "retirement_max_expected_change": "Model-aware: ...or when the votes still to come are "
+            "expected to change each count by less than this many votes.",
+            "retirement_minimum_votes": "Model-aware: never retire before this many votes.",
+            "acquisition_batch_size": "Images each round puts first in the queue.",
+            "exploration_share": "Share of each round's images picked at random rather than by "
+            "the model (a fraction, 0 to 1).",
+            "acquisition_strategy": "How a round picks what the model asks about.",
+            "mc_samples": "Dropout masks drawn per image when scoring (more: steadier "
+            "uncertainties, slower scoring).",
+            "rotation_invariant": "Train with flips and 90-degree turns: off when an image's label "
+            "depends on its orientation.",
+            "retrain_after_new_votes": "Retrain after this many new votes (0: never on votes).",
+            "retrain_after_minutes": "...or after this many minutes with at least one new vote "
+            "(0: never on time).",
+            "retrain_minimum_labelled_subjects": "...and only once this many images have votes "
+            "(all of them, if the project has fewer).",
+            "is_published": "Shown to volunteers on the home page. Publish once the images are "
+            "uploaded.",
+        }
 
     def clean_questions(self):
+        """The tree's nodes; each thing wrong with the text or the tree is one error, shown once."""
         try:
-            return parse_tree_text(self.cleaned_data["questions"])
+            nodes = parse_tree_text(self.cleaned_data["questions"])
         except InvalidInput as error:
             raise forms.ValidationError(error.message) from None
+        problems = tree_problems(nodes)
+        if problems:
+            raise forms.ValidationError(problems)
+        return nodes
 
 
 class UploadForm(forms.Form):
-    archive = forms.FileField(help_text="A .zip of images (PNG, JPEG, GIF, BMP, TIFF, WebP).")
+    archive = forms.FileField(
+        help_text="A .zip of images (PNG, JPEG, GIF, BMP, TIFF, WebP), with its manifest (.csv) "
+        "inside if you have one."
+    )
+    manifest = forms.FileField(
+        required=False,
+        label="Manifest (optional)",
+        help_text="A CSV with one row per image: a column 'file' (or file_name, filename, image) "
+        "naming it, and any others (the survey's ID, coordinates, ...), kept as each image's "
+        "metadata. A column 'id' or ending in '_id' must not repeat.",
+    )
+
+    def clean_archive(self):
+        archive = self.cleaned_data["archive"]
+        if not zipfile.is_zipfile(archive):
+            raise forms.ValidationError(
+                f"{archive.name}: not a zip file; expected a .zip of images (a folder can be "
+                "imported with manage.py import_subjects)"
+            )
+        archive.seek(0)
+        return archive
 
 
 class GuideForm(forms.Form):

@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from labelling.models import (
@@ -67,10 +69,16 @@ def votes_per_hour(*, project: Project, since=None) -> list[tuple]:
     )
 
 
-def subjects_for_staff(*, project: Project, status: str | None = None):
+def subjects_for_staff(*, project: Project, status: str | None = None, search: str = ""):
+    """The project's subjects, highest priority first; `search`: those whose file name or
+    metadata (keys and values, as JSON text) contains it, ignoring case."""
     queryset = Subject.objects.filter(project=project).order_by("-priority", "pk")
     if status:
         queryset = queryset.filter(status=status)
+    if search:
+        queryset = queryset.annotate(metadata_text=Cast("metadata", TextField())).filter(
+            Q(original_name__icontains=search) | Q(metadata_text__icontains=search)
+        )
     return queryset.only(
         "pk", "image", "status", "classification_count", "priority", "original_name", "project_id"
     )

@@ -47,6 +47,11 @@ urlpatterns = [
         name="staff_export_counts",
     ),
     path(
+        "projects/<slug:slug>/export/catalogue.csv",
+        dashboard.export_catalogue,
+        name="staff_export_catalogue",
+    ),
+    path(
         "projects/<slug:slug>/export/predictions.csv",
         dashboard.export_predictions,
         name="staff_export_predictions",

@@ -9,12 +9,13 @@ from functools import wraps
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
+from django.views import csrf
 
 from labelling.core import snapshots
-from labelling.core.errors import InvalidInput, NotFound, StarlingError
+from labelling.core.errors import Conflict, InvalidInput, NotFound, StarlingError
 from labelling.models import Volunteer
 from labelling.queue import choice
 from labelling.volunteer import accounts, ratelimit, submission
@@ -37,6 +38,21 @@ def json_errors(view):
     return wrapper
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """Django's CSRF refusal: JSON `error` under /api/ (as the API's other refusals), else the
+    HTML page."""
+    if not request.path.startswith("/api/"):
+        return csrf.csrf_failure(request, reason=reason)
+    return JsonResponse(
+        {
+            "error": f"CSRF check failed ({reason}): expected the header X-CSRFToken to carry the "
+            "value of the csrftoken cookie, which GET /api/projects/<slug> (or the classify page) "
+            "sets"
+        },
+        status=403,
+    )
+
+
 def method_not_allowed(request: HttpRequest, allowed: str) -> JsonResponse:
     response = JsonResponse(
         {"error": f"Method {request.method} not allowed here: use {allowed}"}, status=405
@@ -46,10 +62,14 @@ def method_not_allowed(request: HttpRequest, allowed: str) -> JsonResponse:
 
 
 def project_for_volunteers(slug: str) -> snapshots.ProjectSnapshot:
-    """The one scoped fetch for volunteer endpoints: a published project (cached), else 404."""
+    """The one scoped fetch for volunteer endpoints: a published project (cached), else 404;
+    409 while its stored tree loops (a volunteer could never finish a classification)."""
     snapshot = snapshots.project_snapshot(slug=slug)
     if not snapshot.project.is_published:
         raise NotFound(f"Unknown project {slug!r}")
+    loop_message = snapshots.tree_loop_message(snapshot)
+    if loop_message:
+        raise Conflict(loop_message)
     return snapshot
 
 
@@ -133,6 +153,7 @@ def next_subject(request: HttpRequest, slug: str) -> JsonResponse:
         volunteer_id=request_volunteer_id(request),
         count=count or 1,
         exclude_ids=exclude_ids,
+        model_ranked=snapshot.model_ranked,
     )
     ensure_csrf_cookie_once(request)
     if count is not None:

@@ -2,7 +2,8 @@
 its tutorial and field guide, and the volunteer's own page."""
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from labelling.core import snapshots
@@ -32,6 +33,14 @@ def classify(request: HttpRequest, slug: str) -> HttpResponse:
     project = snapshot.project
     if not project.is_published:
         raise Http404(f"Unknown project {slug!r}")
+    loop_message = snapshots.tree_loop_message(snapshot)
+    if loop_message:
+        return render(
+            request,
+            "labelling/unavailable.html",
+            {"project": project, "message": loop_message},
+            status=503,
+        )
     tutorial = render_markdown(project.tutorial_markdown)
     return render(
         request,
@@ -73,3 +82,8 @@ def volunteer_page(request: HttpRequest) -> HttpResponse:
             "requested": sum(row["requested"] for row in contributions),
         },
     )
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """For clients that ask for /favicon.ico without reading the pages' <link rel="icon">."""
+    return redirect(static("labelling/favicon.svg"), permanent=True)

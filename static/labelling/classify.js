@@ -122,6 +122,13 @@
 
   function choose(answer) {
     if (busy || !current) return;
+    if (answer.next && (answer.next === questionKey || path.includes(answer.next))) {
+      // A tree that loops could never be finished: say so rather than cycle (the server refuses
+      // such trees; this guards a page loaded before the tree changed).
+      statusLine.textContent = "The questions of this project loop back to '" + answer.next +
+        "', so this image cannot be finished. Please tell the project's team.";
+      return;
+    }
     answers[questionKey] = answer.key;
     path.push(questionKey);
     if (answer.next) showQuestion(answer.next);

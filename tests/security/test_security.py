@@ -33,7 +33,7 @@ def submit(client, project, subject_id, key="k", **extra):
     )
 
 
-def test_classification_submit_needs_the_csrf_token_of_the_page(project):
+def test_an_api_post_without_the_csrf_token_is_refused_with_a_json_403(project):
     client = Client(enforce_csrf_checks=True)
     subject = project.subjects.first()
     refused = client.post(
@@ -48,6 +48,8 @@ def test_classification_submit_needs_the_csrf_token_of_the_page(project):
         content_type="application/json",
     )
     assert refused.status_code == 403 and Classification.objects.count() == 0
+    assert refused["Content-Type"] == "application/json"
+    assert "expected the header X-CSRFToken" in refused.json()["error"]
     client.get(f"/projects/{project.slug}/classify/")  # the page sets the CSRF cookie
     assert submit(client, project, subject.pk).status_code == 201
 
@@ -56,7 +58,8 @@ def test_classification_submit_needs_the_csrf_token_of_the_page(project):
 def test_staff_forms_need_the_csrf_token(project, staff, path):
     client = Client(enforce_csrf_checks=True)
     client.force_login(staff)
-    assert client.post(f"/staff/projects/{project.slug}/{path}").status_code == 403
+    refused = client.post(f"/staff/projects/{project.slug}/{path}")
+    assert refused.status_code == 403 and refused["Content-Type"].startswith("text/html")
     assert Project.objects.get(pk=project.pk).retrain_state == "idle"
 
 

@@ -18,6 +18,7 @@ from labelling.core import snapshots, votes
 from labelling.loop import rounds
 from labelling.models import Classification, Subject, SubjectStatus
 from labelling.queue import builder, redis_queue
+from tests.conftest import ranked_by_a_model
 from tests.processes import OwnRedis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving_state")]
@@ -55,7 +56,7 @@ def queue_is_built(project) -> bool:
 
 
 def test_next_with_count_answers_that_many_distinct_subjects_best_first(make_project):
-    project = make_project(slug="counted", subjects=8)
+    project = ranked_by_a_model(make_project(slug="counted", subjects=8))
     body = get_next(Client(), project, count="3").json()
     ids = [subject["id"] for subject in body["subjects"]]
     assert len(ids) == 3 and len(set(ids)) == 3
@@ -229,7 +230,7 @@ def test_a_subject_retired_by_a_vote_leaves_the_queue_at_once(make_project):
 
 
 def test_a_new_round_reorders_the_queue(make_project):
-    project = make_project(slug="round", subjects=6)
+    project = ranked_by_a_model(make_project(slug="round", subjects=6))
     client = Client()
     get_next(client, project)
     assert queue_is_built(project)
@@ -243,7 +244,7 @@ def test_a_new_round_reorders_the_queue(make_project):
 
 
 def test_a_cold_queue_and_a_missing_redis_give_the_same_answers_as_sql(make_project, settings):
-    project = make_project(slug="same", subjects=12)
+    project = ranked_by_a_model(make_project(slug="same", subjects=12))
     volunteer_client = Client()
     for subject in project.subjects.order_by("-priority")[:3]:
         submit(volunteer_client, project, subject.pk)

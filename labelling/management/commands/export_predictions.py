@@ -35,6 +35,9 @@ class Command(BaseCommand):
                     "  ", " "
                 )
             )
+        missing = exports.predictions_missing_reason(version=chosen)
+        if missing:
+            raise CommandError(missing)
         written = write_lines(
             exports.predictions_csv(version=chosen),
             file,

@@ -44,41 +44,49 @@ class Command(BaseCommand):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             time.sleep(1.0)
-            version = model_selectors.model_version_of_run(project=target, task_id=token)
-            if version is not None and model_selectors.round_exists(version=version):
-                self.stdout.write(_ready_message(version))
-                return
-            failure = _run_failure(target, token, version)
+            version, failure = _run_outcome(target, token)
             if failure:
                 raise CommandError(failure)
+            if version is not None:
+                self.stdout.write(_ready_message(version))
+                return
         raise CommandError(
             f"Timed out after {timeout:.0f} s waiting for the retrain of {target.slug!r} "
             f"(task {token}); it may still finish: see the dashboard"
         )
 
 
-def _run_failure(project: Project, token: str, version: ModelVersion | None) -> str:
-    """Why the run `token` can no longer record its round ("" while it still can)."""
-    if version is not None and version.status == ModelVersionStatus.FAILED:
-        return f"model version {version.number} failed: {version.error}"
-    if version is not None and version.error:
-        return f"model version {version.number}: {version.error}"
+def _run_outcome(project: Project, token: str) -> tuple[ModelVersion | None, str]:
+    """(the run's version once its round is recorded, else None; why the run can no longer
+    record its round, "" while it still can).
+
+    The claim is read first, the version and its round after: a run records its round and
+    releases its claim in one transaction, so once the claim reads as released, the reads after it
+    see the round if there is one. (Read the other way round, a round recorded between the two
+    reads looked like a run that ended without one.)"""
     state, holder, claimed_at = selectors.project_retrain_claim(project_id=project.pk)
+    version = model_selectors.model_version_of_run(project=project, task_id=token)
+    if version is not None and model_selectors.round_exists(version=version):
+        return version, ""
+    if version is not None and version.status == ModelVersionStatus.FAILED:
+        return None, f"model version {version.number} failed: {version.error}"
+    if version is not None and version.error:
+        return None, f"model version {version.number}: {version.error}"
     if holder != token or state == RetrainState.IDLE:
         if version is None:
-            return (
+            return None, (
                 f"the retrain task {token} ended without creating a model version "
                 "(see the worker log for its error)"
             )
         select_error = version.timings.get("select_error", "no round recorded")
-        return f"model version {version.number} is ready but its round failed: {select_error}"
+        return None, f"model version {version.number} is ready but its round failed: {select_error}"
     lease = timedelta(seconds=settings.STARLING_RETRAIN_LEASE_SECONDS)
     if claimed_at is not None and claimed_at < timezone.now() - lease:
-        return (
+        return None, (
             f"the retrain task {token} made no progress for more than the lease "
             f"({lease.total_seconds():.0f} s): its worker died or no worker takes the 'ml' queue"
         )
-    return ""
+    return None, ""
 
 
 def _ready_message(version: ModelVersion) -> str:

@@ -110,3 +110,93 @@ def test_an_unreadable_or_missing_archive_is_refused_whole(make_project, tmp_pat
     with pytest.raises(InvalidInput):
         imports.subjects_import_path(project=project, path=path)
     assert project.subjects.count() == 0
+
+
+MANIFEST = (
+    "file,survey_id,ra,dec\n"  # line 1
+    "images/a.png,J001,150.1,2.2\n"  # 2: good, named by its path
+    "b.png,J002,150.2,2.3\n"  # 3: good, named by its file name
+    "c.png,J003,150.3\n"  # 4: a field short
+    "d.png,J002,150.4,2.5\n"  # 5: repeats line 3's survey_id
+    "b.png,J005,150.5,2.6\n"  # 6: names b.png again
+    "missing.png,J006,150.6,2.7\n"  # 7: names no file of the zip
+)
+
+
+def test_a_manifest_gives_metadata_and_reports_each_bad_row_by_line(make_project, tmp_path):
+    project = make_project(slug="manifest", subjects=1)
+    before = {s.pk: (s.metadata, s.original_name) for s in project.subjects.all()}
+    manifest = MANIFEST.encode() + b"e.png,J\xff08,1,2\n"  # 8: not UTF-8
+    archive = write_zip(
+        tmp_path / "survey.zip",
+        {
+            "images/a.png": png_bytes(201),
+            "images/b.png": png_bytes(202),
+            "c.png": png_bytes(203),
+            "d.png": png_bytes(204),
+            "e.png": png_bytes(205),
+            "unlisted.png": png_bytes(206),
+            "manifest.csv": manifest,
+        },
+    )
+    lines = imports.subjects_import_path(project=project, path=archive)
+    imported = {line.name: line.subject_id for line in lines if line.ok}
+    assert set(imported) == {"images/a.png", "images/b.png"}
+    a = Subject.objects.get(pk=imported["images/a.png"])
+    assert a.metadata == {"survey_id": "J001", "ra": "150.1", "dec": "2.2"}
+    assert Subject.objects.get(pk=imported["images/b.png"]).metadata["survey_id"] == "J002"
+    reported = {line.name: line.error for line in lines if not line.ok}
+    assert reported["unlisted.png"] == "unlisted.png: no usable row of manifest.csv names it"
+    assert reported["c.png"] == "c.png: no usable row of manifest.csv names it"
+    assert (
+        "expected 4 fields (file, survey_id, ra, dec), received 3"
+        in reported["manifest.csv line 4"]
+    )
+    assert "survey_id 'J002' repeats line 3" in reported["manifest.csv line 5"]
+    assert "'b.png' is already named on line 3" in reported["manifest.csv line 6"]
+    assert "'missing.png', which is not among the files" in reported["manifest.csv line 7"]
+    assert "not UTF-8" in reported["manifest.csv line 8"]
+    assert [line.manifest_line for line in lines if line.manifest_line] == [4, 5, 6, 7, 8]
+    for subject in Subject.objects.filter(pk__in=before):
+        assert (subject.metadata, subject.original_name) == before[subject.pk]
+
+
+def test_a_manifest_without_a_file_column_is_refused_before_anything_is_stored(
+    make_project, tmp_path
+):
+    project = make_project(slug="no-file-column", subjects=0)
+    archive = write_zip(
+        tmp_path / "survey.zip",
+        {"a.png": png_bytes(301), "list.csv": b"name,ra\na.png,1\n"},
+    )
+    with pytest.raises(InvalidInput, match=r"expected a column naming each image's file"):
+        imports.subjects_import_path(project=project, path=archive)
+    assert not project.subjects.exists()
+
+
+def test_import_subjects_takes_a_manifest_beside_a_folder(make_project, tmp_path):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    project = make_project(slug="manifest-cli", subjects=0)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(png_bytes(401))
+    (folder / "b.png").write_bytes(png_bytes(402))
+    (tmp_path / "list.csv").write_text("image,objid_id\na.png,7\nb.png,7\n")
+    out, err = StringIO(), StringIO()
+    call_command(
+        "import_subjects",
+        project.slug,
+        str(folder),
+        "--manifest",
+        str(tmp_path / "list.csv"),
+        stdout=out,
+        stderr=err,
+        verbosity=0,
+    )
+    assert "imported 1 of 2 files" in out.getvalue()
+    assert "left out list.csv line 3: objid_id '7' repeats line 2" in err.getvalue()
+    assert "b.png: no usable row of list.csv names it" in err.getvalue()
+    assert project.subjects.get().metadata == {"objid_id": "7"}

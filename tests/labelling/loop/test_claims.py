@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from labelling.loop import claims, rounds
+from labelling.loop import claims, model_selectors, rounds
 from labelling.loop.tasks import check_retraining_schedules
 from labelling.models import (
     AcquisitionRound,
@@ -179,3 +179,32 @@ def test_retrain_wait_ends_when_the_run_makes_no_progress_without_a_version(proj
 def test_retrain_wait_has_a_time_limit(project, settings):
     with pytest.raises(CommandError, match="Timed out after 2 s"):
         call_command("retrain", project.slug, "--wait", "--timeout", "2", stdout=StringIO())
+
+
+def test_retrain_wait_reports_success_when_the_round_lands_between_its_reads(project, monkeypatch):
+    """Force the interleaving that made `retrain --wait` report a failure: the run records its
+    round and releases its claim just after the command found no round."""
+    real_version_of_run, real_round_exists = (
+        model_selectors.model_version_of_run,
+        model_selectors.round_exists,
+    )
+    finished = []
+
+    def version_of_run(*, project, task_id):
+        if not ModelVersion.objects.filter(project=project, task_id=task_id).exists():
+            ready_version(project, task_id)  # trained; its round is still being selected
+        return real_version_of_run(project=project, task_id=task_id)
+
+    def round_exists(*, version):
+        found = real_round_exists(version=version)
+        if not found and not finished:  # the worker finishes right after this read
+            record_round(version, list(project.subjects.values_list("pk", flat=True)))
+            finished.append(version)
+        return found
+
+    monkeypatch.setattr(model_selectors, "model_version_of_run", version_of_run)
+    monkeypatch.setattr(model_selectors, "round_exists", round_exists)
+    out = StringIO()
+    call_command("retrain", project.slug, "--wait", "--timeout", "30", stdout=out)
+    assert finished and "model version 1 ready; round recorded" in out.getvalue()
+    assert Project.objects.get(pk=project.pk).retrain_state == RetrainState.IDLE

@@ -32,13 +32,18 @@ def test_import_subjects_reports_refused_files_and_imports_the_rest(make_project
     [
         (["import_subjects", "no-such-project", "."], "Unknown project 'no-such-project'"),
         (["import_subjects", "cli", "/no/such/folder"], "No such file or folder"),
+        (["import_subjects", "cli", "EMPTY"], "EMPTY-FOLDER: no files inside to import"),
         (["simulate_volunteers", "cli", "--classifications", "-1"], "Invalid options"),
         (["create_demo_project", "--subjects", "0"], "Invalid value for --subjects"),
         (["retrain", "nowhere"], "Unknown project 'nowhere'"),
     ],
 )
-def test_commands_given_bad_input_fail_with_a_clear_message(make_project, arguments, message):
+def test_commands_given_bad_input_fail_with_a_clear_message(
+    make_project, tmp_path, arguments, message
+):
     make_project(slug="cli", subjects=1)
+    (tmp_path / "EMPTY-FOLDER").mkdir()
+    arguments = [str(tmp_path / "EMPTY-FOLDER") if a == "EMPTY" else a for a in arguments]
     with pytest.raises(CommandError, match=message):
         call_command(*arguments, verbosity=0)
     assert Project.objects.filter(slug="cli").get().subjects.count() == 1

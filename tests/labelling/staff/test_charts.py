@@ -32,3 +32,14 @@ def test_votes_per_hour_png_renders_with_and_without_votes():
     hour = datetime(2026, 12, 2, 10, tzinfo=UTC)
     assert charts.votes_per_hour([hour], [3]).startswith(b"\x89PNG")
     assert charts.votes_per_hour([], []).startswith(b"\x89PNG")
+
+
+def test_votes_per_hour_without_votes_still_shows_the_windows_dates():
+    start, end = staff_selectors.votes_per_hour_window(now=datetime(2026, 12, 2, 10, tzinfo=UTC))
+    plt, figure, axes = charts.votes_per_hour_figure([], [], start=start, end=end)
+    figure.canvas.draw()
+    labels = [label.get_text() for label in axes.get_xticklabels()]
+    plt.close(figure)
+    assert axes.get_xlim()[1] - axes.get_xlim()[0] == pytest.approx(3.0)
+    # Days of the month, not the 0.0 to 1.0 of an axis that knows no dates.
+    assert labels == ["30", "Dec", "02"], labels

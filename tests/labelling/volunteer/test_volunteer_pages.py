@@ -2,8 +2,10 @@
 first visit, the project cards, the volunteer's own page and the votes the model asked for."""
 
 import re
+from pathlib import Path
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.db import transaction
 from django.test import Client
 
@@ -223,3 +225,33 @@ def test_the_home_page_costs_the_same_queries_however_many_projects_and_subjects
         make_project(f"project-{index}", subjects=index + 1)
     with django_assert_max_num_queries(3):  # projects with their example image, subject totals
         assert Client().get("/").status_code == 200
+
+
+def test_a_stored_tree_that_loops_shows_volunteers_an_error_instead_of_cycling(
+    project, fresh_serving_state
+):
+    # A tree the services refuse, written behind their back (an old row, the admin, SQL).
+    root = models.Question.objects.get(project=project, key="smooth-or-featured")
+    models.Answer.objects.filter(question__project=project, key="bar").update(next_question=root)
+    client = Client()
+    page = client.get(f"/projects/{project.slug}/classify/")
+    assert page.status_code == 503
+    assert "loop (smooth-or-featured -&gt; bar -&gt; smooth-or-featured)" in page.content.decode()
+    assert 'id="classify"' not in page.content.decode()
+    for url in (f"/api/projects/{project.slug}", f"/api/projects/{project.slug}/next"):
+        response = client.get(url)
+        assert (
+            response.status_code == 409
+            and "staff fix the question tree" in response.json()["error"]
+        )
+
+
+def test_every_page_names_its_icon_and_favicon_ico_leads_to_it(project):
+    client = Client()
+    page = client.get("/").content.decode()
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', page)
+    assert icon and icon[1].endswith("favicon.svg")
+    redirect = client.get("/favicon.ico")
+    assert redirect.status_code == 301 and redirect["Location"] == icon[1]
+    found = finders.find("labelling/favicon.svg")  # what collectstatic and whitenoise serve
+    assert found and "<svg" in Path(found).read_text()
