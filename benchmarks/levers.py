@@ -37,8 +37,10 @@ README_MARKER = "levers"
 DATASETS = ("galaxies", "cells")
 LEVERS = (
     "symmetries", "temperature", "overdispersion", "pooled", "combined", "ensemble", "selection",
-    "pretrained",
+    "pretrained", "consistency",
 )  # fmt: skip
+# Weight of the two-view agreement on unlabelled images for `consistency` (consistency.py).
+CONSISTENCY_WEIGHT = 1.0
 TEMPERATURES = list(np.exp(np.linspace(np.log(0.5), np.log(4.0), 22)))
 # Dirichlet concentrations a fit's validation subjects choose among (inf: no overdispersion).
 CONCENTRATIONS = [np.inf, 300.0, 100.0, 50.0, 20.0, 10.0, 5.0]
@@ -174,22 +176,31 @@ def validation_nll(fitted) -> float:
     return restarts["validation_nll"][restarts["kept"]]
 
 
-def lever_points(data: dict, labelled: list[int], seed: int, arguments, source) -> dict:
-    """The chosen levers at one labelled set: {lever: test point}; `source`: the pretrained trunk."""
+def lever_points(
+    data: dict, labelled: list[int], seed: int, arguments, source, unlabelled=None
+) -> dict:
+    """The chosen levers at one labelled set: {lever: test point}; `source`: the pretrained trunk;
+    `unlabelled`: the images the project holds (the pool and more, never the test set)."""
     from mlworker import scoring
 
     images = data["pool_images"][labelled]
     counts = {q.key: data["pool_counts"][labelled, i] for i, q in enumerate(data["questions"])}
-    settings = common.production_settings(epochs=arguments.epochs)
+    # Every lever is judged against the model before issue 25 (common.STARTS["scratch"]).
+    settings, scratch = common.start_options(
+        "scratch", common.production_settings(epochs=arguments.epochs)
+    )
     chosen, test, samples = arguments.levers, data["test_images"], arguments.samples
 
-    def fit(start_seed, trunk_source=None, changes=None, restarts=None):
+    def fit(start_seed, trunk_source=None, changes=None, restarts=None, **setting_changes):
         started = time.time()
         fitted = common.fit(
             images, counts, labelled, data["questions"],
-            replace(settings, fresh_restarts=restarts or settings.fresh_restarts),
+            replace(
+                settings, fresh_restarts=restarts or settings.fresh_restarts, **setting_changes
+            ),
             samples=samples, seed=start_seed, rotation_invariant=True,
-            trunk_source=trunk_source, config_changes=changes or {},
+            trunk_source=trunk_source, config_changes={**scratch, **(changes or {})},
+            unlabelled=unlabelled if setting_changes else None,
         )  # fmt: skip
         return fitted, round(time.time() - started, 1)
 
@@ -236,6 +247,8 @@ def lever_points(data: dict, labelled: list[int], seed: int, arguments, source) 
         points["selection"] = selection_point(first, seconds, fit, point, seed)
     if "pretrained" in chosen:
         points["pretrained"] = point(*fit(seed, source))
+    if "consistency" in chosen:
+        points["consistency"] = point(*fit(seed, consistency_weight=CONSISTENCY_WEIGHT))
     return points
 
 
@@ -274,7 +287,7 @@ def run_seed(seed: int, arguments) -> dict:
             )
         points = {
             str(n): lever_points(
-                data, [int(i) for i in data["initial"][:n]], seed, arguments, source
+                data, [int(i) for i in data["initial"][:n]], seed, arguments, source, unlabelled
             )
             for n in arguments.labels
         }

@@ -124,6 +124,7 @@ def fit_and_evaluate(
     seed: int = 0,
     rotation_invariant: bool = True,
     warm_start: BayesianCNN | str | Path | None = None,
+    unlabelled: np.ndarray | None = None,
     callbacks: tuple = (),
 ) -> FitReport:
     """Train on the "train" subjects (stopping on "validation"), then judge on "held_out".
@@ -131,6 +132,7 @@ def fit_and_evaluate(
     The image-free baseline is fitted on the same training subjects and scored on the same
     held-out ones; the version is `worse_than_baseline` when its held-out vote NLL (joint over the
     tree, MC mixture) is higher. With no held-out subject yet (tiny sets), nothing is judged.
+    `unlabelled`: images without votes, for `settings.consistency_weight` (training.py).
     """
     roles = split_roles(
         keys, validation_share=settings.validation_share, held_out_share=settings.held_out_share
@@ -151,6 +153,7 @@ def fit_and_evaluate(
             seed=seed + 7919 * attempt,
             rotation_invariant=rotation_invariant,
             warm_start=start,
+            unlabelled=unlabelled,
             callbacks=callbacks,
         )
 
@@ -177,9 +180,11 @@ def fit_and_evaluate(
         "validation": int(len(validation_rows)),
         "held_out": int(len(held_out_rows)),
     }
-    report["_members"] = [
-        {"epochs": r.epochs_run, "seconds": round(r.seconds, 2)} for r in results
-    ] if settings.members > 1 else None
+    report["_members"] = (
+        [{"epochs": r.epochs_run, "seconds": round(r.seconds, 2)} for r in results]
+        if settings.members > 1
+        else None
+    )
     report["_restarts"] = {
         # None: no validation subject to judge on (JSON has no NaN)
         "validation_nll": [round(nll, 4) if np.isfinite(nll) else None for nll, _ in candidates],

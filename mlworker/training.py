@@ -7,8 +7,10 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from mlworker import data
+from mlworker.consistency import ConsistencyTrainer, unlabelled_views
 from mlworker.losses import keras_mixture_vote_loss
 from mlworker.model import SOURCE_LAYER, BayesianCNN, ModelConfig, build_model, build_trainer
 from mlworker.training_settings import DEFAULT_SETTINGS, TrainingSettings
@@ -54,15 +56,14 @@ class ValidationNll(keras.callbacks.Callback):
     validation items of an early round to stop on. Logged as `val_nll` for the callbacks after it.
     """
 
-    def __init__(self, images, counts, config: ModelConfig, samples: int = 20):
+    def __init__(self, images, counts, network: BayesianCNN, samples: int = 20):
         super().__init__()
-        self.images, self.counts, self.config, self.samples = images, counts, config, samples
+        self.images, self.counts, self.network, self.samples = images, counts, network, samples
 
     def on_epoch_end(self, epoch, logs=None):
         from mlworker import scoring
 
-        model = BayesianCNN(self.config, self.model, *_trunk_and_head(self.model))
-        nll = scoring.vote_nll(model, self.images, self.counts, self.samples, compiled=False)
+        nll = scoring.vote_nll(self.network, self.images, self.counts, self.samples, compiled=False)
         if logs is not None:
             logs["val_nll"] = nll
 
@@ -95,10 +96,6 @@ class KeepBest(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.best_weights is not None:
             self.model.set_weights(self.best_weights)
-
-
-def _trunk_and_head(full: keras.Model):
-    return full.get_layer("trunk"), full.get_layer("head")
 
 
 def fitted_config(
@@ -144,6 +141,7 @@ def train(
     rotation_invariant: bool = True,
     augment_images: bool = True,
     warm_start: BayesianCNN | str | Path | None = None,
+    unlabelled: np.ndarray | None = None,
     callbacks: tuple = (),
     verbose: int = 0,
 ) -> TrainingResult:
@@ -157,7 +155,9 @@ def train(
     better validation loss, and early stopping after `patience` restores the best weights — for a
     fresh model not before `min_epochs` (a warm start may stop at once). A NaN loss raises
     FloatingPointError. `warm_start` (a saved version's folder, as a round passes it, or a model)
-    copies an earlier model's weights into a new one.
+    copies an earlier model's weights into a new one. With `settings.consistency_weight` > 0 and
+    `unlabelled` images, every step also makes the network agree with itself on two views of
+    unlabelled images (consistency.py).
 
     A fresh model whose config has a `trunk_source` (transfer.py) is fine-tuned: `frozen_epochs`
     with the source's trunk frozen, so that only the new head learns, then every layer at
@@ -192,21 +192,37 @@ def train(
         augment_images=augment_images,
         rotation_invariant=rotation_invariant,
     ).repeat()
+    runner = model.trainer
+    if settings.consistency_weight > 0 and unlabelled is not None and len(unlabelled):
+        outputs = {q.key: model.head.get_layer(f"answers_{q.key}") for q in model.config.questions}
+        runner = ConsistencyTrainer(
+            model.trainer, model.trunk, outputs, settings.consistency_weight
+        )
+        dataset = tf.data.Dataset.zip(
+            (
+                dataset,
+                unlabelled_views(
+                    unlabelled,
+                    batch_size=settings.batch_size,
+                    seed=seed,
+                    rotation_invariant=rotation_invariant,
+                ),
+            )
+        )
+        _compile(runner, model.config)
     steps = max(math.ceil(len(training_indices) / batch_size), settings.min_steps_per_epoch)
     monitor = "val_nll" if len(validation_indices) else "loss"
     validation = (
-        [ValidationNll(*subset(validation_indices), model.config)]
-        if len(validation_indices)
-        else []
+        [ValidationNll(*subset(validation_indices), model)] if len(validation_indices) else []
     )
     nan_guard = NanGuard()
 
     def fit(epochs, rate, keep_best, lr_patience):
-        model.trainer.optimizer.learning_rate.assign(rate)
+        runner.optimizer.learning_rate.assign(rate)
         plateau = keras.callbacks.ReduceLROnPlateau(
             monitor=monitor, mode="min", factor=0.5, patience=lr_patience, min_lr=rate / 16
         )
-        return model.trainer.fit(
+        return runner.fit(
             dataset,
             steps_per_epoch=steps,
             shuffle=False,  # the dataset shuffles itself
@@ -222,11 +238,11 @@ def train(
     if fine_tune:
         source = model.trunk.get_layer(SOURCE_LAYER)
         source.trainable = False
-        _compile(model)  # Keras takes a change of `trainable` at compile time
+        _compile(runner, model.config)  # Keras takes a change of `trainable` at compile time
         head_only = KeepBest(monitor, patience=frozen_epochs)
         phases.append(fit(frozen_epochs, learning_rate, head_only, frozen_epochs))
         source.trainable = True
-        _compile(model)
+        _compile(runner, model.config)
         learning_rate *= settings.fine_tune_rate
     if nan_guard.failed_at is None:
         fresh = warm_start is None and not fine_tune
@@ -270,16 +286,16 @@ def _model_to_train(config, train_images, train_counts, warm_start):
     else:
         model = build_model(fitted_config(config, train_images, train_counts))
     model.trainer = build_trainer(model)
-    _compile(model)
+    _compile(model.trainer, model.config)
     return model
 
 
-def _compile(model: BayesianCNN) -> None:
-    """A fresh Adam optimizer and the vote loss on the trainer (again after `trainable` changes)."""
-    model.trainer.compile(
+def _compile(trainer: keras.Model, config: ModelConfig) -> None:
+    """A fresh Adam optimizer and the vote loss on what trains (again after `trainable` changes)."""
+    trainer.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss=keras_mixture_vote_loss(
-            tuple(len(q.answers) for q in model.config.questions), model.config.mask_alpha
+            tuple(len(q.answers) for q in config.questions), config.mask_alpha
         ),
         jit_compile=False,
     )

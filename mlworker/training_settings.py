@@ -35,6 +35,9 @@ class TrainingSettings:
     # this many epochs, the trunk frozen, then every layer at fine_tune_rate x learning_rate
     # (0.3: in a probe on the transfer benchmark's data, 1.0 and no frozen epochs did worse at
     # 100 and 400 labels and 0.1 did worse at 400; README, "starting from a model").
+    # Weight of the agreement between two views of unlabelled images in each step's loss
+    # (consistency.py); 0: the model learns from labelled images alone.
+    consistency_weight: float = 0.0
     frozen_epochs: int = 10
     fine_tune_rate: float = 0.3
 

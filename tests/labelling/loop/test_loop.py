@@ -1,6 +1,7 @@
 """The active-learning loop end to end: real PostgreSQL, real Redis, a real celery worker process."""
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,6 +104,9 @@ def test_triggered_retrain_trains_scores_every_active_subject_and_reorders_the_q
     assert version.metrics["_split"]["held_out"] == 0 and not version.worse_than_baseline
     assert version.metrics["_split"]["training"] + version.metrics["_split"]["validation"] == 100
     assert {"train_seconds", "score_seconds", "select_seconds"} <= set(version.timings)
+    # Production's default: two networks, both saved, their samples pooled; no "up" in galaxies.
+    assert version.config["members"] == 2 and version.config["test_time_symmetries"] == 8
+    assert (Path(version.artefact_path) / "member-1.weights.h5").is_file()
     active = set(project.subjects.filter(status=SubjectStatus.ACTIVE).values_list("pk", flat=True))
     assert (
         set(Prediction.objects.filter(model_version=version).values_list("subject_id", flat=True))
