@@ -287,7 +287,7 @@ def against_scratch(by_start: dict, labelled: np.ndarray, arguments) -> dict:
 def screened_levers(results_dir: Path) -> dict:
     """Each lever's screened change of test NLL ({screen: headline["levers"]}, benchmarks/levers.py)."""
     found = {}
-    for name in ("levers", "levers_more"):
+    for name in ("levers", "levers_more", "levers_consistency"):
         path = results_dir / f"{name}.json"
         if path.exists():
             found[name] = json.loads(path.read_text())["headline"]["levers"]

@@ -28,8 +28,10 @@ def run_seed(seed: int, arguments) -> dict:
     started = time.time()
     data = common.make_data(seed, arguments)
     labelled = [int(i) for i in data["initial"]]
-    settings = active_learning.training_settings(arguments)
-    fitted = common.fit_round(data, labelled, seed * 100, arguments, settings)  # round 0's seed
+    settings, changes = active_learning.training_settings(arguments)  # production's default
+    fitted = common.fit_round(
+        data, labelled, seed * 100, arguments, settings, None, changes
+    )  # round 0's seed
     point = common.test_point(fitted, data, arguments)
     point.update(
         seed=seed,
@@ -120,7 +122,7 @@ def main(argv=None) -> dict:
         started,
         points=points,
         settings={**common.arguments_record(arguments), "seeds": len(points)},
-        training=vars(active_learning.training_settings(arguments)),
+        training=vars(active_learning.training_settings(arguments)[0]),
     )
     plots.first_rounds(points, common.write_result(result, own.results_dir, own.output))
     return result

@@ -39,8 +39,6 @@ LEVERS = (
     "symmetries", "temperature", "overdispersion", "pooled", "combined", "ensemble", "selection",
     "pretrained", "consistency",
 )  # fmt: skip
-# Weight of the two-view agreement on unlabelled images for `consistency` (consistency.py).
-CONSISTENCY_WEIGHT = 1.0
 TEMPERATURES = list(np.exp(np.linspace(np.log(0.5), np.log(4.0), 22)))
 # Dirichlet concentrations a fit's validation subjects choose among (inf: no overdispersion).
 CONCENTRATIONS = [np.inf, 300.0, 100.0, 50.0, 20.0, 10.0, 5.0]
@@ -65,6 +63,12 @@ def parse_arguments(argv=None):
     parser.add_argument("--epochs", type=int, help="maximum epochs a fit (default: production's)")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--levers", default=",".join(LEVERS), help="comma-separated")
+    parser.add_argument(
+        "--consistency-weight",
+        type=float,
+        default=100.0,
+        help="weight of the two-view agreement on unlabelled images (consistency.py)",
+    )
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--output", default="levers")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
@@ -248,7 +252,7 @@ def lever_points(
     if "pretrained" in chosen:
         points["pretrained"] = point(*fit(seed, source))
     if "consistency" in chosen:
-        points["consistency"] = point(*fit(seed, consistency_weight=CONSISTENCY_WEIGHT))
+        points["consistency"] = point(*fit(seed, consistency_weight=arguments.consistency_weight))
     return points
 
 
@@ -357,9 +361,14 @@ def headline(summary: dict) -> dict:
     }
 
 
-def readme_section(result: dict, when: str, levers_more: tuple | None = None) -> str:
-    """The README's lever tables, every figure from the result files (`levers_more`: a later
-    screen of more levers, with its own scratch fits)."""
+def readme_section(
+    result: dict,
+    when: str,
+    levers_more: tuple | None = None,
+    levers_consistency: tuple | None = None,
+) -> str:
+    """The README's lever tables, every figure from the result files (`levers_more`,
+    `levers_consistency`: later screens of more levers, each with its own scratch fits)."""
     settings = result["settings"]
     lines = [
         "### Levers for a model that learns from few labels (`make bench-levers`)",
@@ -390,6 +399,19 @@ def readme_section(result: dict, when: str, levers_more: tuple | None = None) ->
             *default_lines(more["summary"]),
             "",
             "![more levers](benchmarks/results/levers_more.png)",
+        ]
+    if levers_consistency:
+        other, other_when = levers_consistency
+        lines += [
+            "",
+            f"A third screen, same seeds, data and test sets (run of {other_when}, "
+            f"{common.duration(other)}, `benchmarks/results/levers_consistency.json`): "
+            "`consistency` trains on the labels and, every step, pulls the network's mean answers "
+            "on one augmented view of unlabelled images (the pool and "
+            f"{other['settings']['unlabelled']:,} more, never the test set) towards another's, "
+            f"weight {other['settings']['consistency_weight']:g} (`mlworker/consistency.py`).",
+            "",
+            *lever_table(other["summary"]),
         ]
     return "\n".join([*lines, "", "![levers](benchmarks/results/levers.png)"])
 

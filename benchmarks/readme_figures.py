@@ -34,12 +34,12 @@ SECTIONS = (
     (first_round, "first_round", ("active_learning",)),
     (retirement, "retirement", ()),
     (transfer, "transfer", ()),
-    (levers, "levers", ("levers_more",)),
+    (levers, "levers", ("levers_more", "levers_consistency")),
     (mc_scoring, "mc_scoring", ("round_time", "pool_scale")),
     (serving, "serving", ()),
 )
 # Other result files a section shows when they are there (it is written without them).
-OPTIONAL = {"active_learning_cells", "levers_more"}
+OPTIONAL = {"active_learning_cells", "levers_more", "levers_consistency"}
 RESULT_FILES = {
     name: common.RESULTS / f"{name}.json" for _, own, others in SECTIONS for name in (own, *others)
 }

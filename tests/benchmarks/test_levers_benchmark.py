@@ -69,7 +69,12 @@ def test_overdispersion_keeps_each_sample_mean_and_widens_the_spread(benchmark):
 def test_the_readme_section_comes_from_the_result_file(tiny, tmp_path):
     _, folder = tiny
     text = readme_section(
-        tmp_path, "levers", levers=folder / "tiny.json", levers_more=folder / "tiny.json"
+        tmp_path,
+        "levers",
+        levers=folder / "tiny.json",
+        levers_more=folder / "tiny.json",
+        levers_consistency=folder / "tiny.json",
     )
     assert "| galaxies | 20 | symmetries |" in text and "benchmarks/results/levers.png" in text
     assert "A second screen" in text and "| cells | 30 | selection |" in text
+    assert "A third screen" in text and "| galaxies | 30 | consistency |" in text
