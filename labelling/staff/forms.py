@@ -119,7 +119,7 @@ class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = ["slug", *SETTINGS_FIELDS]
-        labels = {"mc_samples": "Dropout samples per image (T)"}
+        labels = {"mc_samples": "Dropout samples per image (T)", "is_published": "Published"}
         help_texts = {
             "slug": "The project's name in its web address: lower-case letters, digits, hyphens.",
             "image_size": "Side of the square the model sees, in pixels (images are resized).",
