@@ -593,3 +593,26 @@ def test_export_commands_write_files_and_refuse_bad_input(scored_project, tmp_pa
         call_command("export_votes", scored_project.slug, "/no/such/folder/votes.csv", verbosity=0)
     with pytest.raises(CommandError, match="Unknown project"):
         call_command("export_votes", "nope", str(tmp_path / "v.csv"), verbosity=0)
+
+
+def test_the_dashboards_chart_addresses_change_with_a_new_vote_so_no_stale_chart_shows(
+    project, volunteer, staff
+):
+    client = Client()
+    client.force_login(staff)
+
+    def chart_source():
+        page = client.get(f"/staff/projects/{project.slug}/").content.decode()
+        return re.search(r'<img src="([^"]*votes\.png[^"]*)"', page)[1]
+
+    before = chart_source()
+    submission.classification_submit(
+        project=project,
+        volunteer=volunteer,
+        subject_id=project.subjects.first().pk,
+        annotations={"smooth-or-featured": "smooth"},
+        idempotency_key="fresh-chart",
+    )
+    after = chart_source()
+    assert before != after and after.endswith("?votes=1")
+    assert client.get(after).status_code == 200
