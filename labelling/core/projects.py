@@ -6,7 +6,7 @@ from django.db import transaction
 from django.db.models import F
 
 from labelling.core.errors import Conflict, InvalidInput
-from labelling.core.selectors import project_tree
+from labelling.core.selectors import project_has_subjects, project_tree
 from labelling.core.tree import QuestionNode, Tree, tree_problems
 from labelling.models import Answer, Classification, Project, Question
 
@@ -78,7 +78,12 @@ def _check_tree_spec(questions: list[QuestionNode]) -> None:
 def project_update(
     *, project: Project, questions: list[QuestionNode] | None = None, **settings_values
 ) -> Project:
-    """Change a project's settings (and its tree while it has no votes)."""
+    """Change a project's settings (and its tree while it has no votes). Publishing a project
+    with no images is refused (InvalidInput): volunteers would find nothing to classify."""
+    if settings_values.get("is_published"):
+        problem = project_publish_problem(project=project)
+        if problem:
+            raise InvalidInput(problem)
     for name, value in settings_values.items():
         setattr(project, name, value)
     project.full_clean()
@@ -95,6 +100,16 @@ def project_update(
         if _specs_differ(current, questions):
             project_tree_replace(project=project, questions=questions)
     return project
+
+
+def project_publish_problem(*, project: Project) -> str | None:
+    """Why the project cannot be published now (it has no images), else None."""
+    if project_has_subjects(project=project):
+        return None
+    return (
+        "A project with no images cannot be published: upload its images first, then publish it "
+        "(received 'published' for a project with 0 images)"
+    )
 
 
 def _specs_differ(tree: Tree, questions: list[QuestionNode]) -> bool:

@@ -39,6 +39,11 @@ def project_has_round(*, project_id: int) -> bool:
     return AcquisitionRound.objects.filter(project_id=project_id).exists()
 
 
+def project_has_subjects(*, project: Project) -> bool:
+    """Whether the project has any image (an unsaved project has none)."""
+    return project.pk is not None and Subject.objects.filter(project_id=project.pk).exists()
+
+
 def project_slug_taken(*, slug: str) -> bool:
     return Project.objects.filter(slug=slug).exists()
 

@@ -73,10 +73,14 @@ def tree_loop_message(snapshot: ProjectSnapshot) -> str | None:
     """What volunteers are told when the project's stored tree loops, else None."""
     if not snapshot.loops:
         return None
+    return loop_message(slug=snapshot.project.slug, loop=snapshot.loops[0])
+
+
+def loop_message(*, slug: str, loop) -> str:
+    """What the classify page says instead of a tree that loops (`loop`: its question keys)."""
     return (
-        f"The questions of project {snapshot.project.slug!r} loop "
-        f"({' -> '.join(snapshot.loops[0])}), so no classification could ever finish: "
-        "nothing can be classified here until its staff fix the question tree"
+        f"The questions of project {slug!r} loop ({' -> '.join(loop)}), so no classification "
+        "could ever finish: nothing can be classified here until its staff fix the question tree"
     )
 
 

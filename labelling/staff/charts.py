@@ -59,26 +59,55 @@ def votes_per_hour_figure(hours: list, counts: list[int], *, start=None, end=Non
     return plt, figure, axes
 
 
-def learning_curve(versions: list[dict]) -> bytes:
-    """versions: [{"training_set_size", "nll": {series: value}}] -> held-out NLL per series
-    (the model and the image-free baseline, on the same held-out subjects)."""
-    plt, figure, axes = _figure()
-    series = sorted({key for version in versions for key in version["nll"]})
-    drawn = 0
-    for key in series:
-        points = [
-            (v["training_set_size"], v["nll"][key])
-            for v in versions
-            if v["nll"].get(key) is not None
-        ]
-        if points:
-            axes.plot(*zip(*sorted(points), strict=True), marker="o", label=key)
-            drawn += 1
-    axes.set_xlabel("labelled subjects in training")
-    axes.set_ylabel("held-out vote NLL per subject (nats)")
-    if drawn:
-        axes.legend(fontsize=8)
+# mlworker.pipeline.WORSE_STANDARD_ERRORS, the allowance a version is judged by (not imported:
+# that module loads TensorFlow, which web processes never do; a test checks the two agree).
+ALLOWANCE_STANDARD_ERRORS = 1.28
+
+
+def versions_against_baseline(versions: list[dict]) -> bytes:
+    """The versions' held-out NLL minus the baseline's, as PNG: see versions_against_baseline_figure."""
+    plt, figure, _ = versions_against_baseline_figure(versions)
     return _png(plt, figure)
+
+
+def versions_against_baseline_figure(versions: list[dict]):
+    """(pyplot, figure, axes): for each version, its held-out vote NLL minus the image-free
+    baseline's on the same held-out subjects (nats per subject; below 0 the model is better),
+    with a bar of ALLOWANCE_STANDARD_ERRORS standard errors of that paired difference.
+
+    versions: [{"number", "training_set_size", "nll", "baseline_nll", "difference_se"}]. Each
+    version is judged on the held-out subjects that had votes when it trained, a different set
+    each time, so the points are not joined: only the difference within each version compares
+    like with like."""
+    plt, figure, axes = _figure()
+    axes.axhline(0, color="grey", linestyle="--", label="image-free baseline (same subjects)")
+    judged = [v for v in versions if None not in (v.get("nll"), v.get("baseline_nll"))]
+    for version in judged:
+        difference = version["nll"] - version["baseline_nll"]
+        error = version.get("difference_se")
+        axes.errorbar(
+            version["training_set_size"],
+            difference,
+            yerr=None if error is None else ALLOWANCE_STANDARD_ERRORS * error,
+            fmt="o",
+            color="tab:red" if difference > 0 else "tab:blue",
+            capsize=3,
+        )
+        axes.annotate(
+            f"v{version['number']}",
+            (version["training_set_size"], difference),
+            textcoords="offset points",
+            xytext=(5, 5),
+            fontsize=8,
+        )
+    if not judged:
+        axes.text(
+            0.5, 0.5, "no version judged yet", ha="center", va="center", transform=axes.transAxes
+        )
+    axes.set_xlabel("labelled subjects in training")
+    axes.set_ylabel("held-out NLL, model - baseline\n(nats per subject)")
+    axes.legend(fontsize=8, loc="best")
+    return plt, figure, axes
 
 
 def calibration(coverage: dict[str, dict[str, float]]) -> bytes:

@@ -271,14 +271,14 @@ def chart_votes(request, slug):
 def chart_learning(request, slug):
     versions = model_selectors.model_versions_ready(project=staff_project(slug))
     return png(
-        charts.learning_curve(
+        charts.versions_against_baseline(
             [
                 {
+                    "number": v.number,
                     "training_set_size": v.training_set_size,
-                    "nll": {
-                        "model": v.metrics.get("_held_out", {}).get("nll"),
-                        "image-free baseline": v.metrics.get("_held_out", {}).get("baseline_nll"),
-                    },
+                    "nll": v.held_out_summary.get("nll"),
+                    "baseline_nll": v.held_out_summary.get("baseline_nll"),
+                    "difference_se": v.held_out_summary.get("difference_se"),
                 }
                 for v in versions
             ]

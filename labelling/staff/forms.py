@@ -17,6 +17,7 @@ import zipfile
 
 from django import forms
 
+from labelling.core import projects
 from labelling.core.errors import InvalidInput
 from labelling.core.tree import AnswerNode, QuestionNode, Tree, tree_problems
 from labelling.models import Project
@@ -70,25 +71,42 @@ def tree_as_text(tree: Tree) -> str:
     return "\n".join(lines)
 
 
+# The settings form's groups, in the order the form shows them; every setting is in one.
+SETTINGS_GROUPS = [
+    ("Project", ["slug", "title", "description", "questions", "is_published"]),
+    (
+        "Volunteers and retirement",
+        [
+            "retirement_limit",
+            "retirement_rule",
+            "retirement_threshold",
+            "retirement_max_expected_change",
+            "retirement_minimum_votes",
+        ],
+    ),
+    (
+        "Model and acquisition",
+        [
+            "image_size",
+            "image_channels",
+            "rotation_invariant",
+            "mc_samples",
+            "acquisition_strategy",
+            "acquisition_batch_size",
+            "exploration_share",
+        ],
+    ),
+    (
+        "Schedule",
+        [
+            "retrain_after_new_votes",
+            "retrain_after_minutes",
+            "retrain_minimum_labelled_subjects",
+        ],
+    ),
+]
 SETTINGS_FIELDS = [
-    "title",
-    "description",
-    "image_size",
-    "image_channels",
-    "retirement_limit",
-    "retirement_rule",
-    "retirement_threshold",
-    "retirement_max_expected_change",
-    "retirement_minimum_votes",
-    "acquisition_batch_size",
-    "exploration_share",
-    "acquisition_strategy",
-    "mc_samples",
-    "rotation_invariant",
-    "retrain_after_new_votes",
-    "retrain_after_minutes",
-    "retrain_minimum_labelled_subjects",
-    "is_published",
+    name for _, names in SETTINGS_GROUPS for name in names if name not in ("slug", "questions")
 ]
 
 
@@ -101,7 +119,7 @@ class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = ["slug", *SETTINGS_FIELDS]
-        labels = {"mc_samples": "Dropout samples per image (T)"}
+        labels = {"mc_samples": "Dropout samples per image (T)", "is_published": "Published"}
         help_texts = {
             "slug": "The project's name in its web address: lower-case letters, digits, hyphens.",
             "image_size": "Side of the square the model sees, in pixels (images are resized).",
@@ -141,6 +159,18 @@ class ProjectForm(forms.ModelForm):
         if problems:
             raise forms.ValidationError(problems)
         return nodes
+
+    def clean_is_published(self):
+        """A project is published only once it has images: volunteers would find nothing."""
+        published = self.cleaned_data["is_published"]
+        problem = projects.project_publish_problem(project=self.instance) if published else None
+        if problem:
+            raise forms.ValidationError(problem)
+        return published
+
+    def groups(self) -> list[tuple[str, list]]:
+        """[(legend, [bound field, ...])] in SETTINGS_GROUPS' order, for the template."""
+        return [(legend, [self[name] for name in names]) for legend, names in SETTINGS_GROUPS]
 
 
 class UploadForm(forms.Form):

@@ -2,6 +2,7 @@ from django.urls import path
 
 from labelling.staff import dashboard
 from labelling.staff import guide_page as dashboard_guide
+from labelling.staff import preview_page as dashboard_preview
 from labelling.staff import start_page as dashboard_start
 
 urlpatterns = [
@@ -11,6 +12,7 @@ urlpatterns = [
     path("projects/<slug:slug>/edit/", dashboard.project_edit, name="staff_edit"),
     path("projects/<slug:slug>/upload/", dashboard.project_upload, name="staff_upload"),
     path("projects/<slug:slug>/guide/", dashboard_guide.project_guide, name="staff_guide"),
+    path("projects/<slug:slug>/preview/", dashboard_preview.project_preview, name="staff_preview"),
     path("projects/<slug:slug>/start/", dashboard_start.project_start, name="staff_start"),
     path("projects/<slug:slug>/retrain/", dashboard.project_retrain, name="staff_retrain"),
     path("projects/<slug:slug>/round/", dashboard.round_view, name="staff_round"),

@@ -1,6 +1,8 @@
 // The classify page: show an image, walk the question tree, submit, show the prefetched next image.
 // The tree and the URLs come from GET /api/projects/<slug>; subjects arrive PREFETCH at a time from
 // GET …/next?count=N, refilled in the background while the volunteer answers.
+// In staff's preview (data-preview) the tree and a few subjects are in the page and nothing is
+// fetched or sent: answers walk the tree, then the next subject shows.
 (function () {
   "use strict";
   const root = document.getElementById("classify");
@@ -18,6 +20,7 @@
   const doneCount = document.getElementById("done-count");
   const requestedCount = document.getElementById("requested-count");
   const imageAlt = root.dataset.imageAlt;
+  const preview = root.dataset.preview === "true";
 
   let current = null;      // {id, image_url}
   let queued = [];         // prefetched subjects, best first
@@ -109,7 +112,9 @@
     if (!subject) {
       root.querySelector(".workspace").hidden = true;
       finished.hidden = false;
-      finished.textContent = "No more images for you in this project. Thank you for your help!";
+      finished.textContent = preview
+        ? "End of the preview: volunteers carry on with the rest of the queue."
+        : "No more images for you in this project. Thank you for your help!";
       return;
     }
     image.src = subject.image_url;
@@ -162,7 +167,15 @@
     throw new Error("Your answer could not be saved. Please check your connection.");
   }
 
+  function previewSubmit() {
+    done += 1;
+    doneCount.textContent = String(done);
+    statusLine.textContent = "Preview: answers not saved (" + JSON.stringify(answers) + ").";
+    showSubject(queued.shift() || null);
+  }
+
   async function submit() {
+    if (preview) { previewSubmit(); return; }
     busy = true;
     statusLine.textContent = "";
     const payload = { subject: current.id, answers: answers, idempotency_key: newKey() };
@@ -197,6 +210,13 @@
     const answer = tree.questions[questionKey].answers.find((a) => a.shortcut === event.key.toLowerCase());
     if (answer) { event.preventDefault(); choose(answer); }
   });
+
+  if (preview) {
+    queued = JSON.parse(document.getElementById("preview-subjects").textContent);
+    exhausted = true;
+    showSubject(queued.shift() || null);
+    return;
+  }
 
   getJson(root.dataset.projectUrl)
     .then((project) => {

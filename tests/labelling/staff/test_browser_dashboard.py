@@ -13,16 +13,10 @@ from playwright.sync_api import expect
 
 from labelling.models import Prediction, Project, Subject
 from mlworker import synthetic
+from tests.browser import TREE_TEXT as TREE
+from tests.browser import screenshot, wait_for_ready_versions
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-TREE = """smooth-or-featured: Is the galaxy smooth or featured?
-  smooth [s] Smooth
-  featured [f] Featured or disk -> bar
-bar: Is there a bar?
-  bar [b] Bar
-  no-bar [n] No bar"""
 
 
 def galaxy_zip(path: Path, count: int) -> Path:
@@ -69,17 +63,8 @@ def test_staff_set_up_a_project_retrain_and_take_the_catalogue_away(
     page.click(".staff-nav >> text=Dashboard")
     page.click("#retrain-now")
     expect(page.locator(".messages")).to_contain_text("Retrain queued")
-    for _ in range(90):  # the worker trains, scores and selects; the page shows it on reload
-        if (
-            page.locator("#model-versions .version-ready").count()
-            and page.locator("#retrain-state").inner_text() == "idle"
-        ):
-            break
-        page.wait_for_timeout(1000)
-        page.reload()
-    expect(page.locator("#model-versions .version-ready")).to_have_count(1)
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    wait_for_ready_versions(page, 1, seconds=90)
+    screenshot(page, "dashboard.png")
 
     subject = (  # the model scores the active pool; a subject retired by the votes is not in it
         Subject.objects.filter(project=project, status="active", classification_count__gt=0)
@@ -92,7 +77,7 @@ def test_staff_set_up_a_project_retrain_and_take_the_catalogue_away(
     assert (
         page.evaluate("img => img.naturalWidth", posterior.element_handle()) > 100
     )  # the PNG really drew
-    page.screenshot(path=str(SCREENSHOTS / "subject.png"), full_page=True)
+    screenshot(page, "subject.png")
 
     page.goto(f"{live_server.url}/staff/projects/{project.slug}/")
     with page.expect_download() as download_info:

@@ -43,3 +43,47 @@ def test_votes_per_hour_without_votes_still_shows_the_windows_dates():
     assert axes.get_xlim()[1] - axes.get_xlim()[0] == pytest.approx(3.0)
     # Days of the month, not the 0.0 to 1.0 of an axis that knows no dates.
     assert labels == ["30", "Dec", "02"], labels
+
+
+def test_the_version_chart_draws_each_versions_difference_from_the_baseline_unjoined():
+    versions = [  # issue 28's versions: each judged on its own held-out subjects
+        {
+            "number": 1,
+            "training_set_size": 26,
+            "nll": 2.9,
+            "baseline_nll": 3.4,
+            "difference_se": 0.2,
+        },
+        {
+            "number": 3,
+            "training_set_size": 80,
+            "nll": 3.37,
+            "baseline_nll": 3.07,
+            "difference_se": 0.4,
+        },
+        {"number": 4, "training_set_size": 90, "nll": None, "baseline_nll": None},
+    ]
+    plt, figure, axes = charts.versions_against_baseline_figure(versions)
+    points = [
+        (x, y)
+        for line in axes.lines
+        if line.get_marker() == "o"
+        for x, y in zip(line.get_xdata(), line.get_ydata(), strict=True)
+    ]
+    joined = [
+        line for line in axes.lines if line.get_linestyle() != "None" and len(line.get_xdata()) > 2
+    ]
+    caps = sorted(y for line in axes.lines if line.get_marker() == "_" for y in line.get_ydata())
+    plt.close(figure)
+    assert points == [(26, pytest.approx(-0.5)), (80, pytest.approx(0.3))]
+    assert joined == []  # no curve through versions judged on different subjects
+    assert caps == pytest.approx(
+        sorted([-0.5 - 1.28 * 0.2, -0.5 + 1.28 * 0.2, 0.3 - 1.28 * 0.4, 0.3 + 1.28 * 0.4])
+    )
+    assert charts.versions_against_baseline([]).startswith(b"\x89PNG")
+
+
+def test_the_charts_allowance_is_the_one_versions_are_judged_by():
+    from mlworker.pipeline import WORSE_STANDARD_ERRORS
+
+    assert charts.ALLOWANCE_STANDARD_ERRORS == WORSE_STANDARD_ERRORS

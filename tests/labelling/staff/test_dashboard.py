@@ -11,9 +11,13 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, reverse
 
+from labelling.catalogue import imports
+from labelling.core import projects
+from labelling.core.errors import InvalidInput
 from labelling.models import AcquisitionPick, AcquisitionRound, ModelVersion, Prediction, Project
 from labelling.staff import urls as dashboard_urls
 from labelling.volunteer import submission
+from tests.conftest import png_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -201,7 +205,7 @@ NEW_PROJECT_FORM = {
     "retrain_after_new_votes": 50,
     "retrain_after_minutes": 60,
     "retrain_minimum_labelled_subjects": 20,
-    "is_published": "on",
+    "is_published": "",
     "questions": "bird: Is there a bird?\n  yes [y] Yes -> colour\n  no [n] No\ncolour: What colour?\n  red [r] Red\n  blue [b] Blue\n",
 }
 
@@ -239,6 +243,90 @@ def test_the_new_project_form_explains_each_setting_and_starts_unpublished(staff
         assert help_text.split("(")[0].strip() in page, name
     published = re.search(r'<input type="checkbox" name="is_published"[^>]*>', page)[0]
     assert "checked" not in published
+
+
+def test_the_settings_form_shows_every_setting_once_in_its_group(staff):
+    from labelling.staff.forms import SETTINGS_FIELDS, SETTINGS_GROUPS
+
+    client = Client()
+    client.force_login(staff)
+    page = client.get("/staff/projects/new/").content.decode()
+    fieldsets = re.findall(r"<fieldset[^>]*>\s*<legend>(.*?)</legend>(.*?)</fieldset>", page, re.S)
+    assert [legend for legend, _ in fieldsets] == [
+        "Project",
+        "Volunteers and retirement",
+        "Model and acquisition",
+        "Schedule",
+    ]
+    shown = {
+        legend: re.findall(r'<(?:input|select|textarea)[^>]* name="([a-z_]+)"', body)
+        for legend, body in fieldsets
+    }
+    assert shown == {legend: names for legend, names in SETTINGS_GROUPS}
+    every_name = [name for names in shown.values() for name in names]
+    assert sorted(every_name) == sorted(["slug", "questions", *SETTINGS_FIELDS])
+
+
+def test_a_project_with_no_images_cannot_be_published_and_stays_unpublished(make_project, staff):
+    client = Client()
+    client.force_login(staff)
+    refused = client.post("/staff/projects/new/", {**NEW_PROJECT_FORM, "is_published": "on"})
+    assert refused.status_code == 400
+    assert "A project with no images cannot be published" in refused.content.decode()
+    assert not Project.objects.filter(slug="birds").exists()
+    assert client.post("/staff/projects/new/", NEW_PROJECT_FORM).status_code == 302
+    publish = {**NEW_PROJECT_FORM, "is_published": "on"}
+    refused = client.post("/staff/projects/birds/edit/", publish)
+    assert refused.status_code == 400
+    assert (
+        refused.content.decode().count("received &#x27;published&#x27; for a project with 0") == 1
+    )
+    assert Project.objects.get(slug="birds").is_published is False
+    with pytest.raises(InvalidInput, match="no images cannot be published"):
+        projects.project_update(project=Project.objects.get(slug="birds"), is_published=True)
+    assert Project.objects.get(slug="birds").is_published is False
+
+    imports.subject_import_image(
+        project=Project.objects.get(slug="birds"), name="one.png", data=png_bytes(1)
+    )
+    assert client.post("/staff/projects/birds/edit/", publish).status_code == 302
+    assert Project.objects.get(slug="birds").is_published is True
+
+
+def test_the_preview_shows_an_unpublished_projects_questions_and_first_images(make_project, staff):
+    project = make_project(slug="hidden", subjects=2, is_published=False)
+    client = Client()
+    client.force_login(staff)
+    response = client.get(f"/staff/projects/{project.slug}/preview/")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-preview="true"' in page and "Preview of an unpublished project" in page
+    tree = json.loads(re.search(r'id="question-tree"[^>]*>(.*?)</script>', page, re.S)[1])
+    assert tree["root"] == "smooth-or-featured" and set(tree["questions"]) == {
+        "smooth-or-featured",
+        "bar",
+    }
+    subjects = json.loads(re.search(r'id="preview-subjects"[^>]*>(.*?)</script>', page, re.S)[1])
+    # The queue's first, as volunteers would get them.
+    assert [subject["id"] for subject in subjects] == list(
+        project.subjects.order_by("-priority", "pk").values_list("pk", flat=True)
+    )
+    assert all(subject["image_url"].startswith("/media/") for subject in subjects)
+    # Volunteers still cannot see it.
+    assert Client().get(f"/projects/{project.slug}/").status_code == 404
+
+
+def test_the_preview_of_a_project_with_no_images_shows_the_questions_over_a_placeholder(
+    make_project, staff
+):
+    project = make_project(slug="empty", subjects=0, is_published=False)
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/staff/projects/{project.slug}/preview/").content.decode()
+    subjects = json.loads(re.search(r'id="preview-subjects"[^>]*>(.*?)</script>', page, re.S)[1])
+    assert [subject["image_url"] for subject in subjects] == [
+        "/static/labelling/preview-placeholder.svg"
+    ]
 
 
 def test_the_form_refuses_a_looping_tree_and_shows_each_error_once(staff):
@@ -505,3 +593,26 @@ def test_export_commands_write_files_and_refuse_bad_input(scored_project, tmp_pa
         call_command("export_votes", scored_project.slug, "/no/such/folder/votes.csv", verbosity=0)
     with pytest.raises(CommandError, match="Unknown project"):
         call_command("export_votes", "nope", str(tmp_path / "v.csv"), verbosity=0)
+
+
+def test_the_dashboards_chart_addresses_change_with_a_new_vote_so_no_stale_chart_shows(
+    project, volunteer, staff
+):
+    client = Client()
+    client.force_login(staff)
+
+    def chart_source():
+        page = client.get(f"/staff/projects/{project.slug}/").content.decode()
+        return re.search(r'<img src="([^"]*votes\.png[^"]*)"', page)[1]
+
+    before = chart_source()
+    submission.classification_submit(
+        project=project,
+        volunteer=volunteer,
+        subject_id=project.subjects.first().pk,
+        annotations={"smooth-or-featured": "smooth"},
+        idempotency_key="fresh-chart",
+    )
+    after = chart_source()
+    assert before != after and after.endswith("?votes=1")
+    assert client.get(after).status_code == 200
