@@ -83,8 +83,14 @@ bench-transfer: $(STAMP)
 	$(PY) benchmarks/readme_figures.py
 
 # A screen of levers for first models (issue 25): 6 seeds, galaxies and cells, 100 and 300 labels.
+# Three screens, as they were run: the first four levers; overdispersion, pooling and sizes; and
+# consistency on unlabelled images (--resume: a screen cut short goes on from its last seed).
 bench-levers: $(STAMP)
-	$(PY) benchmarks/levers.py --seeds 6 --jobs 2
+	$(PY) benchmarks/levers.py --seeds 6 --jobs 2 --levers symmetries,temperature,ensemble,pretrained
+	$(PY) benchmarks/levers.py --seeds 6 --jobs 2 --output levers_more \
+	    --levers symmetries,overdispersion,pooled,combined,selection
+	$(PY) benchmarks/levers.py --seeds 6 --jobs 2 --output levers_consistency --resume \
+	    --levers consistency --consistency-weight 10
 	$(PY) benchmarks/readme_figures.py
 
 # Round 0 alone over 10 seeds: is a first model better than ignoring the image? (issue 11)

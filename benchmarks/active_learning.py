@@ -72,6 +72,7 @@ SECOND_DATASET_KEYS = (
     "coverage_new_default_300",
     "coverage_random_300",
     "rounds_worse_than_baseline",
+    "rounds_worse_than_baseline_by_start",
 )
 
 
@@ -209,13 +210,16 @@ def headline(by_start: dict, summary: dict, labelled: np.ndarray) -> dict:
     default = max(
         rivals, key=lambda s: (summary[s]["saving"]["full"], summary[s]["saving"]["half"])
     )
-    worse = sum(
-        int(point["nll"] > point["baseline_nll"])
-        for start_curves in by_start.values()
-        for strategy_curves in start_curves.values()
-        for curve in strategy_curves
-        for point in curve
-    )
+    worse_by_start = {
+        start: sum(
+            int(point["nll"] > point["baseline_nll"])
+            for strategy_curves in start_curves.values()
+            for curve in strategy_curves
+            for point in curve
+        )
+        for start, start_curves in by_start.items()
+    }
+    worse = sum(worse_by_start.values())
     at_300 = int(np.argmin(np.abs(labelled - 300)))
     random_mean = summary["random"]["nll_mean"]
     return {
@@ -225,6 +229,7 @@ def headline(by_start: dict, summary: dict, labelled: np.ndarray) -> dict:
             s: {k: summary[s]["saving_interval"][k] for k in ("half", "full")} for s in rivals
         },
         "rounds_worse_than_baseline": worse,
+        "rounds_worse_than_baseline_by_start": worse_by_start,
         "coverage_random_300": coverage_at(curves["random"], at_300),
         "coverage_labelled": int(labelled[at_300]),
         "random_final_slope_per_100": round(
@@ -368,6 +373,14 @@ def gate_lines(result: dict) -> list[str]:
     return lines
 
 
+def by_start_text(headline: dict) -> str:
+    """ "scratch 1, default 0": the cells worse than the baseline, per start."""
+    by_start = headline.get("rounds_worse_than_baseline_by_start")
+    if not by_start:
+        return str(headline["rounds_worse_than_baseline"])
+    return ", ".join(f"{start} {count}" for start, count in by_start.items())
+
+
 def start_rows(result: dict, name: str) -> list[str]:
     """One image set's table: each start and strategy against scratch-random (issue 25)."""
     headline, labelled = result["headline"], result["labelled"]
@@ -436,7 +449,9 @@ def starts_lines(result: dict, cells: tuple | None) -> list[str]:
                     other["headline"]["coverage_new_default_300"],
                 )
             )
-            + f"; cells worse than the baseline: {other['headline']['rounds_worse_than_baseline']}.",
+            + "; cells worse than the baseline: "
+            + by_start_text(other["headline"])
+            + ".",
         ]
     return lines
 
@@ -478,7 +493,13 @@ def readme_section(result: dict, when: str, active_learning_cells: tuple | None 
         f"{labelled[-1]}; random's CNN {random_nll[0]:.3f} and {random_nll[-1]:.3f}.",
         f"- Seed x round x strategy (x start) cells where the CNN's test NLL was above the "
         "baseline's: "
-        f"**{headline['rounds_worse_than_baseline']} of {cells}**.",
+        f"**{headline['rounds_worse_than_baseline']} of {cells}**"
+        + (
+            f" ({by_start_text(headline)})"
+            if "rounds_worse_than_baseline_by_start" in headline
+            else ""
+        )
+        + ".",
         f"- Calibration of random's CNN at {headline['coverage_labelled']} labels (share of test "
         f"votes inside the central 50/80/95% vote intervals, randomised for discrete votes): "
         f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
@@ -571,38 +592,11 @@ def main(argv=None) -> dict:
 def seed_curves(arguments) -> tuple[list, float]:
     """Every seed's curves ({start: {strategy: curve}}, run_seed) and the seconds they took (a
     partial file's, with this run's when resumed)."""
-    partial = arguments.results_dir / f"{arguments.output}.partial.json"
     if arguments.from_partial:
         saved = json.loads(arguments.from_partial.read_text())
         arguments.seeds = len(saved["seeds"])
         return saved["seeds"], saved.get("seconds")
-    finished, earlier_seconds = {}, 0.0
-    if arguments.resume and partial.exists():
-        saved = json.loads(partial.read_text())
-        mismatched = same_run_mismatches(saved["settings"], common.arguments_record(arguments))
-        if mismatched:
-            raise SystemExit(f"--resume: {partial} was run with other settings: {mismatched}")
-        finished = dict(zip(saved["seed_numbers"], saved["seeds"], strict=True))
-        earlier_seconds = saved.get("seconds", 0.0)
-        print(f"resuming: seeds {sorted(finished)} from {partial}", flush=True)
-    # Each finished seed goes to <output>.partial.json at once: a run cut short can be resumed
-    # (`--resume`) or summarised (`--from-partial`) from the seeds it finished.
-    started = time.time()
-    by_seed = common.run_seeds(
-        run_seed, arguments, range(arguments.seeds), arguments.jobs, partial, finished,
-        earlier_seconds,
-    )  # fmt: skip
-    return by_seed, round(earlier_seconds + time.time() - started, 1)
-
-
-def same_run_mismatches(saved: dict, current: dict) -> dict:
-    """The settings (other than how it runs) in which a partial run differs from this one."""
-    free = ("jobs", "resume", "seeds", "from_partial")
-    return {
-        key: (saved.get(key), value)
-        for key, value in current.items()
-        if key not in free and saved.get(key) != value
-    }
+    return common.run_seeds_resumable(run_seed, arguments, range(arguments.seeds))
 
 
 if __name__ == "__main__":

@@ -356,6 +356,38 @@ def run_seeds(
     return [finished[seed] for seed in seeds]
 
 
+def run_seeds_resumable(run_seed, arguments, seeds) -> tuple[list, float]:
+    """`run_seeds` with each finished seed kept in <results_dir>/<output>.partial.json, so that a
+    run cut short can go on where it stopped: with `arguments.resume`, the seeds that file holds
+    (run with the same settings) are kept and only the others run. Returns (results in seed
+    order, seconds of every part of the run)."""
+    partial = arguments.results_dir / f"{arguments.output}.partial.json"
+    finished, earlier_seconds = {}, 0.0
+    if arguments.resume and partial.exists():
+        saved = json.loads(partial.read_text())
+        mismatched = same_run_mismatches(saved["settings"], arguments_record(arguments))
+        if mismatched:
+            raise SystemExit(f"--resume: {partial} was run with other settings: {mismatched}")
+        finished = dict(zip(saved["seed_numbers"], saved["seeds"], strict=True))
+        earlier_seconds = saved.get("seconds", 0.0)
+        print(f"resuming: seeds {sorted(finished)} from {partial}", flush=True)
+    started = time.time()
+    results = run_seeds(
+        run_seed, arguments, seeds, arguments.jobs, partial, finished, earlier_seconds
+    )
+    return results, round(earlier_seconds + time.time() - started, 1)
+
+
+def same_run_mismatches(saved: dict, current: dict) -> dict:
+    """The settings (other than how it runs) in which a partial run differs from this one."""
+    free = ("jobs", "resume", "seeds", "from_partial")
+    return {
+        key: (saved.get(key), value)
+        for key, value in current.items()
+        if key not in free and saved.get(key) != value
+    }
+
+
 def _seed_job(job):
     run_seed, seed, arguments = job
     return seed, run_seed(seed, arguments)

@@ -36,6 +36,7 @@ def run_seed(seed: int, arguments) -> dict:
     point.update(
         seed=seed,
         restarts_validation_nll=fitted.metrics["_restarts"]["validation_nll"],
+        networks_trained=len(fitted.restarts),
         seconds=round(time.time() - started, 1),
     )
     print(f"seed {seed}: CNN {point['nll']:.3f} baseline {point['baseline_nll']:.3f}", flush=True)

@@ -71,6 +71,11 @@ def parse_arguments(argv=None):
     )
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--output", default="levers")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the seeds <output>.partial.json holds (same settings) and run the rest",
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     arguments = parser.parse_args(argv)
     try:
@@ -482,11 +487,12 @@ def lever_table(summary: dict) -> list[str]:
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
     started = time.time()
-    seeds = common.run_seeds(run_seed, arguments, range(arguments.seeds), arguments.jobs)
+    seeds, seconds = common.run_seeds_resumable(run_seed, arguments, range(arguments.seeds))
     summary = summarise(seeds, arguments)
     result = common.record(
         headline(summary), arguments, argv, "levers.py", started, summary=summary, seeds=seeds
     )
+    result["seconds"] = seconds  # a resumed run's parts, all of them
     plots.levers(summary, common.write_result(result, arguments.results_dir, arguments.output))
     return result
 

@@ -43,6 +43,9 @@ def test_a_tiny_run_reports_the_headline_the_issues_read(tiny):
     assert headline["rounds_worse_than_baseline"] == sum(
         point["nll"] > point["baseline_nll"] for point in points
     )
+    assert sum(headline["rounds_worse_than_baseline_by_start"].values()) == len(
+        [point for point in points if point["nll"] > point["baseline_nll"]]
+    )
     for point in saved["curves"]["random"][0]:
         assert point["floor"] < point["nll"] and point["floor"] < point["baseline_nll"]
     assert result["summary"]["random"]["nll_mean"][0] == pytest.approx(
