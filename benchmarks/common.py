@@ -333,6 +333,8 @@ def run_seeds(
         if partial is not None:
             partial.parent.mkdir(parents=True, exist_ok=True)
             record = {
+                # a partial run's only figures: how far it got (the result file has the rest)
+                "headline": {"seeds_finished": len(finished), "seeds_planned": len(seeds)},
                 "settings": arguments_record(arguments),
                 "seeds": list(finished.values()),
                 "seed_numbers": list(finished),
