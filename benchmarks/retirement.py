@@ -1,9 +1,10 @@
 """Does model-aware retirement save votes? Fixed 15-vote retirement against the model-aware rule.
 
 Per seed, from independent random streams (synthetic.streams): galaxies, votes, choices.
-- An initial labelled set (15 votes each) trains one CNN with production's own functions
-  (`mlworker.pipeline`: model_config, fit_and_evaluate on the fixed train/validation/held-out
-  split) and the pool is scored with T dropout masks (`pipeline.score`), as a round does.
+- An initial labelled set (15 votes each) trains one version with production's own functions and
+  default (`mlworker.pipeline`: model_config, fit_and_evaluate on the fixed train/validation/held-out
+  split; two networks, a galaxy project being rotation-invariant) and the pool is scored with T
+  samples shared by the networks and the 8 symmetries (`pipeline.score`), as a round does.
 - Every pool subject gets the same 15 simulated volunteers under both rules (one vote simulator,
   `synthetic.simulate_annotations`, answers following the tree with the true p); subject by
   subject, in one random order. The fixed rule takes all 15. The model-aware rule asks one volunteer
@@ -109,6 +110,7 @@ def fit_and_score(seed: int, arguments) -> dict:
         common.production_settings(epochs=arguments.epochs),
         samples=arguments.samples,
         seed=seed,
+        rotation_invariant=True,  # a galaxy project's setting: scored under the 8 symmetries
     )
     pool = np.arange(arguments.initial, total)
     scored = pipeline.score(

@@ -341,6 +341,13 @@ class ModelVersion(models.Model):
         return self.metrics.get("_held_out", {})
 
     @property
+    def against_previous(self) -> dict:
+        """{"version", "items", "nll", "previous_nll", "difference_se", "better", "worse"}: this
+        version beside the one it warm-started from, on the same held-out subjects and votes
+        (empty for a first version, one without held-out subjects, or one judged before this)."""
+        return self.metrics.get("_against_previous", {})
+
+    @property
     def worse_within_allowance(self) -> bool:
         """Its held-out NLL is above the baseline's, but by less than the allowance
         (mlworker.pipeline.WORSE_STANDARD_ERRORS standard errors): it still orders the queue."""

@@ -126,6 +126,7 @@ def fit_and_evaluate(
     warm_start: BayesianCNN | str | Path | None = None,
     unlabelled: np.ndarray | None = None,
     callbacks: tuple = (),
+    compare_with: BayesianCNN | None = None,
 ) -> FitReport:
     """Train on the "train" subjects (stopping on "validation"), then judge on "held_out".
 
@@ -133,6 +134,9 @@ def fit_and_evaluate(
     held-out ones; the version is `worse_than_baseline` when its held-out vote NLL (joint over the
     tree, MC mixture) is higher. With no held-out subject yet (tiny sets), nothing is judged.
     `unlabelled`: images without votes, for `settings.consistency_weight` (training.py).
+    `compare_with`: an earlier version of the same project, scored on the same held-out subjects
+    with the same votes (metrics "_against_previous"); the split hashes subject keys, so they were
+    held out from it too.
     """
     roles = split_roles(
         keys, validation_share=settings.validation_share, held_out_share=settings.held_out_share
@@ -174,7 +178,9 @@ def fit_and_evaluate(
         kept = min(range(len(candidates)), key=lambda index: candidates[index][0])
         result = candidates[kept][1]
     alphas = baseline.fit({key: np.asarray(value)[train_rows] for key, value in counts.items()})
-    report = held_out_report(result.model, images, counts, held_out_rows, alphas, samples)
+    report = held_out_report(
+        result.model, images, counts, held_out_rows, alphas, samples, previous=compare_with
+    )
     report["_split"] = {
         "training": int(len(train_rows)),
         "validation": int(len(validation_rows)),
@@ -223,9 +229,10 @@ def _pooled(results: list[training.TrainingResult]) -> training.TrainingResult:
     return first
 
 
-def held_out_report(model, images, counts, rows, alphas, samples: int) -> dict:
+def held_out_report(model, images, counts, rows, alphas, samples: int, previous=None) -> dict:
     """Per-question metrics and the joint vote NLL of model and baseline on `rows`, with the
-    judgement: "difference_se" (standard error of the mean per-subject NLL difference) and "worse"."""
+    judgement: "difference_se" (standard error of the mean per-subject NLL difference) and "worse";
+    with a `previous` version, "_against_previous" (`against_previous`)."""
     questions = model.config.questions
     held_out_counts = {key: np.asarray(value)[rows] for key, value in counts.items()}
     if len(rows) == 0:
@@ -240,7 +247,31 @@ def held_out_report(model, images, counts, rows, alphas, samples: int) -> dict:
         "baseline_nll": float(baseline_nll.mean()),
         **judge(model_nll, baseline_nll),
     }
+    if previous is not None:
+        report["_against_previous"] = against_previous(
+            model_nll, previous, images[rows], held_out_counts, samples
+        )
     return report
+
+
+def against_previous(model_nll: np.ndarray, previous, images, counts, samples: int) -> dict:
+    """This version (its per-subject NLLs) against an earlier one on the same subjects and votes,
+    paired: {"items", "nll", "previous_nll", "difference_se", "better", "worse"}, better / worse
+    when the mean difference is beyond WORSE_STANDARD_ERRORS standard errors either way."""
+    probabilities = scoring.mc_samples(previous, images, samples=samples)
+    previous_nll = -outcomes.observed_log_likelihood(
+        probabilities, counts, previous.config.questions
+    )
+    worse = judge(model_nll, previous_nll)
+    better = judge(previous_nll, model_nll)["worse"]
+    return {
+        "items": int(len(model_nll)),
+        "nll": float(model_nll.mean()),
+        "previous_nll": float(previous_nll.mean()),
+        "difference_se": worse["difference_se"],
+        "better": better,
+        "worse": worse["worse"],
+    }
 
 
 def judge(model_nll: np.ndarray, baseline_nll: np.ndarray) -> dict:

@@ -201,7 +201,11 @@ def _train_and_register(project: Project, version: ModelVersion) -> bool:
         rotation_invariant=project.rotation_invariant,
         warm_start=warm_start,
         callbacks=(Heartbeat(),),
+        # Judged beside the version it would replace, on the same held-out subjects and votes.
+        compare_with=registry.load_model_version(warm_start)[0] if warm_start else None,
     )
+    if "_against_previous" in fit.metrics:
+        fit.metrics["_against_previous"]["version"] = previous.number
     folder = Path(settings.MODEL_ROOT) / project.slug / artefact_folder_name(version)
     registry.save_model_version(folder, fit.model, fit.config, fit.metrics)
     rounds.model_version_mark_ready(

@@ -178,3 +178,35 @@ def test_an_ensemble_is_saved_and_loaded_whole_and_warm_starts_member_by_member(
     (folder / "member-1.weights.h5").unlink()
     with pytest.raises(FileNotFoundError, match="names 2 members, member-1.weights.h5 is missing"):
         registry.load_model_version(folder)
+
+
+def test_a_version_is_judged_beside_the_one_before_on_the_same_held_out_subjects(
+    tiny_galaxies, galaxy_questions, tmp_path
+):
+    images, counts = tiny_galaxies
+    config = pipeline.model_config(galaxy_questions, image_size=24)
+    first = pipeline.fit_and_evaluate(
+        images, counts, range(len(images)), config, settings=QUICK, samples=10
+    )
+    assert "_against_previous" not in first.metrics  # nothing to compare a first version with
+    folder = registry.save_model_version(tmp_path / "v1", first.model, first.config, first.metrics)
+    spoiled = registry.load_model_version(folder)[0]  # certain of "smooth" for every image
+    output = spoiled.head.get_layer("answers_smooth-or-featured")
+    kernel, bias = output.get_weights()
+    output.set_weights([np.zeros_like(kernel), np.array([20.0, -20.0], dtype=bias.dtype)])
+
+    second = pipeline.fit_and_evaluate(
+        images, counts, range(len(images)), config, settings=QUICK, samples=10,
+        warm_start=folder, compare_with=spoiled,
+    )  # fmt: skip
+    against = second.metrics["_against_previous"]
+    held_out = second.metrics["_held_out"]
+    assert against["items"] == held_out["items"] > 0 and against["nll"] == held_out["nll"]
+    assert against["previous_nll"] > against["nll"] + 5 and against["difference_se"] > 0
+    assert against["better"] and not against["worse"]
+    # The other way round, the same subjects: the spoiled version is the worse one.
+    rows = np.flatnonzero(pipeline.split_roles(range(len(images))) == "held_out")
+    reverse = pipeline.held_out_report(
+        spoiled, images, counts, rows, second.alphas, 10, previous=second.model
+    )["_against_previous"]
+    assert reverse["worse"] and not reverse["better"]

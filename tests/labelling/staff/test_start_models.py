@@ -182,6 +182,15 @@ def test_a_project_fine_tunes_another_projects_version_and_outlives_its_deletion
     assert second.predictions.count() == 40
     dashboard = client.get(f"/staff/projects/{project.slug}/").content.decode()
     assert "source-survey v1 (a model version), fine-tuned" in dashboard
+    # v2 is judged beside v1 on the same held-out subjects (when the hash split held any out).
+    held_out, against = second.held_out_summary, second.against_previous
+    if held_out["items"]:
+        assert (against["version"], against["items"], against["nll"]) == (
+            1, held_out["items"], held_out["nll"]
+        )  # fmt: skip
+        assert f"against v1 on the same {held_out['items']} subjects" in dashboard
+    else:
+        assert against == {}
 
 
 @pytest.mark.worker
