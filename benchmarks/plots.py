@@ -211,3 +211,19 @@ def levers(summary: dict, path: Path) -> None:
             axis.set_ylabel("test vote NLL minus today's model (nats)")
             axis.set_title(dataset)
             axis.legend()
+
+
+def volunteers(summary: dict, path: Path) -> None:
+    """Test vote NLL and catalogue RMSE per crowd, unweighted and weighted (means over seeds)."""
+    conditions = list(summary["means"])
+    labels = [name.replace("_", "\n") for name in conditions]
+    with drawn(path, 1, 2, size=(10, 3.6)) as (figure, axes):
+        for axis, measure, title in (
+            (axes[0], "nll", "test vote NLL (nats)"),
+            (axes[1], "rmse", "catalogue RMSE against the true p"),
+        ):
+            values = [summary["means"][name][measure] for name in conditions]
+            axis.bar(labels, values, color=["#6a9", "#6a9", "#c66", "#69c"])
+            low = min(values)
+            axis.set_ylim(low * 0.95, max(values) * 1.02)
+            axis.set_title(title)

@@ -25,6 +25,7 @@ from benchmarks import (  # noqa: E402
     retirement,
     serving,
     transfer,
+    volunteers,
 )
 
 ROOT = common.ROOT
@@ -33,6 +34,7 @@ SECTIONS = (
     (active_learning, "active_learning", ("active_learning_cells",)),
     (first_round, "first_round", ("active_learning",)),
     (retirement, "retirement", ()),
+    (volunteers, "volunteers", ()),
     (transfer, "transfer", ()),
     (levers, "levers", ("levers_more", "levers_consistency")),
     (mc_scoring, "mc_scoring", ("round_time", "pool_scale")),

@@ -14,8 +14,9 @@ def _coverage(samples: np.ndarray, counts: np.ndarray, mass: float) -> float:
     perfect predictive (with N = 1 a 50% interval is often {0, 1}). Each observed k is given the
     slice [F(k - 1), F(k)] of the predictive CDF, and counts by the share of that slice inside
     [(1 - mass) / 2, (1 + mass) / 2] (the randomised PIT): a calibrated predictive covers `mass`
-    exactly, in expectation.
+    exactly, in expectation. Weighted counts (volunteer reliability) are rounded to whole votes.
     """
+    counts = np.rint(counts).astype(np.int64)
     totals = counts.sum(axis=-1)
     inside, checked = 0.0, 0
     answers = samples.shape[1] if samples.shape[1] > 2 else 1
