@@ -12,8 +12,12 @@ an honest session casts the very same votes in every crowd below:
   hostile people using 5 sessions from one address each; two classrooms of honest sessions share
   an address too (5 each), so a shared address alone is no evidence.
 
-Each crowd's counts go, unweighted and weighted by `mlworker.reliability.estimate` (the worker's
-own function, on the votes alone: no model prior), into production's fit
+Each crowd is collected twice. Unweighted: every subject retires at `votes` classifications, all
+counted alike. Weighted, as production collects: `mlworker.reliability.estimate` (the worker's own
+function, on the votes alone: no model prior) weighs every session after each pass (a round), and a
+subject retires only on `votes` classifications from sessions not flagged, so the subjects short of
+that get more, from sessions drawn by activity (up to TOP_UP_PASSES passes); the counts are the
+weighted sums. Both go into production's fit
 (`pipeline.fit_and_evaluate`, the default two networks) and into the catalogue (vote fractions).
 Measured, same seeds, like with like: the CNN's test vote NLL (expected under the true p), the
 catalogue's RMSE against the true p (each question weighted by the share of volunteers the true

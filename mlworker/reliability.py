@@ -107,18 +107,22 @@ def estimate(
     prior: list[np.ndarray] | None = None,
     prior_strength: float = 2.0,
     groups: np.ndarray | None = None,
+    excluded: np.ndarray | None = None,
     rounds: int = 4,
 ) -> Reliability:
     """Each volunteer's weight and kind. prior: per question [subjects, answers], the model's
-    posterior mean answer probabilities (None: every subject gets the crowd's answer shares);
-    groups: [volunteers] an address id per volunteer (-1 or None: judged alone)."""
-    weight = np.full(votes.volunteers, KIND_PRIOR[0])
+    posterior mean answer probabilities (None, or a row of NaN: that subject gets the crowd's
+    answer shares); groups: [volunteers] an address id per volunteer (-1 or None: judged alone);
+    excluded: [volunteers] bool, staff's exclusions — their weight is 0 and their votes do not
+    inform anyone else's, though their own evidence is still weighed."""
+    excluded = np.zeros(votes.volunteers, bool) if excluded is None else np.asarray(excluded, bool)
+    weight = np.where(excluded, 0.0, KIND_PRIOR[0])
     group_weight = weight.copy()
     for _ in range(rounds):
         evidence, agreement = _evidence(votes, weight, prior, prior_strength)
         posterior = _posterior(evidence)
         group_weight = _group_weight(evidence, groups, posterior[:, 0])
-        weight = np.minimum(posterior[:, 0], group_weight)
+        weight = np.where(excluded, 0.0, np.minimum(posterior[:, 0], group_weight))
     return Reliability(
         weight=weight,
         posterior=posterior,
@@ -194,11 +198,12 @@ def _evidence(votes: Votes, weight: np.ndarray, prior, prior_strength: float):
 
 
 def _prior_mean(prior, question: int, totals: np.ndarray, width: int) -> np.ndarray:
-    """[subjects, answers]: the model's posterior mean, else the crowd's answer shares, floored."""
+    """[subjects, answers]: the model's posterior mean where there is one, else the crowd's answer
+    shares, floored."""
+    overall = totals.sum(axis=0) + 1.0
+    mean = np.broadcast_to(overall / overall.sum(), totals.shape)
     if prior is not None:
-        mean = np.asarray(prior[question], dtype=np.float64)
-    else:
-        overall = totals.sum(axis=0) + 1.0
-        mean = np.broadcast_to(overall / overall.sum(), totals.shape)
+        model = np.asarray(prior[question], dtype=np.float64)
+        mean = np.where(np.isnan(model).any(axis=1, keepdims=True), mean, model)
     mean = (1 - PROBABILITY_FLOOR * width) * mean + PROBABILITY_FLOOR
     return mean / mean.sum(axis=1, keepdims=True)

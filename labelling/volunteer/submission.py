@@ -26,6 +26,7 @@ from labelling.models import (
     Subject,
     SubjectStatus,
     Volunteer,
+    VolunteerReliability,
 )
 from labelling.queue import redis_queue
 
@@ -108,12 +109,18 @@ def classification_submit(
 # volunteer already classified the subject or used the key, then count the answers and retire at
 # the limit: all in one statement. The UPDATE re-reads the locked row, so counts stay exact.
 # requested_by_model: the subject's priority was a round pick's (the model asked for it), read
-# from the row the statement locks anyway.
+# from the row the statement locks anyway. A vote from a volunteer the last round judged
+# unreliable, or staff excluded (labelling/crowd), is stored and counted, but not toward the limit.
 SUBMIT_SQL = """
 WITH target AS (
     SELECT id, status, priority >= {requested_floor} AS requested FROM labelling_subject
     WHERE id = %(subject)s AND project_id = %(project)s
     FOR UPDATE
+), voter AS (
+    SELECT EXISTS (
+        SELECT 1 FROM labelling_volunteerreliability
+        WHERE project_id = %(project)s AND volunteer_id = %(volunteer)s AND untrusted
+    ) AS untrusted
 ), inserted AS (
     INSERT INTO labelling_classification (project_id, subject_id, volunteer_id, annotations,
                                           idempotency_key, after_retirement, requested_by_model,
@@ -126,23 +133,25 @@ WITH target AS (
 ), updated AS (
     UPDATE labelling_subject AS subject SET
         classification_count = subject.classification_count + 1,
+        untrusted_count = subject.untrusted_count + voter.untrusted::int,
         vote_counts = {counts},
-        status = CASE WHEN subject.status = 'active'
-                       AND subject.classification_count + 1 >= %(limit)s
+        status = CASE WHEN subject.status = 'active' AND {trusted} >= %(limit)s
                       THEN 'retired' ELSE subject.status END,
-        retired_at = CASE WHEN subject.status = 'active'
-                           AND subject.classification_count + 1 >= %(limit)s
+        retired_at = CASE WHEN subject.status = 'active' AND {trusted} >= %(limit)s
                           THEN now() ELSE subject.retired_at END,
-        retirement_reason = CASE WHEN subject.status = 'active'
-                                  AND subject.classification_count + 1 >= %(limit)s
+        retirement_reason = CASE WHEN subject.status = 'active' AND {trusted} >= %(limit)s
                                  THEN 'limit' ELSE subject.retirement_reason END
-    FROM inserted WHERE subject.id = %(subject)s
+    FROM inserted, voter WHERE subject.id = %(subject)s
     RETURNING subject.status
 )
 SELECT EXISTS (SELECT 1 FROM target), inserted.id, inserted.after_retirement,
        inserted.requested_by_model, updated.status
 FROM (SELECT 1) AS one LEFT JOIN inserted ON true LEFT JOIN updated ON true
-""".replace("{requested_floor}", repr(float(ROUND_PRIORITY_BASE)))
+""".replace("{requested_floor}", repr(float(ROUND_PRIORITY_BASE))).replace(
+    # the subject's trusted votes with this one
+    "{trusted}",
+    "subject.classification_count - subject.untrusted_count + (NOT voter.untrusted)::int",
+)
 
 
 def _counts_sql(walked: dict[str, str]) -> tuple[str, dict]:
@@ -273,10 +282,15 @@ def _store_classification(project, volunteer, subject_id, walked, idempotency_ke
     subject.vote_counts = counts_add(subject.vote_counts or {}, walked)
     # The row is locked (select_for_update), so plain arithmetic is safe here.
     subject.classification_count += 1
-    update_fields = ["vote_counts", "classification_count"]
+    subject.untrusted_count += int(
+        VolunteerReliability.objects.filter(
+            project=project, volunteer=volunteer, untrusted=True
+        ).exists()
+    )
+    update_fields = ["vote_counts", "classification_count", "untrusted_count"]
     if (
         subject.status == SubjectStatus.ACTIVE
-        and subject.classification_count >= project.retirement_limit
+        and subject.classification_count - subject.untrusted_count >= project.retirement_limit
     ):
         subject.status = SubjectStatus.RETIRED
         subject.retired_at = timezone.now()

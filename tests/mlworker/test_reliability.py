@@ -94,3 +94,32 @@ def test_votes_out_of_range_are_refused_with_what_was_wrong():
         reliability.Votes.from_lists(
             [0], [1], [0], [0], answers_per_question=(2,), volunteers=1, subjects=1
         )
+
+
+def test_an_excluded_volunteer_weighs_nothing_and_informs_no_one_else():
+    votes, found = crowd(["honest"] * 12, votes_each=40)
+    excluded = np.zeros(12, bool)
+    excluded[3] = True
+    with_exclusion = reliability.estimate(votes, excluded=excluded)
+    assert with_exclusion.weight[3] == 0 and with_exclusion.posterior[3, 0] > 0.9
+    assert np.all(with_exclusion.weight[np.arange(12) != 3] > 0.9)
+    # The others' agreement is now measured without the excluded volunteer's votes.
+    assert not np.allclose(with_exclusion.agreement, found.agreement, equal_nan=True)
+
+
+def test_the_models_posterior_sets_the_expected_answers_where_there_is_one():
+    """One volunteer answering alone: with no one else to agree with, the model's posterior decides
+    whether their answers look honest (a NaN row: no prediction, the crowd's shares instead)."""
+    votes = reliability.Votes.from_lists(
+        [0] * 40, range(40), [0] * 40, [1] * 20 + [0] * 20,
+        answers_per_question=(2,), volunteers=1, subjects=40,
+    )  # fmt: skip
+    agrees = np.array([[0.05, 0.95]] * 20 + [[0.95, 0.05]] * 20)
+    assert reliability.estimate(votes, prior=[agrees], prior_strength=10).kind() == ["honest"]
+    assert reliability.estimate(votes, prior=[agrees[::-1]], prior_strength=10).kind() == [
+        "hostile"
+    ]
+    unknown = np.full((40, 2), np.nan)
+    assert reliability.estimate(votes, prior=[unknown]).weight[0] == pytest.approx(
+        reliability.estimate(votes).weight[0]
+    )
