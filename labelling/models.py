@@ -250,9 +250,7 @@ class VolunteerReliability(models.Model):
     and the weighted export, and not at all toward retirement when `flagged`."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="reliabilities")
-    volunteer = models.ForeignKey(
-        Volunteer, on_delete=models.CASCADE, related_name="reliabilities"
-    )
+    volunteer = models.ForeignKey(Volunteer, on_delete=models.CASCADE, related_name="reliabilities")
     weight = models.FloatField()
     kind = models.CharField(max_length=16)  # the likeliest: honest, careless or hostile
     flagged = models.BooleanField(default=False)  # weight below mlworker.reliability.FLAG_BELOW
