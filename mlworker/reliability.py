@@ -81,7 +81,9 @@ class Reliability:
 
     @property
     def flagged(self) -> np.ndarray:
-        return self.weight < FLAG_BELOW
+        """Judged unreliable on their own evidence (or their address's): an exclusion by staff
+        sets the weight to 0 but is not a judgement."""
+        return np.minimum(self.posterior[:, 0], self.group_weight) < FLAG_BELOW
 
     def kind(self) -> list[str]:
         return [KINDS[index] for index in self.posterior.argmax(axis=1)]

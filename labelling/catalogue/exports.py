@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from labelling.core.selectors import project_tree
 from labelling.core.votes import answer_counts
+from labelling.crowd import crowd_selectors
 from labelling.models import (
     Classification,
     ModelVersion,
@@ -88,7 +89,8 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
 
 
 def vote_counts_csv(*, project: Project) -> Iterator[str]:
-    """One row per subject: count per answer (question:answer columns) and N per question; how
+    """One row per subject: count per answer (question:answer columns) and N per question, beside
+    them the same with each vote weighted by its volunteer's reliability (":weighted"); how
     and when it retired ("limit" or "model", and the model version behind a model retirement);
     for a subject the model retired, each answer's predicted final vote fraction at the limit
     (`question:answer:final_estimate`, the catalogue's estimate; empty otherwise)."""
@@ -97,9 +99,12 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
     header = ["subject_id", "original_name", "metadata", "status", "classifications"]
     header += ["retirement_reason", "retired_by_version", "retired_at"]
     for key in keys:
-        header += [f"{key}:{answer.key}" for answer in tree.questions[key].answers] + [f"{key}:N"]
-        header += [f"{key}:{answer.key}:final_estimate" for answer in tree.questions[key].answers]
+        answers = tree.questions[key].answers
+        header += [f"{key}:{answer.key}" for answer in answers] + [f"{key}:N"]
+        header += [f"{key}:{answer.key}:weighted" for answer in answers] + [f"{key}:N:weighted"]
+        header += [f"{key}:{answer.key}:final_estimate" for answer in answers]
     yield _line(header)
+    weights = crowd_selectors.vote_weights(project=project)
     rows = (
         Subject.objects.filter(project=project)
         .order_by("pk")
@@ -116,18 +121,26 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
             "retirement_forecast",
         )
     )
-    for pk, name, metadata, *described, retired_at, votes, forecast in rows.iterator(
-        chunk_size=CHUNK
-    ):
-        line = [pk, name, json.dumps(metadata, sort_keys=True), *described]
-        line.append(retired_at.isoformat() if retired_at else "")
-        for key in keys:
-            answers = tree.questions[key].answers
-            counts = answer_counts(votes, tree, key)
-            estimates = ((forecast or {}).get(key) or {}).get("answers", {})
-            line += counts + [sum(counts)]
-            line += [estimates.get(answer.key, {}).get("mean", "") for answer in answers]
-        yield _line(line)
+    last = 0
+    while True:
+        chunk = list(rows.filter(pk__gt=last)[:CHUNK])
+        if not chunk:
+            return
+        last = chunk[-1][0]
+        weighted = crowd_selectors.weighted_vote_counts(
+            project=project, subject_ids=[row[0] for row in chunk], weights=weights
+        )
+        for pk, name, metadata, *described, retired_at, votes, forecast in chunk:
+            line = [pk, name, json.dumps(metadata, sort_keys=True), *described]
+            line.append(retired_at.isoformat() if retired_at else "")
+            for key in keys:
+                answers = tree.questions[key].answers
+                counts = answer_counts(votes, tree, key)
+                weighted_counts = [round(w, 4) for w in answer_counts(weighted[pk], tree, key)]
+                estimates = ((forecast or {}).get(key) or {}).get("answers", {})
+                line += counts + [sum(counts)] + weighted_counts + [round(sum(weighted_counts), 4)]
+                line += [estimates.get(answer.key, {}).get("mean", "") for answer in answers]
+            yield _line(line)
 
 
 def predictions_csv(*, version: ModelVersion) -> Iterator[str]:
@@ -182,19 +195,24 @@ def predictions_missing_reason(*, version: ModelVersion) -> str | None:
     )
 
 
-CATALOGUE_VALUES = ("votes", "fraction", "mean", "low90", "high90")
+# Raw votes and, beside them, each vote counted with its volunteer's weight (labelling/crowd):
+# votes from volunteers judged unreliable or excluded count for little or nothing there.
+CATALOGUE_VALUES = (
+    "votes", "fraction", "weighted_votes", "weighted_fraction", "mean", "low90", "high90"
+)  # fmt: skip
 
 
 def catalogue_csv(*, project: Project) -> Iterator[str]:
     """One row per subject and question, every subject (retired ones too): who it is (id, file
     name, metadata as JSON), how it retired, the question's N and per answer the votes, their
-    fraction and the posterior mean vote fraction with its 90% interval from the latest good
-    model version that scored the subject (`model_version`; empty when none has)."""
+    fraction, the same weighted by each volunteer's reliability (N_weighted, weighted_votes,
+    weighted_fraction), and the posterior mean vote fraction with its 90% interval from the
+    latest good model version that scored the subject (`model_version`; empty when none has)."""
     tree = project_tree(project=project)
     keys = tree.ordered_keys()
     answer_keys = list(dict.fromkeys(a.key for key in keys for a in tree.questions[key].answers))
     header = ["subject_id", "original_name", "metadata", "status", "retirement_reason"]
-    header += ["retired_at", "question", "N"]
+    header += ["retired_at", "question", "N", "N_weighted"]
     header += [f"{answer}:{value}" for answer in answer_keys for value in CATALOGUE_VALUES]
     header += ["model_version", "mutual_information"]
     yield _line(header)
@@ -203,6 +221,7 @@ def catalogue_csv(*, project: Project) -> Iterator[str]:
             project=project, status=ModelVersionStatus.READY, worse_than_baseline=False
         ).values_list("pk", "number")
     )
+    weights = crowd_selectors.vote_weights(project=project)
     subjects = Subject.objects.filter(project=project).order_by("pk")
     fields = ["pk", "original_name", "metadata", "status", "retirement_reason", "retired_at"]
     last = 0
@@ -212,15 +231,20 @@ def catalogue_csv(*, project: Project) -> Iterator[str]:
             return
         last = chunk[-1][0]
         latest = _latest_predictions([row[0] for row in chunk], good)
+        weighted = crowd_selectors.weighted_vote_counts(
+            project=project, subject_ids=[row[0] for row in chunk], weights=weights
+        )
         for pk, name, metadata, status, reason, retired_at, votes in chunk:
             number, per_question = latest.get(pk, ("", {}))
             described = [pk, name, json.dumps(metadata, sort_keys=True), status, reason]
             described.append(retired_at.isoformat() if retired_at else "")
             for key in keys:
-                total, cells, information = _catalogue_cells(tree, key, votes, per_question)
+                total, weighted_total, cells, information = _catalogue_cells(
+                    tree, key, votes, weighted[pk], per_question
+                )
                 blank = [""] * len(CATALOGUE_VALUES)
                 answers = [value for answer in answer_keys for value in cells.get(answer, blank)]
-                yield _line([*described, key, total, *answers, number, information])
+                yield _line([*described, key, total, weighted_total, *answers, number, information])
 
 
 def _latest_predictions(subject_ids: list[int], good: dict[int, int]) -> dict[int, tuple]:
@@ -236,19 +260,24 @@ def _latest_predictions(subject_ids: list[int], good: dict[int, int]) -> dict[in
     return latest
 
 
-def _catalogue_cells(tree, key: str, votes, per_question: dict) -> tuple[int, dict, object]:
-    """(N, {answer: [votes, fraction, mean, low90, high90]}, mutual information) of a question."""
+def _catalogue_cells(tree, key: str, votes, weighted, per_question: dict) -> tuple:
+    """(N, weighted N, {answer: CATALOGUE_VALUES}, mutual information) of a question."""
     counts = answer_counts(votes, tree, key)
-    total = sum(counts)
+    weighted_counts = answer_counts(weighted, tree, key)
+    total, weighted_total = sum(counts), round(sum(weighted_counts), 4)
     question = per_question.get(key, {})
     cells = {}
-    for answer, count in zip(tree.questions[key].answers, counts, strict=True):
+    for answer, count, weight in zip(
+        tree.questions[key].answers, counts, weighted_counts, strict=True
+    ):
         estimate = question.get("answers", {}).get(answer.key, {})
         cells[answer.key] = [
             count,
             round(count / total, 6) if total else "",
+            round(weight, 4),
+            round(weight / weighted_total, 6) if weighted_total else "",
             estimate.get("mean", ""),
             estimate.get("low", ""),
             estimate.get("high", ""),
         ]
-    return total, cells, question.get("mutual_information", "")
+    return total, weighted_total, cells, question.get("mutual_information", "")

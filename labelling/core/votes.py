@@ -26,11 +26,12 @@ def answer_counts(vote_counts: dict | None, tree: Tree, question_key: str) -> li
     return [votes.get(answer.key, 0) for answer in tree.questions[question_key].answers]
 
 
-def counts_arrays(rows: list[dict | None], tree: Tree) -> dict[str, np.ndarray]:
-    """Many subjects' vote_counts -> {question: int [subjects, answers]} in the tree's order."""
+def counts_arrays(rows: list[dict | None], tree: Tree, dtype=np.int64) -> dict[str, np.ndarray]:
+    """Many subjects' vote_counts -> {question: [subjects, answers]} in the tree's order (float
+    for weighted counts)."""
     return {
         key: np.array(
-            [answer_counts(vote_counts, tree, key) for vote_counts in rows], dtype=np.int64
+            [answer_counts(vote_counts, tree, key) for vote_counts in rows], dtype=dtype
         ).reshape(len(rows), len(question.answers))
         for key, question in tree.questions.items()
     }

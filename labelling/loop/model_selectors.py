@@ -105,15 +105,23 @@ class TrainingSet:
     counts: dict[str, np.ndarray]  # {question: int [items, answers]}
 
 
-def training_set_for_project(*, project: models.Project) -> TrainingSet:
-    """Every subject with votes: its image and its counts per answer (N per question = row sum)."""
+def training_set_for_project(
+    *, project: models.Project, weighted: dict[int, dict] | None = None
+) -> TrainingSet:
+    """Every subject with votes: its image and its counts per answer (N per question = row sum);
+    with `weighted` ({subject id: vote counts}, labelling/crowd), those counts instead (float)."""
     tree = project_tree(project=project)
     rows = list(
         models.Subject.objects.filter(project=project, classification_count__gt=0)
         .order_by("pk")
         .values_list("pk", "image", "vote_counts")
     )
-    counts = votes.counts_arrays([vote_counts for _, _, vote_counts in rows], tree)
+    if weighted is None:
+        counts = votes.counts_arrays([vote_counts for _, _, vote_counts in rows], tree)
+    else:
+        counts = votes.counts_arrays(
+            [weighted.get(pk, {}) for pk, _, _ in rows], tree, dtype=np.float64
+        )
     media = Path(settings.MEDIA_ROOT)
     return TrainingSet([pk for pk, _, _ in rows], [media / image for _, image, _ in rows], counts)
 

@@ -18,6 +18,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from labelling.core import selectors
+from labelling.crowd import reliability
 from labelling.loop import claims, model_selectors, rounds
 from labelling.models import ModelVersion, ModelVersionStatus, Project
 
@@ -173,7 +174,14 @@ def _train_and_register(project: Project, version: ModelVersion) -> bool:
 
     device = configure_device()
     started = time.perf_counter()
-    training_set = model_selectors.training_set_for_project(project=project)
+    # Every volunteer weighed first: the round trains and judges on the weighted counts.
+    crowd = reliability.reliability_update(
+        project=project, version=model_selectors.model_version_latest_good(project=project)
+    )
+    crowd_seconds = time.perf_counter() - started
+    training_set = model_selectors.training_set_for_project(
+        project=project, weighted=crowd.vote_counts
+    )
     if len(training_set.subject_ids) < 2:
         raise ValueError(
             f"Not enough labelled subjects to train: expected at least 2 with votes, found {len(training_set.subject_ids)}"
@@ -206,6 +214,11 @@ def _train_and_register(project: Project, version: ModelVersion) -> bool:
     )
     if "_against_previous" in fit.metrics:
         fit.metrics["_against_previous"]["version"] = previous.number
+    fit.metrics["_crowd"] = {
+        "volunteers": len(crowd.weights),
+        "flagged": crowd.flagged,
+        "reactivated": len(crowd.reactivated),
+    }
     folder = Path(settings.MODEL_ROOT) / project.slug / artefact_folder_name(version)
     registry.save_model_version(folder, fit.model, fit.config, fit.metrics)
     rounds.model_version_mark_ready(
@@ -213,7 +226,8 @@ def _train_and_register(project: Project, version: ModelVersion) -> bool:
         artefact_path=folder,
         metrics=fit.metrics,
         timings={
-            "load_seconds": round(load_seconds, 3),
+            "crowd_seconds": round(crowd_seconds, 3),
+            "load_seconds": round(load_seconds - crowd_seconds, 3),
             "train_seconds": round(fit.training.seconds, 3),
             "epochs": fit.training.epochs_run,
             "warm_start": bool(warm_start),

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from labelling.core import votes
 from labelling.core.selectors import project_tree
+from labelling.crowd import crowd_selectors
 from labelling.loop.model_selectors import model_version_latest_good
 from labelling.models import (
     Prediction,
@@ -81,24 +82,36 @@ def subjects_retire_settled(*, project: Project, recheck_all: bool = False) -> R
         rows = list(
             candidates.filter(pk__gt=last)
             .order_by("pk")
-            .values_list("pk", "classification_count", "vote_counts")[:BATCH]
+            .values_list("pk", "classification_count", "vote_counts", "untrusted_count")[:BATCH]
         )
         if not rows:
             return report
         last = rows[-1][0]
+        rows = _trusted_only(project, rows)
         samples = dict(
             Prediction.objects.filter(
-                model_version=version, subject_id__in=[pk for pk, _, _ in rows]
+                model_version=version, subject_id__in=[row[0] for row in rows]
             ).values_list("subject_id", "samples")
         )
         report.retired += _check_batch(project, version, tree, questions, rule, rows, samples)
         report.checked += len(rows)
 
 
+def _trusted_only(project, rows) -> list[tuple]:
+    """(pk, classifications, vote counts, trusted classifications): a subject some untrusted
+    volunteers voted on is judged on the other volunteers' votes alone (labelling/crowd)."""
+    doubtful = [pk for pk, _, _, untrusted in rows if untrusted]
+    trusted = crowd_selectors.trusted_vote_counts(project=project, subject_ids=doubtful)
+    return [
+        (pk, count, trusted.get(pk, vote_counts), count - untrusted)
+        for pk, count, vote_counts, untrusted in rows
+    ]
+
+
 def _check_batch(project, version, tree, questions, rule, rows, samples) -> list[int]:
     """Decide outside any transaction (no row stays locked while NumPy runs), then write."""
     decisions = {}
-    for pk, classifications, vote_counts in rows:
+    for pk, _, vote_counts, classifications in rows:
         if pk not in samples:  # imported after the version scored its pool
             continue
         decision = retirement.decide(
@@ -112,11 +125,11 @@ def _check_batch(project, version, tree, questions, rule, rows, samples) -> list
             decisions[pk] = decision
     retired = []
     with transaction.atomic():
-        for pk, classifications, _ in rows:
+        for pk, classifications, _, _ in rows:
             if pk in decisions and _retire(pk, classifications, version, decisions[pk], questions):
                 retired.append(pk)
         Subject.objects.bulk_update(
-            [Subject(pk=pk, retirement_checked_votes=count) for pk, count, _ in rows],
+            [Subject(pk=pk, retirement_checked_votes=count) for pk, count, _, _ in rows],
             ["retirement_checked_votes"],
         )
         if retired:

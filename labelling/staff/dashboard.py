@@ -20,6 +20,7 @@ from labelling.catalogue import exports, imports
 from labelling.core import projects, selectors
 from labelling.core.errors import NotFound, StarlingError
 from labelling.core.tree import nodes_from_dicts, tree_from_nodes
+from labelling.crowd import crowd_selectors
 from labelling.loop import claims, model_selectors
 from labelling.models import (
     ModelVersion,
@@ -168,6 +169,7 @@ def project_dashboard(request, slug):
             "latest_round": latest_round,
             "ready_versions": [v for v in versions if v.status == ModelVersionStatus.READY],
             "start_model": sources.describe(project.start_model),
+            "crowd": crowd_selectors.standing_summary(project=project),
         },
     )
 

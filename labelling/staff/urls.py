@@ -4,6 +4,7 @@ from labelling.staff import dashboard
 from labelling.staff import guide_page as dashboard_guide
 from labelling.staff import preview_page as dashboard_preview
 from labelling.staff import start_page as dashboard_start
+from labelling.staff import volunteers_page as dashboard_volunteers
 
 urlpatterns = [
     path("", dashboard.home, name="staff_home"),
@@ -15,6 +16,21 @@ urlpatterns = [
     path("projects/<slug:slug>/preview/", dashboard_preview.project_preview, name="staff_preview"),
     path("projects/<slug:slug>/start/", dashboard_start.project_start, name="staff_start"),
     path("projects/<slug:slug>/retrain/", dashboard.project_retrain, name="staff_retrain"),
+    path(
+        "projects/<slug:slug>/volunteers/",
+        dashboard_volunteers.volunteer_list,
+        name="staff_volunteers",
+    ),
+    path(
+        "projects/<slug:slug>/volunteers/<int:volunteer_id>/exclude/",
+        dashboard_volunteers.volunteer_exclude,
+        name="staff_volunteer_exclude",
+    ),
+    path(
+        "projects/<slug:slug>/volunteers/<int:volunteer_id>/lift/",
+        dashboard_volunteers.volunteer_lift,
+        name="staff_volunteer_lift",
+    ),
     path("projects/<slug:slug>/round/", dashboard.round_view, name="staff_round"),
     path("projects/<slug:slug>/subjects/", dashboard.subject_list, name="staff_subjects"),
     path(

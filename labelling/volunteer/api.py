@@ -97,7 +97,7 @@ def request_volunteer_id(request: HttpRequest) -> int:
         return known
     user_id = _signed_in_user_id(request)
     if user_id is None:
-        volunteer = accounts.volunteer_create_anonymous()
+        volunteer = accounts.volunteer_create_anonymous(address=ratelimit.client_address(request))
     else:
         volunteer = accounts.volunteer_get_or_create(user=request.user)
     request.session[SESSION_VOLUNTEER] = [volunteer.pk, user_id]

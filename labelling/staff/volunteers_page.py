@@ -1,0 +1,67 @@
+"""The volunteers staff should look at: the least reliable first, with the evidence the last round
+weighed (agreement per question, votes, sessions from one address), and the exclusions staff made
+(who, when, why; lifting one is recorded too). Excluding stops a volunteer's votes counting at once."""
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from labelling.core.errors import StarlingError
+from labelling.crowd import crowd_selectors, exclusions
+from labelling.models import VolunteerExclusion
+from labelling.staff.dashboard import staff_only, staff_project
+from mlworker.reliability import FLAG_BELOW
+
+LISTED = 50
+
+
+@staff_only
+def volunteer_list(request, slug):
+    project = staff_project(slug)
+    excluded = crowd_selectors.excluded_volunteer_ids(project=project)
+    rows = crowd_selectors.least_reliable(project=project, limit=LISTED)
+    return render(
+        request,
+        "labelling/dashboard/volunteers.html",
+        {
+            "project": project,
+            "rows": [(row, row.volunteer_id in excluded) for row in rows],
+            "flag_below": FLAG_BELOW,
+            "history": VolunteerExclusion.objects.filter(project=project)
+            .select_related("excluded_by", "lifted_by")
+            .order_by("-excluded_at")[:LISTED],
+        },
+    )
+
+
+@staff_only
+@require_POST
+def volunteer_exclude(request, slug, volunteer_id):
+    project = staff_project(slug)
+    try:
+        exclusions.volunteer_exclude(
+            project=project,
+            volunteer_id=volunteer_id,
+            by=request.user,
+            reason=request.POST.get("reason", ""),
+        )
+        messages.success(
+            request, f"Volunteer {volunteer_id} excluded: their votes no longer count."
+        )
+    except StarlingError as error:
+        messages.error(request, str(error))
+    return redirect("staff_volunteers", slug=project.slug)
+
+
+@staff_only
+@require_POST
+def volunteer_lift(request, slug, volunteer_id):
+    project = staff_project(slug)
+    try:
+        exclusions.volunteer_exclusion_lift(
+            project=project, volunteer_id=volunteer_id, by=request.user
+        )
+        messages.success(request, f"Volunteer {volunteer_id}'s votes count again.")
+    except StarlingError as error:
+        messages.error(request, str(error))
+    return redirect("staff_volunteers", slug=project.slug)
