@@ -79,7 +79,8 @@ bench-retirement: $(STAMP)
 
 # Careless and hostile volunteers: clean crowd, bad crowd unweighted and weighted (issue 26).
 bench-volunteers: $(STAMP)
-	$(PY) benchmarks/volunteers.py --jobs 2
+	$(PY) -m pip install --quiet -e '.[ml,dev,compare]'
+	$(PY) benchmarks/volunteers.py --jobs 2 --crowd-kit
 	$(PY) benchmarks/readme_figures.py
 
 # Fine-tuning a survey-A model against random weights on a shifted survey B, 6 seeds (issue 15).

@@ -58,8 +58,15 @@ def parse_arguments(argv=None):
     parser.add_argument("--preset", choices=sorted(PRESETS), default="standard")
     for name in ("pool", "test", "votes", "crowd", "seeds", "image-size", "samples", "epochs"):
         parser.add_argument(f"--{name}", type=int)
+    parser.add_argument("--members", type=int, help="networks per version (production's: unset)")
     parser.add_argument("--careless", type=float, default=0.15, help="share of sessions")
     parser.add_argument("--hostile", type=float, default=0.05, help="share of sessions")
+    parser.add_argument(
+        "--crowd-kit",
+        action="store_true",
+        help="also flag the bad crowd's sessions with crowd-kit's aggregators on the first "
+        "question (pip install -e '.[compare]')",
+    )
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--output", default="volunteers", help="result name")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
@@ -242,7 +249,7 @@ def run_seed(seed: int, arguments) -> dict:
                 {q.key: counts[i] for i, q in enumerate(questions)},
                 list(range(len(p))),
                 questions,
-                common.production_settings(epochs=arguments.epochs),
+                common.production_settings(epochs=arguments.epochs, members=arguments.members),
                 samples=arguments.samples,
                 seed=seed,
                 rotation_invariant=True,
@@ -262,6 +269,9 @@ def run_seed(seed: int, arguments) -> dict:
             kind: int(np.sum(crowd["kinds"] == kind)) for kind in np.unique(crowd["kinds"])
         },
         "classifications_by_top_tenth": top_share(first["session"], arguments.crowd),
+        "crowd_kit": crowd_kit_flags(p, first, crowd["kinds"], questions)
+        if arguments.crowd_kit
+        else None,
         "seconds": round(time.time() - started, 1),
     }
     print(
@@ -271,6 +281,82 @@ def run_seed(seed: int, arguments) -> dict:
         flush=True,
     )
     return result
+
+
+# crowd-kit's aggregators estimate each worker's skill jointly with one discrete label per item:
+# here the first question's answers of the bad crowd's first pass. A session is flagged when its
+# skill is no better than this (our weight's 0.5 has no counterpart in their units).
+CROWD_KIT_FLAGS = {
+    "DawidSkene": ("mean of the confusion matrix's diagonal", 0.6),
+    "OneCoinDawidSkene": ("skill", 0.6),
+    "MACE": ("competence", 0.5),
+    "GLAD": ("expertise alpha", 0.5),
+}
+
+
+def crowd_kit_flags(p, first: dict, kinds, questions) -> dict:
+    """Each aggregator's flags on the bad crowd, scored as ours are (`flags`)."""
+    import warnings
+
+    import crowdkit.aggregation as aggregation
+    import pandas as pd
+
+    votes = simulate_votes(p, first, kinds, questions)
+    root = votes.question == 0
+    table = pd.DataFrame(
+        {"task": votes.subject[root], "worker": votes.volunteer[root], "label": votes.answer[root]}
+    )
+    classifications = np.bincount(first["session"], minlength=len(kinds))
+    first_question = reliability.Votes(
+        *(getattr(votes, name)[root] for name in ("volunteer", "subject", "question", "answer")),
+        votes.answers_per_question, votes.volunteers, votes.subjects,
+    )  # fmt: skip
+    found = {
+        # Ours on the same pass, like with like (first question), and as production runs it.
+        "starling, first question": flags(
+            reliability.estimate(first_question), kinds, classifications
+        ),
+        "starling, every question": flags(reliability.estimate(votes), kinds, classifications),
+    }
+    for name, (_, threshold) in CROWD_KIT_FLAGS.items():
+        started = time.time()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = getattr(aggregation, name)(n_iter=100 if "Skene" in name else 50).fit(table)
+        skill = _skill(name, model, table)
+        workers = np.full(len(kinds), np.inf)  # sessions that never answered are not flagged
+        workers[skill.index.to_numpy(dtype=np.int64)] = skill.to_numpy(dtype=np.float64)
+        flagged = workers < threshold
+        bad, many = kinds != "honest", classifications >= MANY_VOTES
+        found[name] = {
+            "recall_many": round(float(flagged[bad & many].mean()), 4)
+            if (bad & many).any()
+            else None,
+            "recall": round(float(flagged[bad].mean()), 4),
+            "honest_flagged": round(float(flagged[~bad & (classifications > 0)].mean()), 4),
+            "seconds": round(time.time() - started, 1),
+        }
+    return found
+
+
+def _skill(name: str, model, table):
+    """A pandas Series of skill per worker id, from each aggregator's own attributes."""
+    import pandas as pd
+
+    if name == "DawidSkene":  # errors_: rows (worker, observed), columns true label
+        errors = model.errors_
+        diagonal = [
+            errors.xs(label, level=1)[label] for label in errors.columns if label in
+            errors.index.get_level_values(1)
+        ]  # fmt: skip
+        return pd.concat(diagonal, axis=1).fillna(0).mean(axis=1)
+    if name == "OneCoinDawidSkene":
+        return model.skills_
+    if name == "GLAD":
+        return model.alphas_
+    # MACE: spamming_[:, 1] is each worker's chance of giving the true label (competence), rows in
+    # the order workers first appear in the table (its pd.factorize).
+    return pd.Series(model.spamming_[:, 1], index=pd.unique(table["worker"]))
 
 
 def top_share(sessions_of: np.ndarray, sessions: int) -> float:
@@ -335,9 +421,19 @@ def summarise(seeds: list[dict]) -> dict:
         ]
         return round(float(np.mean(values)), 4) if values else None
 
+    with_crowd_kit = [seed["crowd_kit"] for seed in seeds if seed.get("crowd_kit")]
+    crowd_kit = {
+        method: {
+            measure: round(float(np.mean([s[method][measure] for s in with_crowd_kit
+                                          if s[method][measure] is not None])), 4)
+            for measure in ("recall_many", "recall", "honest_flagged")
+        }
+        for method in (with_crowd_kit[0] if with_crowd_kit else {})
+    }  # fmt: skip
     return {
         "means": means,
         "against_clean": differences,
+        "crowd_kit": crowd_kit or None,
         "flags": {
             "bad_found_recall": pooled("recall_many"),
             "bad_found_recall_all": pooled("recall"),
@@ -419,10 +515,34 @@ def readme_section(result: dict, when: str) -> str:
         f"flagged: **{common.percent(head['honest_flagged_share'])}** in the bad crowd, "
         f"{common.percent(flagged['honest_flagged_share_clean_crowd'])} in the clean one; "
         f"precision of the flags {common.percent(flagged['precision'])}.",
+        *crowd_kit_lines(result["summary"].get("crowd_kit")),
         "",
         "![volunteers](benchmarks/results/volunteers.png)",
     ]
     return "\n".join(lines)
+
+
+def crowd_kit_lines(crowd_kit: dict | None) -> list[str]:
+    """The comparison with crowd-kit's aggregators, when the run made one (`--crowd-kit`)."""
+    if not crowd_kit:
+        return []
+    lines = [
+        "",
+        "Beside crowd-kit's aggregators (`--crowd-kit`; they take one discrete label per item, so "
+        "the bad crowd's first pass on the first question; a session flagged when its skill is "
+        "below: "
+        + ", ".join(f"{name} {what} {limit}" for name, (what, limit) in CROWD_KIT_FLAGS.items())
+        + "):",
+        "",
+        "| method | bad sessions with ≥ 50 classifications flagged | all bad flagged | honest flagged |",
+        "|---|---|---|---|",
+    ]
+    for method, values in crowd_kit.items():
+        lines.append(
+            f"| {method} | {common.percent(values['recall_many'])} | "
+            f"{common.percent(values['recall'])} | {common.percent(values['honest_flagged'])} |"
+        )
+    return lines
 
 
 def _difference(entry: dict, digits: int = 3) -> str:

@@ -10,8 +10,8 @@ from mlworker import reliability
 from tests.benchmarks import benchmark_fixtures, readme_section
 
 TINY = [
-    *("--preset", "small", "--pool", "40", "--test", "30", "--crowd", "40", "--seeds", "3"),
-    *("--image-size", "16", "--samples", "4", "--epochs", "1"),
+    *("--preset", "small", "--pool", "40", "--test", "20", "--crowd", "40", "--seeds", "3"),
+    *("--image-size", "16", "--samples", "4", "--epochs", "1", "--members", "1"),
 ]
 
 benchmark, tiny = benchmark_fixtures("volunteers.py", TINY)
