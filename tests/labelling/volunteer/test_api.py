@@ -42,6 +42,18 @@ def test_anonymous_volunteers_are_told_apart_by_their_session(project):
     )
 
 
+def test_sessions_from_one_address_share_its_digest_never_the_address(project):
+    subject = project.subjects.first()
+    for address in ("198.51.100.4", "198.51.100.4", "198.51.100.9"):
+        client = Client(REMOTE_ADDR=address)
+        assert post(client, project, good_body(subject)).status_code == 201
+    digests = [
+        c.volunteer.address_digest
+        for c in Classification.objects.filter(subject=subject).select_related("volunteer")
+    ]
+    assert digests[0] == digests[1] != digests[2] and "198.51" not in "".join(digests)
+
+
 @pytest.mark.parametrize(
     "change, status, message",
     [
