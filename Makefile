@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-slow imports lint format bench bench-mc-scoring bench-active-learning \
         bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round bench-transfer \
-        bench-levers bench-volunteers \
+        bench-levers bench-volunteers bench-first-model-minimum \
         services clean \
         reliability-doc
 
@@ -75,6 +75,11 @@ bench-active-learning-smoke: $(STAMP)
 # Fixed 15-vote retirement against model-aware retirement (issue 14); one core is enough.
 bench-retirement: $(STAMP)
 	$(PY) benchmarks/retirement.py
+	$(PY) benchmarks/readme_figures.py
+
+# How many labelled subjects a first retrain waits for (issue 28's default).
+bench-first-model-minimum: $(STAMP)
+	$(PY) benchmarks/first_model_minimum.py --seeds 6 --jobs 2
 	$(PY) benchmarks/readme_figures.py
 
 # Careless and hostile volunteers: clean crowd, bad crowd unweighted and weighted (issue 26).

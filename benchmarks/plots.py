@@ -227,3 +227,23 @@ def volunteers(summary: dict, path: Path) -> None:
             low = min(values)
             axis.set_ylim(low * 0.95, max(values) * 1.02)
             axis.set_title(title)
+
+
+def first_model_minimum(by_size: dict, path: Path) -> None:
+    """First models' test NLL against the baseline's, by labelled subjects (means over seeds)."""
+    sizes = [int(size) for size in by_size]
+    with drawn(path, size=(5.5, 3.6)) as (figure, axis):
+        axis.plot(sizes, [e["nll_mean"] for e in by_size.values()], marker="o", label="CNN")
+        axis.plot(
+            sizes,
+            [e["baseline_nll_mean"] for e in by_size.values()],
+            marker="o",
+            linestyle=":",
+            color="grey",
+            label="image-free baseline",
+        )
+        axis.set_xscale("log")
+        axis.set_xticks(sizes, [str(size) for size in sizes])
+        axis.set_xlabel("labelled subjects at the first retrain")
+        axis.set_ylabel("test vote NLL (nats)")
+        axis.legend()

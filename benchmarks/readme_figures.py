@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import (  # noqa: E402
     active_learning,
     common,
+    first_model_minimum,
     first_round,
     levers,
     mc_scoring,
@@ -33,6 +34,7 @@ ROOT = common.ROOT
 SECTIONS = (
     (active_learning, "active_learning", ("active_learning_cells",)),
     (first_round, "first_round", ("active_learning",)),
+    (first_model_minimum, "first_model_minimum", ()),
     (retirement, "retirement", ()),
     (volunteers, "volunteers", ()),
     (transfer, "transfer", ()),
