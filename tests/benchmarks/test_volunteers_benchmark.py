@@ -10,7 +10,7 @@ from mlworker import reliability
 from tests.benchmarks import benchmark_fixtures, readme_section
 
 TINY = [
-    *("--preset", "small", "--pool", "40", "--test", "20", "--crowd", "40", "--seeds", "3"),
+    *("--preset", "small", "--pool", "40", "--test", "20", "--crowd", "40", "--seeds", "2"),
     *("--image-size", "16", "--samples", "4", "--epochs", "1", "--members", "1"),
 ]
 
