@@ -37,31 +37,38 @@ def volunteer_list(request, slug):
 @staff_only
 @require_POST
 def volunteer_exclude(request, slug, volunteer_id):
-    project = staff_project(slug)
-    try:
-        exclusions.volunteer_exclude(
+    return _standing_change(
+        request,
+        slug,
+        lambda project: exclusions.volunteer_exclude(
             project=project,
             volunteer_id=volunteer_id,
             by=request.user,
             reason=request.POST.get("reason", ""),
-        )
-        messages.success(
-            request, f"Volunteer {volunteer_id} excluded: their votes no longer count."
-        )
-    except StarlingError as error:
-        messages.error(request, str(error))
-    return redirect("staff_volunteers", slug=project.slug)
+        ),
+        f"Volunteer {volunteer_id} excluded: their votes no longer count.",
+    )
 
 
 @staff_only
 @require_POST
 def volunteer_lift(request, slug, volunteer_id):
+    return _standing_change(
+        request,
+        slug,
+        lambda project: exclusions.volunteer_exclusion_lift(
+            project=project, volunteer_id=volunteer_id, by=request.user
+        ),
+        f"Volunteer {volunteer_id}'s votes count again.",
+    )
+
+
+def _standing_change(request, slug, change, done: str):
+    """Run an exclusion or a lift; say what happened, or why it could not, on the list."""
     project = staff_project(slug)
     try:
-        exclusions.volunteer_exclusion_lift(
-            project=project, volunteer_id=volunteer_id, by=request.user
-        )
-        messages.success(request, f"Volunteer {volunteer_id}'s votes count again.")
+        change(project)
+        messages.success(request, done)
     except StarlingError as error:
         messages.error(request, str(error))
     return redirect("staff_volunteers", slug=project.slug)
