@@ -44,7 +44,7 @@ class CrowdWeights:
 
 def project_votes(*, project: Project, tree: Tree):
     """Every answer given in the project as `reliability.Votes`, with the volunteer and subject
-    ids behind its indices."""
+    ids behind its indices, the question keys in its order, and each volunteer's classifications."""
     rows = list(
         project.classifications.order_by("pk").values_list(
             "volunteer_id", "subject_id", "annotations"
@@ -78,7 +78,10 @@ def project_votes(*, project: Project, tree: Tree):
         volunteers=len(volunteer_ids),
         subjects=len(subject_ids),
     )
-    return votes, volunteer_ids, subject_ids, keys
+    classifications = np.bincount(
+        [volunteer_index[volunteer] for volunteer, _, _ in rows], minlength=len(volunteer_ids)
+    )
+    return votes, volunteer_ids, subject_ids, keys, classifications
 
 
 def model_prior(version: ModelVersion | None, subject_ids: list[int], tree: Tree, keys) -> list:
@@ -103,7 +106,9 @@ def reliability_update(*, project: Project, version: ModelVersion | None = None)
     """Weigh every volunteer of the project (with `version`'s posterior as the prior, when given),
     store it, recount untrusted votes where standing changed; return the round's weights."""
     tree = project_tree(project=project)
-    votes, volunteer_ids, subject_ids, keys = project_votes(project=project, tree=tree)
+    votes, volunteer_ids, subject_ids, keys, classifications = project_votes(
+        project=project, tree=tree
+    )
     excluded_ids = crowd_selectors.excluded_volunteer_ids(project=project)
     addresses = crowd_selectors.address_digests(volunteer_ids=volunteer_ids)
     groups = _groups([addresses.get(pk, "") for pk in volunteer_ids])
@@ -114,9 +119,6 @@ def reliability_update(*, project: Project, version: ModelVersion | None = None)
         excluded=np.array([pk in excluded_ids for pk in volunteer_ids], dtype=bool),
     )
     group_sizes = np.bincount(groups[groups >= 0]) if np.any(groups >= 0) else np.zeros(0, int)
-    classifications = np.bincount(
-        _classification_volunteers(project, volunteer_ids), minlength=len(volunteer_ids)
-    )
     kinds = estimate.kind()
     now = timezone.now()
     rows = [
@@ -165,14 +167,6 @@ def _groups(digests: list[str]) -> np.ndarray:
     """An id per distinct non-empty address digest (-1: unknown, judged alone)."""
     ids: dict[str, int] = {}
     return np.array([ids.setdefault(d, len(ids)) if d else -1 for d in digests], dtype=np.int64)
-
-
-def _classification_volunteers(project: Project, volunteer_ids: list[int]) -> np.ndarray:
-    index = {pk: i for i, pk in enumerate(volunteer_ids)}
-    return np.array(
-        [index[pk] for pk in project.classifications.values_list("volunteer_id", flat=True)],
-        dtype=np.int64,
-    )
 
 
 @transaction.atomic
