@@ -85,7 +85,7 @@ bench-first-model-minimum: $(STAMP)
 # Careless and hostile volunteers: clean crowd, bad crowd unweighted and weighted (issue 26).
 bench-volunteers: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[ml,dev,compare]'
-	$(PY) benchmarks/volunteers.py --jobs 2 --crowd-kit
+	$(PY) benchmarks/volunteers.py --jobs 2 --crowd-kit --resume
 	$(PY) benchmarks/readme_figures.py
 
 # Fine-tuning a survey-A model against random weights on a shifted survey B, 6 seeds (issue 15).

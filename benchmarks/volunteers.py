@@ -68,6 +68,11 @@ def parse_arguments(argv=None):
         "question (pip install -e '.[compare]')",
     )
     parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the seeds <output>.partial.json holds (same settings) and run the rest",
+    )
     parser.add_argument("--output", default="volunteers", help="result name")
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     arguments = common.with_preset(parser.parse_args(argv), PRESETS)
@@ -556,11 +561,12 @@ def main(argv=None) -> dict:
 
     arguments = parse_arguments(argv)
     started = time.time()
-    seeds = common.run_seeds(run_seed, arguments, range(arguments.seeds), arguments.jobs)
+    seeds, seconds = common.run_seeds_resumable(run_seed, arguments, range(arguments.seeds))
     summary = summarise(seeds)
     result = common.record(
         headline(summary), arguments, argv, "volunteers.py", started, summary=summary, seeds=seeds
     )
+    result["seconds"] = seconds  # every part of a resumed run
     plots.volunteers(summary, common.write_result(result, arguments.results_dir, arguments.output))
     return result
 
