@@ -55,7 +55,7 @@ pids+=($!)
 $CELERY -A starling beat --loglevel INFO >"$LOGS/beat.log" 2>&1 &
 pids+=($!)
 if [ "${DEMO_SIMULATE:-1}" = 1 ]; then
-  $PY manage.py simulate_volunteers galaxy-zoo --forever --rate "${DEMO_RATE:-3}" --volunteers 40 --verbosity 0 \
+  $PY manage.py simulate_volunteers galaxy-zoo --forever --rate "${DEMO_RATE:-3}" --volunteers 40 --careless 2 --verbosity 0 \
     >"$LOGS/simulator.log" 2>&1 &
   pids+=($!)
 fi

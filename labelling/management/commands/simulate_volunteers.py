@@ -29,6 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("project", help="project slug")
         parser.add_argument("--classifications", type=int, default=100)
         parser.add_argument("--volunteers", type=int, default=20)
+        parser.add_argument(
+            "--careless",
+            type=int,
+            default=0,
+            help="how many of the volunteers press each question's first answer whatever the image",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--forever", action="store_true", help="keep going until interrupted")
         parser.add_argument(
@@ -39,9 +45,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        if options["classifications"] < 0 or options["volunteers"] < 1 or options["rate"] < 0:
+        if (
+            options["classifications"] < 0
+            or options["volunteers"] < 1
+            or options["rate"] < 0
+            or not 0 <= options["careless"] <= options["volunteers"]
+        ):
             raise CommandError(
-                "Invalid options: expected --classifications >= 0, --volunteers >= 1, --rate >= 0"
+                "Invalid options: expected --classifications >= 0, --volunteers >= 1, --rate >= 0, "
+                "0 <= --careless <= --volunteers"
             )
         try:
             project = selectors.project_get_by_slug(slug=options["project"])
@@ -62,7 +74,8 @@ class Command(BaseCommand):
         submitted = 0
         with tqdm(total=total, desc="classifications", disable=options["verbosity"] == 0) as bar:
             while options["forever"] or submitted < options["classifications"]:
-                volunteer = volunteers[int(rng.integers(len(volunteers)))]
+                index = int(rng.integers(len(volunteers)))
+                volunteer = volunteers[index]
                 subject = with_retries(
                     choice.subject_next_from_database, project=project, volunteer=volunteer
                 )
@@ -86,7 +99,12 @@ class Command(BaseCommand):
                     project=project,
                     volunteer=volunteer,
                     subject_id=subject.pk,
-                    annotations=simulated_answers(tree, subject.metadata.get("truth", {}), rng),
+                    annotations=simulated_answers(
+                        tree,
+                        subject.metadata.get("truth", {}),
+                        rng,
+                        careless=index < options["careless"],
+                    ),
                     idempotency_key=f"sim-{subject.pk}-{volunteer.pk}",
                 )
                 submitted += 1
@@ -119,14 +137,18 @@ def with_retries(call, **arguments):
             wait = min(wait * 2, RETRY_MAX_WAIT_SECONDS)
 
 
-def simulated_answers(tree, truth: dict, rng: np.random.Generator) -> dict[str, str]:
+def simulated_answers(
+    tree, truth: dict, rng: np.random.Generator, careless: bool = False
+) -> dict[str, str]:
     """One volunteer along the project's tree (synthetic.simulate_answers): a yes/no question with
     a true probability in the subject's metadata picks its first answer with it, any other
-    question an answer uniformly."""
+    question an answer uniformly; a careless volunteer picks every first answer."""
     questions = tree.head_questions()
     probabilities = {
         q.key: (
-            (truth[q.key], 1 - truth[q.key])
+            np.eye(len(q.answers))[0]
+            if careless
+            else (truth[q.key], 1 - truth[q.key])
             if q.key in truth and len(q.answers) == 2
             else np.full(len(q.answers), 1 / len(q.answers))
         )

@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.core.management import call_command
 from django.test import Client
 
 from labelling.catalogue import exports
@@ -181,3 +182,21 @@ def test_an_address_is_kept_only_as_a_keyed_digest(settings):
     settings.SECRET_KEY = "another key"
     assert accounts.address_digest("203.0.113.7") != digest
     assert accounts.address_digest("") == accounts.address_digest("unknown") == ""
+
+
+@pytest.mark.django_db
+def test_the_simulators_careless_volunteers_are_the_ones_a_round_flags(make_project):
+    """The demo's simulated crowd (`simulate_volunteers --careless`): the volunteer pressing the
+    first answer whatever the galaxy is flagged, the ones following the truth are not."""
+    project = make_project(subjects=30, retirement_limit=20)
+    for position, subject in enumerate(Subject.objects.filter(project=project).order_by("pk")):
+        p = 0.95 if position % 2 else 0.05
+        subject.metadata = {"truth": {"smooth-or-featured": p, "bar": 0.5}}
+        subject.save(update_fields=["metadata"])
+    call_command(
+        "simulate_volunteers", project.slug, "--classifications", "150", "--volunteers", "6",
+        "--careless", "1", stdout=io.StringIO(),
+    )  # fmt: skip
+    reliability.reliability_update(project=project)
+    flagged = VolunteerReliability.objects.filter(project=project, flagged=True)
+    assert [row.volunteer.session_key for row in flagged] == [f"simulated-{project.slug}-0-0"]
