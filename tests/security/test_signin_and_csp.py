@@ -87,7 +87,9 @@ def page_urls(project) -> list[str]:
         LOGIN,
     ]
     return volunteer_pages + [
-        url for url in staff_urls(project, subject) if not url.endswith("/retrain/")
+        url
+        for url in staff_urls(project, subject)
+        if not url.endswith(("/retrain/", "/exclude/", "/lift/"))  # POST only
     ]
 
 
