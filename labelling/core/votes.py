@@ -12,11 +12,12 @@ from labelling.core.tree import Tree
 from labelling.models import Classification, Subject
 
 
-def counts_add(counts: dict, walked: dict[str, str]) -> dict:
-    """Add one vote per answered question ({question: answer}) to `counts`, in place."""
+def counts_add(counts: dict, walked: dict[str, str], weight: float = 1) -> dict:
+    """Add one vote (counted `weight`) per answered question ({question: answer}) to `counts`,
+    in place."""
     for question_key, answer_key in walked.items():
         per_question = counts.setdefault(question_key, {})
-        per_question[answer_key] = per_question.get(answer_key, 0) + 1
+        per_question[answer_key] = per_question.get(answer_key, 0) + weight
     return counts
 
 

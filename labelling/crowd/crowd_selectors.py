@@ -81,10 +81,7 @@ def weighted_vote_counts(
     for subject_id, volunteer_id, annotations in Classification.objects.filter(
         project=project, subject_id__in=subject_ids
     ).values_list("subject_id", "volunteer_id", "annotations"):
-        weight = weights.get(volunteer_id, float(KIND_PRIOR[0]))
-        for question, answer in annotations.items():
-            per_question = counts[subject_id].setdefault(question, {})
-            per_question[answer] = per_question.get(answer, 0.0) + weight
+        counts_add(counts[subject_id], annotations, weights.get(volunteer_id, float(KIND_PRIOR[0])))
     return counts
 
 
