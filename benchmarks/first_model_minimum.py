@@ -150,7 +150,7 @@ def readme_section(result: dict, when: str) -> str:
             else "No N tried meets the rule (no seed worse than the baseline, at least "
             f"{MIN_HELD_OUT} held-out subjects)"
         )
-        + " (the project default, `retrain_minimum_labelled_subjects`, is 100).",
+        + ": the default of `retrain_minimum_labelled_subjects` (a test keeps them equal).",
     ]
     return "\n".join(lines)
 

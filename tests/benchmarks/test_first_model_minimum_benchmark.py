@@ -39,3 +39,11 @@ def test_a_tiny_run_summarises_each_size_and_names_the_minimum_it_chose(tmp_path
         tmp_path, "first-model-minimum", first_model_minimum=tmp_path / "tiny.json"
     )
     assert "| 24 |" in text and "retrain_minimum_labelled_subjects" in text
+
+
+def test_the_project_default_is_the_minimum_the_committed_run_chose():
+    from labelling.models import Project
+
+    saved = json.loads((first_model_minimum.RESULTS / "first_model_minimum.json").read_text())
+    default = Project._meta.get_field("retrain_minimum_labelled_subjects").default
+    assert default == saved["headline"]["minimum_labelled_subjects"]
