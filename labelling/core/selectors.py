@@ -93,6 +93,10 @@ def project_tree(*, project: Project) -> Tree:
     return Tree(root=root, questions=questions)
 
 
+# Subject ids are PostgreSQL bigints: every id is below this.
+SUBJECT_ID_LIMIT = 2**63
+
+
 def subject_id_parse(subject_id: object) -> int:
     """A subject id from JSON (an integer or a string of digits within bigint range)."""
     if isinstance(subject_id, bool) or not isinstance(subject_id, int):
@@ -102,7 +106,7 @@ def subject_id_parse(subject_id: object) -> int:
             raise NotFound(
                 f"Invalid value for subject: expected a subject id (integer), received {subject_id!r:.40}"
             )
-    if not 0 < subject_id < 2**63:
+    if not 0 < subject_id < SUBJECT_ID_LIMIT:
         raise NotFound(f"Unknown subject {subject_id}")
     return subject_id
 

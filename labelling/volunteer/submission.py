@@ -30,15 +30,25 @@ from labelling.models import (
 )
 from labelling.queue import redis_queue
 
+IDEMPOTENCY_KEY_MAX_LENGTH = 64
+
 
 class VolunteerGone(Conflict):
     """The volunteer a session points at was deleted."""
 
 
 def _check_idempotency_key(idempotency_key: object) -> str:
-    if not isinstance(idempotency_key, str) or not (1 <= len(idempotency_key) <= 64):
+    if not isinstance(idempotency_key, str) or not (
+        1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_MAX_LENGTH
+    ):
         raise InvalidInput(
-            "Invalid value for idempotency_key: expected a string of 1 to 64 characters, "
+            "Invalid value for idempotency_key: expected a string of 1 to "
+            f"{IDEMPOTENCY_KEY_MAX_LENGTH} characters, "
+            f"received {idempotency_key!r:.80}"
+        )
+    if "\x00" in idempotency_key:  # PostgreSQL's text refuses NUL
+        raise InvalidInput(
+            "Invalid value for idempotency_key: expected no NUL character (\\x00), "
             f"received {idempotency_key!r:.80}"
         )
     return idempotency_key

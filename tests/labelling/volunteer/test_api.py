@@ -71,6 +71,7 @@ def test_sessions_from_one_address_share_its_digest_never_the_address(project):
         ({"idempotency_key": ""}, 400, "idempotency_key"),
         ({"idempotency_key": "x" * 65}, 400, "1 to 64 characters"),
         ({"idempotency_key": 12}, 400, "idempotency_key"),
+        ({"idempotency_key": "a\x00b"}, 400, "no NUL character"),
         ({"extra": 1}, 400, "Unknown field(s) ['extra']"),
     ],
 )
