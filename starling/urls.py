@@ -6,11 +6,15 @@ from django.views.static import serve
 
 from labelling.volunteer import api, views
 
+# Under /api/ a 404 is JSON, as the API's other refusals (labelling/volunteer/api.py).
+handler404 = api.not_found
+
 urlpatterns = [
     path("favicon.ico", views.favicon, name="favicon"),
     path("", views.project_list, name="project_list"),
     path("projects/<slug:slug>/classify/", views.classify, name="classify"),
     path("me/", views.volunteer_page, name="volunteer_page"),
+    path("api/schema", api.schema, name="api_schema"),
     path("api/projects/<slug:slug>", api.project_detail, name="api_project"),
     path("api/projects/<slug:slug>/next", api.next_subject, name="api_next"),
     path(

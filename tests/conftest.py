@@ -136,6 +136,29 @@ def staff(db):
     return get_user_model().objects.create_user("staff", password="staff-password-1", is_staff=True)
 
 
+# Any 32 letters or digits: Django's CSRF check compares the X-CSRFToken header with the cookie.
+CSRF_TOKEN = "schemathesis0csrf0token000000000"
+
+
+@pytest.fixture
+def api_schema(db, fresh_serving_state):
+    """schemathesis' view of `GET /api/schema`, calling Django's WSGI application in process (every
+    middleware, the CSRF check too) inside the test's transaction: Django's handler would otherwise
+    close the connection at each request's start and end."""
+    import schemathesis
+    from django.core.signals import request_finished, request_started
+    from django.core.wsgi import get_wsgi_application
+    from django.db import close_old_connections
+
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema", get_wsgi_application())
+    finally:
+        for signal in (request_started, request_finished):
+            signal.connect(close_old_connections)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     """Debian's chromium (Playwright downloads nothing here), with the network chatter switched off."""

@@ -12,30 +12,38 @@ from django.contrib.auth import SESSION_KEY
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
-from django.views import csrf
+from django.views import csrf, defaults
 
 from labelling.core import snapshots
 from labelling.core.errors import Conflict, InvalidInput, NotFound, StarlingError
+from labelling.core.selectors import SUBJECT_ID_LIMIT
 from labelling.models import Volunteer
 from labelling.queue import choice
-from labelling.volunteer import accounts, ratelimit, submission
+from labelling.volunteer import accounts, openapi, ratelimit, submission
+from labelling.volunteer.openapi import CLASSIFICATION_FIELDS, MAX_COUNT, MAX_EXCLUDED
 
-MAX_EXCLUDED = 20
-MAX_COUNT = 10
 SESSION_VOLUNTEER = "starling_volunteer"
+EXPECTED_FIELDS = ", ".join(CLASSIFICATION_FIELDS)
 
 
-def json_errors(view):
-    """Turn service errors into JSON 4xx responses and refuse unexpected methods."""
+def api_endpoint(declared: openapi.Endpoint):
+    """The view answers its declared method only (405 otherwise) and turns service errors into
+    JSON 4xx responses; it carries `declared` for the schema (labelling/volunteer/openapi.py)."""
 
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except StarlingError as error:
-            return JsonResponse({"error": error.message}, status=error.status)
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args, **kwargs):
+            if request.method != declared.method:
+                return method_not_allowed(request, declared.method)
+            try:
+                return view(request, *args, **kwargs)
+            except StarlingError as error:
+                return JsonResponse({"error": error.message}, status=error.status)
 
-    return wrapper
+        wrapper.endpoint = declared
+        return wrapper
+
+    return decorate
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
@@ -50,6 +58,17 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
             "sets"
         },
         status=403,
+    )
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 404 for an address no route matches: JSON `error` under /api/ (as the API's other
+    refusals), else the HTML page."""
+    if not request.path.startswith("/api/"):
+        return defaults.page_not_found(request, exception)
+    return JsonResponse(
+        {"error": f"No API endpoint at {request.path!r:.100}: GET /api/schema lists them"},
+        status=404,
     )
 
 
@@ -122,7 +141,7 @@ def parse_exclude(raw: str) -> tuple[int, ...]:
             f"ids, received {raw!r:.80}"
         )
     ids = tuple(int(part) for part in parts)
-    if any(subject_id >= 2**63 for subject_id in ids):
+    if any(subject_id >= SUBJECT_ID_LIMIT for subject_id in ids):
         raise InvalidInput(
             f"Invalid value for exclude: subject ids are below 2**63, received {raw!r:.80}"
         )
@@ -140,11 +159,9 @@ def parse_count(raw: str | None) -> int | None:
     return int(raw)
 
 
-@json_errors
+@api_endpoint(openapi.NEXT_SUBJECT)
 def next_subject(request: HttpRequest, slug: str) -> JsonResponse:
     """`?count=N` (1..10): {"subjects": [...]} best first; without it: {"subject": ... or null}."""
-    if request.method != "GET":
-        return method_not_allowed(request, "GET")
     snapshot = project_for_volunteers(slug)
     exclude_ids = parse_exclude(request.GET.get("exclude", ""))
     count = parse_count(request.GET.get("count"))
@@ -163,11 +180,9 @@ def next_subject(request: HttpRequest, slug: str) -> JsonResponse:
     return JsonResponse({"subject": subjects[0]})
 
 
-@json_errors
+@api_endpoint(openapi.PROJECT_DETAIL)
 def project_detail(request: HttpRequest, slug: str) -> JsonResponse:
     """What a client needs to classify: the question tree and the project's settings."""
-    if request.method != "GET":
-        return method_not_allowed(request, "GET")
     snapshot = project_for_volunteers(slug)
     project = snapshot.project
     ensure_csrf_cookie_once(request)
@@ -202,22 +217,16 @@ def parse_json_body(request: HttpRequest) -> dict:
     return body
 
 
-@json_errors
+@api_endpoint(openapi.CLASSIFICATIONS)
 def classifications(request: HttpRequest, slug: str) -> JsonResponse:
-    if request.method != "POST":
-        return method_not_allowed(request, "POST")
     snapshot = project_for_volunteers(slug)
     body = parse_json_body(request)
-    missing = [name for name in ("subject", "answers", "idempotency_key") if name not in body]
+    missing = [name for name in CLASSIFICATION_FIELDS if name not in body]
     if missing:
-        raise InvalidInput(
-            f"Missing field(s) {missing}: expected {{subject, answers, idempotency_key}}"
-        )
-    unknown = sorted(set(body) - {"subject", "answers", "idempotency_key"})
+        raise InvalidInput(f"Missing field(s) {missing}: expected {{{EXPECTED_FIELDS}}}")
+    unknown = sorted(set(body).difference(CLASSIFICATION_FIELDS))
     if unknown:
-        raise InvalidInput(
-            f"Unknown field(s) {unknown}: expected subject, answers, idempotency_key"
-        )
+        raise InvalidInput(f"Unknown field(s) {unknown}: expected {EXPECTED_FIELDS}")
     volunteer_id = request_volunteer_id(request)
     refusal = ratelimit.check_submit(
         volunteer_id=volunteer_id, address=ratelimit.client_address(request)
@@ -249,3 +258,10 @@ def classifications(request: HttpRequest, slug: str) -> JsonResponse:
         },
         status=201 if created else 200,
     )
+
+
+def schema(request: HttpRequest) -> JsonResponse:
+    """The OpenAPI 3 document of the endpoints above, built from their declarations and routes."""
+    if request.method != "GET":
+        return method_not_allowed(request, "GET")
+    return JsonResponse(openapi.document())
