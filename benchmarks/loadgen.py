@@ -2,7 +2,8 @@
 
     python benchmarks/loadgen.py --port P --path /bare --clients 32 --seconds 10 [--post-json TEMPLATE]
 
-Prints one JSON line: requests, errors, requests/s, p50/p99 latency in ms. For POSTs the body
+Prints one JSON line: requests, errors, requests/s, p50/p99 latency in ms, and with --cpu-pids the
+CPU seconds those processes (the web server's workers) spent in the measured window, per request. For POSTs the body
 template's {key} and {subject} are filled per request (a fresh idempotency key, the next subject
 from --subjects) and each client sends its own cookies (--cookies-file, one "sessionid csrftoken" a line).
 Client i is the volunteer of cookie line i and walks --subjects from its own cursor, kept in
@@ -13,8 +14,20 @@ an error); running out of subjects is an error before the run, not a wrap.
 import argparse
 import asyncio
 import json
+import os
 import time
 import uuid
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes `pids` have used so far (from /proc/<pid>/stat)."""
+    ticks = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stream:
+            # Fields after the command (which may hold spaces): utime and stime are the 12th and 13th.
+            fields = stream.read().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 async def one_client(index, arguments, cookies, subjects, latencies, counters, deadline, cursors):
@@ -114,6 +127,8 @@ async def run(arguments):
             for i in range(arguments.clients)
         ]
     )
+    pids = [int(pid) for pid in arguments.cpu_pids.split(",")] if arguments.cpu_pids else []
+    cpu_at_start = cpu_seconds(pids)  # no request is in flight between the two gathers
     started = time.perf_counter()
     deadline = started + arguments.seconds
     await asyncio.gather(
@@ -132,6 +147,7 @@ async def run(arguments):
         ]
     )
     elapsed = time.perf_counter() - started
+    cpu_used = cpu_seconds(pids) - cpu_at_start  # every counted request has been answered
     if arguments.cursor_file:
         with open(arguments.cursor_file, "w") as stream:
             stream.write(json.dumps(cursors))
@@ -144,6 +160,15 @@ async def run(arguments):
             else None
         )
 
+    answered = counters["ok"] + counters["errors"]
+    cpu = (
+        {
+            "server_cpu_seconds": round(cpu_used, 2),
+            "server_cpu_ms_per_request": round(1000 * cpu_used / answered, 3) if answered else None,
+        }
+        if pids
+        else {}
+    )
     return {
         "requests": counters["ok"],
         "errors": counters["errors"],
@@ -151,6 +176,7 @@ async def run(arguments):
         "per_second": round(counters["ok"] / elapsed, 1),
         "p50_ms": percentile(0.5),
         "p99_ms": percentile(0.99),
+        **cpu,
     }
 
 
@@ -166,6 +192,9 @@ def main():
     parser.add_argument("--subjects")
     parser.add_argument(
         "--cursor-file", help="JSON {client: next position in --subjects}, read and written back"
+    )
+    parser.add_argument(
+        "--cpu-pids", help="comma-separated pids whose CPU time the measured window costs"
     )
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 

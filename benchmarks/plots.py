@@ -189,6 +189,28 @@ def serving_cells(cells, sizes, client_counts, path):
                 axis.legend(fontsize=8)
 
 
+def serving_open_loop(open_loop: dict, limit_ms: float, path: Path) -> None:
+    """Open-loop p50 and p99 of submit and next against the arrival rate (log latency axis)."""
+    runs = sorted(open_loop["search"], key=lambda run: run["rate"])
+    with drawn(path, 1, 1, size=(6.5, 3.8)) as (figure, axis):
+        for endpoint, colour in (("submit", "C0"), ("next", "C1")):
+            rates = [run["rate"] for run in runs]
+            for share, style in (("p50_ms", ":"), ("p99_ms", "-")):
+                axis.plot(
+                    rates,
+                    [run[endpoint][share] for run in runs],
+                    style,
+                    marker="o",
+                    color=colour,
+                    label=f"{endpoint} {share[:3]}",
+                )
+        axis.axhline(limit_ms, color="grey", linestyle="--", linewidth=1)
+        axis.set_yscale("log")
+        axis.set_xlabel("classifications arriving per second (open loop)")
+        axis.set_ylabel("latency from when due (ms)")
+        axis.legend(fontsize=8)
+
+
 def levers(summary: dict, path: Path) -> None:
     """Each lever's change of test NLL against today's model, per image kind and labels."""
     datasets = list(summary)

@@ -8,13 +8,24 @@ generator (benchmarks/loadgen.py, asyncio, keep-alive) runs in its own process, 
 The database's own ceiling for the submit's writes is measured with `pgbench` running the very
 statement `classification_submit` sends, at the same client counts.
 
+Then, on the largest project and the same server:
+- CPU per request in the web processes: rounds of bare, next and submit at 32 clients, each cell's
+  CPU seconds read from the workers' own counters (loadgen.py --cpu-pids), divided by its requests;
+- open-loop load (openloop.py): classifications arriving at 300 a second for 60 s, latency counted
+  from when each request was due, then rising rates until one no longer holds p99 ≤ 100 ms;
+- where the CPU goes: py-spy over the workers under each endpoint's load (serving_profile.py);
+- the same three cells on granian, a WSGI server written in Rust, with as many workers and threads.
+
     .venv/bin/python benchmarks/serving.py [--seconds 6] [--sizes 10000,1000000] [--clients 8,32,64]
+        [--output serving_before]   # the code before a change, shown beside it in the README
 """
 
 import argparse
+import json
 import os
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +39,7 @@ from benchmarks import serving_stack as stack  # noqa: E402
 from benchmarks.serving_stack import REDIS_URL  # noqa: E402
 
 RESULTS = common.RESULTS
+P99_LIMIT_MS = 100.0  # an open-loop rate holds when both endpoints' p99 stays under this
 README_MARKER = "serving"
 # This benchmark's row of the README's speed table (mc_scoring.readme_section).
 SPEED_ROW = (
@@ -75,7 +87,7 @@ def fill(size: int, clients: int, workdir: Path) -> dict:
         connection.cursor() as cursor,
         cursor.connection.cursor().copy(
             "COPY labelling_classification (project_id, subject_id, volunteer_id, annotations, idempotency_key,"
-            " after_retirement, created_at) FROM STDIN"
+            " after_retirement, requested_by_model, created_at) FROM STDIN"
         ) as copy,
     ):
         for volunteer in volunteers:
@@ -88,11 +100,14 @@ def fill(size: int, clients: int, workdir: Path) -> dict:
                         '{"smooth-or-featured": "smooth"}',
                         f"seed-{subject_id}",
                         False,
+                        False,
                         now,
                     )
                 )
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE labelling_classification")
+        # Vacuumed now rather than by autovacuum in the middle of a measured cell.
+        cursor.execute("VACUUM (ANALYZE) labelling_subject")
+        cursor.execute("VACUUM (ANALYZE) labelling_classification")
     (workdir / f"{slug}.cookies").write_text("\n".join(cookies) + "\n")
     (workdir / f"{slug}.subjects").write_text("\n".join(str(s) for s in ordered[1000:61000]) + "\n")
     (workdir / f"{slug}.cursors").unlink(missing_ok=True)
@@ -177,13 +192,51 @@ def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path) 
         stdout=open(log, "ab"),
         stderr=subprocess.STDOUT,
     )
+    return listening(process, port)
+
+
+def listening(process: subprocess.Popen, port: int) -> subprocess.Popen:
+    """`process` once it accepts connections on `port`."""
     for _ in range(100):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return process
         except OSError:
             time.sleep(0.1)
-    raise RuntimeError("gunicorn did not start")
+    raise RuntimeError(f"the web server {process.args[:4]} did not start")
+
+
+def start_granian(env: dict, port: int, workers: int, threads: int, workdir: Path):
+    """The same application on granian (a WSGI server written in Rust), the same number of worker
+    processes and of threads each: the comparison the closed-loop cells are set beside."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(threads),
+            "starling.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(workdir / "granian.log", "ab"),
+        stderr=subprocess.STDOUT,
+    )
+    return listening(process, port)
+
+
+def middle_clients(client_counts: list[int]) -> int:
+    """The client count the headline is read at: 32 when measured."""
+    return 32 if 32 in client_counts else client_counts[len(client_counts) // 2]
 
 
 def main() -> None:
@@ -193,6 +246,23 @@ def main() -> None:
     parser.add_argument("--clients", default="8,32,64")
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 2) + 1)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--open-loop-rate", type=float, default=300, help="classifications/s")
+    parser.add_argument("--open-loop-seconds", type=float, default=60)
+    parser.add_argument("--search-rates", default="100,200,300,400,500,600,700,800,900,1000")
+    parser.add_argument(
+        "--cpu-rounds",
+        type=int,
+        default=3,
+        help="rounds of bare, next and submit at 32 clients on the largest project, one after "
+        "another; the headline's CPU per request is each endpoint's median",
+    )
+    parser.add_argument("--search-seconds", type=float, default=20)
+    parser.add_argument("--profile-seconds", type=float, default=8)
+    parser.add_argument(
+        "--output",
+        default="serving",
+        help="result name: serving.json, or serving_before.json for the code before a change",
+    )
     parser.add_argument(
         "--readme", action="store_true", help="write the README's serving section from the result"
     )
@@ -225,18 +295,45 @@ def main() -> None:
     server = start_gunicorn(
         env, port, arguments.workers, arguments.threads, workdir / "gunicorn.log"
     )
+    cpu_pids = stack.worker_pids(server.pid, arguments.workers)
     cells = []
     started = time.time()
     try:
         for size in sizes:
             slug = projects[size]["slug"]
             script = pgbench_script(projects[size], volunteers, workdir / f"{slug}.pgbench.sql")
-            cells += stack.measure_size(size, slug, script, client_counts, port, workdir, arguments)
+            cells += stack.measure_size(
+                size, slug, script, client_counts, port, workdir, arguments, cpu_pids
+            )
+        slug = projects[max(sizes)]["slug"]
+        middle = middle_clients(client_counts)
+        cpu_rounds = [
+            {"endpoint": endpoint}
+            | stack.load(port, path, middle, arguments.seconds, workdir, slug, post, cpu_pids)
+            for _ in range(arguments.cpu_rounds)
+            for endpoint, path, post in stack.endpoints(slug)
+        ]
+        open_loop = open_loop_runs(port, slug, workdir, cpu_pids, arguments)
+        profiles = stack.profiles(
+            port, slug, middle, arguments.profile_seconds, workdir, server.pid
+        )
+        server.terminate()
+        server.wait(timeout=30)
+        server = start_granian(env, port, arguments.workers, arguments.threads, workdir)
+        granian_pids = stack.worker_pids(server.pid, arguments.workers)
+        granian = [
+            {"server": "granian", "subjects": max(sizes), "clients": middle, "endpoint": endpoint}
+            | stack.load(port, path, middle, arguments.seconds, workdir, slug, post, granian_pids)
+            for endpoint, path, post in stack.endpoints(slug)
+        ]
+        print(json.dumps({"granian": granian}), flush=True)
     finally:
         server.terminate()
         server.wait(timeout=30)
         redis.Redis.from_url(REDIS_URL).flushdb()  # give the shared Redis its memory back
-    result = summarise(cells, sizes, client_counts, projects, arguments)
+    result = summarise(cells, sizes, client_counts, projects, arguments, open_loop, cpu_rounds)
+    result["profiles"] = profiles
+    result["granian"] = granian
     result["settings"]["load_average_at_start_and_end"] = [
         load_average_at_start,
         os.getloadavg()[0],
@@ -250,11 +347,39 @@ def main() -> None:
     result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started))
     if arguments.machine_note:
         result["machine_note"] = f"; {arguments.machine_note}"
-    plots.serving_cells(
-        cells, sizes, client_counts, common.write_result(result, RESULTS, "serving")
-    )
+    plot = common.write_result(result, RESULTS, arguments.output)
+    plots.serving_cells(cells, sizes, client_counts, plot)
+    plots.serving_open_loop(open_loop, P99_LIMIT_MS, plot.with_name(f"{plot.stem}_open_loop.png"))
     if arguments.readme:
         update_readme()
+
+
+def holds(run: dict) -> bool:
+    """An open-loop run the server kept up with: p99 ≤ 100 ms for both endpoints, no error, and
+    the achieved rate within 2% of the target."""
+    return (
+        run["errors"] == 0
+        and max(run["submit"]["p99_ms"] or 1e9, run["next"]["p99_ms"] or 1e9) <= P99_LIMIT_MS
+        and run["achieved_per_s"] >= 0.98 * run["rate"]
+    )
+
+
+def open_loop_runs(port, slug, workdir, cpu_pids, arguments) -> dict:
+    """The target rate for --open-loop-seconds, then rising rates (--search-seconds each) until
+    one does not hold: {"target": run, "search": [runs]}."""
+    target = stack.open_loop(
+        port, slug, arguments.open_loop_rate, arguments.open_loop_seconds, workdir, cpu_pids
+    )
+    print(json.dumps({"open_loop": target}), flush=True)
+    search = []
+    for rate in [int(r) for r in arguments.search_rates.split(",")]:
+        search.append(
+            stack.open_loop(port, slug, rate, arguments.search_seconds, workdir, cpu_pids)
+        )
+        print(json.dumps({"open_loop": search[-1]}), flush=True)
+        if not holds(search[-1]):
+            break
+    return {"target": target, "search": search}
 
 
 def cell_lookup(cells: list[dict]):
@@ -264,7 +389,7 @@ def cell_lookup(cells: list[dict]):
     return lambda size, clients, endpoint: by_key[(size, clients, endpoint)]
 
 
-def summarise(cells, sizes, client_counts, projects, arguments) -> dict:
+def summarise(cells, sizes, client_counts, projects, arguments, open_loop, cpu_rounds) -> dict:
     cell = cell_lookup(cells)
 
     def ratios(size, clients):
@@ -277,7 +402,7 @@ def summarise(cells, sizes, client_counts, projects, arguments) -> dict:
         }
 
     largest = max(sizes)
-    middle = 32 if 32 in client_counts else client_counts[len(client_counts) // 2]
+    middle = middle_clients(client_counts)
     headline = {
         **{k: v for k, v in ratios(largest, middle).items() if k != "submit_ceiling"},
         "next_p99_ms_at_32": cell(largest, middle, "next")["p99_ms"],
@@ -285,9 +410,29 @@ def summarise(cells, sizes, client_counts, projects, arguments) -> dict:
         "errors": sum(c["errors"] for c in cells),
         "subjects": largest,
         "clients": middle,
+        **{
+            f"{endpoint}_cpu_ms": statistics.median(
+                run["server_cpu_ms_per_request"]
+                for run in cpu_rounds
+                if run["endpoint"] == endpoint
+            )
+            for endpoint in ("submit", "next", "bare")
+        },
+        "open_loop_300": {
+            "p50_ms": max(open_loop["target"][e]["p50_ms"] for e in ("submit", "next")),
+            "p99_ms": max(open_loop["target"][e]["p99_ms"] for e in ("submit", "next")),
+            "errors": open_loop["target"]["errors"],
+            "achieved_per_s": open_loop["target"]["achieved_per_s"],
+        },
+        "max_rate_p99_100": max(
+            (run["rate"] for run in [open_loop["target"], *open_loop["search"]] if holds(run)),
+            default=0,
+        ),
     }
     return {
         "headline": headline,
+        "cpu_rounds": cpu_rounds,
+        "open_loop": open_loop,
         "ratios": {
             str(size): {str(clients): ratios(size, clients) for clients in client_counts}
             for size in sizes
@@ -309,11 +454,139 @@ def summarise(cells, sizes, client_counts, projects, arguments) -> dict:
 
 
 TARGETS = {"next_vs_bare": 0.5, "submit_vs_ceiling": 0.5, "p99_ms": 50.0}
+# Web-process CPU per request against the bare view's (issue 27).
+CPU_TARGETS = {"next": 1.3, "submit": 2.0}
+# What the profile led to, shown under it in the README.
+CUTS = (
+    'Cut after the first profile ("before" above: the same benchmark on the code before): '
+    "django-csp built the pages' policy from its settings for every JSON answer, and Django's "
+    "messages set up their storage for every API request; under /api/ the policy is now a constant "
+    "that allows nothing and messages are skipped (starling/middleware.py). Each web process "
+    "remembers the session cookies it verified for a minute instead of checking the signature on "
+    "every request (starling/sessions.py). Sessions, CSRF, authentication and the security headers "
+    "run as before. Tried and not kept: hiredis for the Redis replies and a hand-written Redis "
+    "command packer (no change beyond noise in-process)."
+)
 
 
-def readme_section(result: dict, when: str) -> str:
+def cpu_and_load_lines(result: dict, before: dict | None) -> list[str]:
+    """The README's CPU-per-request, open-loop and profile parts, from serving.json (and
+    serving_before.json, the same benchmark on the code before the cuts, when present)."""
+    headline = result["headline"]
+    bare = headline["bare_cpu_ms"]
+    granian = {cell["endpoint"]: cell for cell in result.get("granian", [])}
+    before_headline = before[0]["headline"] if before else {}
+    lines = [
+        "",
+        f"#### CPU per request in the web processes ({headline['clients']} clients, "
+        f"{headline['subjects']:,} subjects)",
+        "",
+        "From the worker processes' own CPU counters (`/proc/<pid>/stat`) over each measured "
+        "window, divided by the requests answered; each endpoint's median of "
+        f"{len(result['cpu_rounds']) // 3} rounds of bare, next and submit in turn "
+        f"({result['settings']['seconds']:g} s each; "
+        + "; ".join(
+            f"{endpoint} "
+            + ", ".join(
+                f"{run['server_cpu_ms_per_request']:.3f}"
+                for run in result["cpu_rounds"]
+                if run["endpoint"] == endpoint
+            )
+            for endpoint in ("bare", "next", "submit")
+        )
+        + " ms).",
+        "",
+        "| endpoint | gunicorn ms (× bare) | target | before the cuts ms (× bare) "
+        "| granian, same workers and threads, ms (× bare) |",
+        "|---|---|---|---|---|",
+    ]
+    for endpoint in ("bare", "next", "submit"):
+        own = headline[f"{endpoint}_cpu_ms"]
+        target = CPU_TARGETS.get(endpoint)
+        verdict = (
+            "—"
+            if target is None
+            else f"≤ {target:g}x: {'met' if own <= target * bare else '**missed**'}"
+        )
+        old = before_headline.get(f"{endpoint}_cpu_ms")
+        old_text = (
+            f"{old:.3f} ({old / before_headline['bare_cpu_ms']:.2f}x)" if old is not None else "—"
+        )
+        other = granian.get(endpoint, {}).get("server_cpu_ms_per_request")
+        other_text = (
+            f"{other:.3f} ({other / granian['bare']['server_cpu_ms_per_request']:.2f}x)"
+            if other is not None
+            else "—"
+        )
+        lines.append(
+            f"| {endpoint} | {own:.3f} ({own / bare:.2f}x) | {verdict} | {old_text} | {other_text} |"
+        )
+    if granian:
+        lines += [
+            "",
+            "granian's requests/s at the same cells: "
+            + ", ".join(f"{name} {cell['per_second']:,.0f}" for name, cell in granian.items())
+            + ".",
+        ]
+    open_loop, target = result["open_loop"], headline["open_loop_300"]
+    lines += [
+        "",
+        "#### Open loop: volunteers arriving at a constant rate (gunicorn, the same server)",
+        "",
+        f"Each classification is a submit, and every third of a volunteer's also a "
+        f"`next?count=3`; latency is counted from when each request was due. At "
+        f"**{open_loop['target']['rate']:g} classifications/s for "
+        f"{open_loop['target']['seconds']:g} s**: p50 **{target['p50_ms']} ms**, p99 "
+        f"**{target['p99_ms']} ms** (the worse of the two endpoints), **{target['errors']}** "
+        f"errors, **{target['achieved_per_s']}/s** achieved. The highest rate tried whose p99 "
+        f"stayed ≤ {P99_LIMIT_MS:g} ms with no error and the rate achieved within 2%: "
+        f"**{headline['max_rate_p99_100']:g}/s**.",
+        "",
+        "![serving, open loop](benchmarks/results/serving_open_loop.png)",
+        "",
+        "| rate /s | seconds | submit p50 / p99 ms | next p50 / p99 ms | errors | achieved /s "
+        "| web CPU ms per request | holds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in [open_loop["target"], *open_loop["search"]]:
+        lines.append(
+            f"| {run['rate']:g} | {run['seconds']:g} | {run['submit']['p50_ms']} / "
+            f"{run['submit']['p99_ms']} | {run['next']['p50_ms']} / {run['next']['p99_ms']} "
+            f"| {run['errors']} | {run['achieved_per_s']} | "
+            f"{run.get('server_cpu_ms_per_request', '—')} | {'yes' if holds(run) else 'no'} |"
+        )
+    profiles = result.get("profiles", {})
+    if profiles:
+        old_profiles = before[0].get("profiles", {}) if before else {}
+        columns = [(name, profiles[name]) for name in profiles]
+        columns += [(f"{name}, before", old_profiles[name]) for name in old_profiles]
+        layers = list(dict.fromkeys(k for _, p in columns for k in p["layers_percent"]))
+        lines += [
+            "",
+            "#### Where the web processes' CPU goes (py-spy `--gil`, "
+            f"{headline['clients']} clients, percent of samples)",
+            "",
+            "| layer | " + " | ".join(name for name, _ in columns) + " |",
+            "|---|" + "---|" * len(columns),
+        ]
+        for layer in layers:
+            lines.append(
+                f"| {layer} | "
+                + " | ".join(f"{p['layers_percent'].get(layer, 0):g}" for _, p in columns)
+                + " |"
+            )
+        lines += [
+            "| samples | " + " | ".join(f"{p['samples']:,}" for _, p in columns) + " |",
+            "",
+            CUTS,
+        ]
+    return lines
+
+
+def readme_section(result: dict, when: str, serving_before: tuple | None = None) -> str:
     """The README's serving section, every figure taken from `result` (serving.json, which
-    records its own date and time: `when`, the file's day, is not needed)."""
+    records its own date and time: `when`, the file's day, is not needed); `serving_before`:
+    (serving_before.json, its day), the same benchmark on the code before the cuts."""
     headline, settings = result["headline"], result["settings"]
     cells = result["cells"]
     sizes = sorted({c["subjects"] for c in cells})
@@ -376,6 +649,8 @@ def readme_section(result: dict, when: str) -> str:
         + " and ".join(f"{value:.1f}" for value in settings["load_average_at_start_and_end"])
         + ".",
     ]
+    if "open_loop" in result:
+        lines += cpu_and_load_lines(result, serving_before)
     return "\n".join(lines)
 
 

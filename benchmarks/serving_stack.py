@@ -7,6 +7,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,8 +67,8 @@ def pgbench_volunteers() -> tuple[int, int]:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO labelling_volunteer (session_key, created_at)"
-            " SELECT 'pgbench-' || n, now() FROM generate_series(1, %s) AS n RETURNING id",
+            "INSERT INTO labelling_volunteer (session_key, address_digest, created_at)"
+            " SELECT 'pgbench-' || n, '', now() FROM generate_series(1, %s) AS n RETURNING id",
             [PGBENCH_VOLUNTEERS],
         )
         ids = [row[0] for row in cursor.fetchall()]
@@ -129,48 +130,105 @@ def pgbench(script: Path, clients: int, seconds: float, workdir: Path) -> dict:
     }
 
 
-def load(port, path, clients, seconds, workdir, slug, post=False) -> dict:
-    command = [
-        sys.executable,
-        str(ROOT / "benchmarks" / "loadgen.py"),
-        "--port",
-        str(port),
-        "--path",
-        path,
-        "--clients",
-        str(clients),
-        "--seconds",
-        str(seconds),
-        "--cookies-file",
-        str(workdir / f"{slug}.cookies"),
-    ]
+def worker_pids(master: int, workers: int) -> list[int]:
+    """The web server's `workers` worker processes (children of its master, `master`), once all
+    have started (the master listens before it forks them)."""
+    for _ in range(300):
+        with open(f"/proc/{master}/task/{master}/children") as stream:
+            pids = [int(pid) for pid in stream.read().split()]
+        if len(pids) >= workers:
+            return pids
+        time.sleep(0.1)
+    raise RuntimeError(f"the web server started {len(pids)} of its {workers} workers")
+
+
+def generator_command(script: str, **options) -> list[str]:
+    """`python benchmarks/<script> --name value ...` (a name's underscores become dashes)."""
+    command = [sys.executable, str(ROOT / "benchmarks" / script)]
+    for name, value in options.items():
+        command += [f"--{name.replace('_', '-')}", str(value)]
+    return command
+
+
+def load_command(port, path, clients, seconds, workdir, slug, post=False, cpu_pids=()) -> list:
+    """The closed-loop generator's command line (loadgen.py) for one endpoint."""
+    options = {"port": port, "path": path, "clients": clients, "seconds": seconds}
+    options["cookies_file"] = workdir / f"{slug}.cookies"
+    if cpu_pids:
+        options["cpu_pids"] = ",".join(str(pid) for pid in cpu_pids)
     if post:
-        command += [
-            "--post-json",
+        options["post_json"] = (
             '{"subject": {subject}, "answers": {"smooth-or-featured": "smooth"}, '
-            '"idempotency_key": "{key}"}',
-            "--subjects",
-            str(workdir / f"{slug}.subjects"),
-            "--cursor-file",
-            str(workdir / f"{slug}.cursors"),
-        ]
+            '"idempotency_key": "{key}"}'
+        )
+        options["subjects"] = workdir / f"{slug}.subjects"
+        options["cursor_file"] = workdir / f"{slug}.cursors"
+    return generator_command("loadgen.py", **options)
+
+
+def load(port, path, clients, seconds, workdir, slug, post=False, cpu_pids=()) -> dict:
+    command = load_command(port, path, clients, seconds, workdir, slug, post, cpu_pids)
     output = subprocess.run(
         command, capture_output=True, text=True, timeout=seconds + 120, check=True
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
-def measure_size(size, slug, script, client_counts, port, workdir, arguments) -> list[dict]:
-    """Every endpoint at every client count for the project `slug` of `size` subjects, then
-    pgbench's ceiling running `script` (the submit's statement)."""
+def open_loop(port, slug, rate, seconds, workdir, cpu_pids) -> dict:
+    """Volunteers' classifications arriving at `rate` a second for `seconds` (openloop.py)."""
+    command = generator_command(
+        "openloop.py",
+        port=port,
+        slug=slug,
+        rate=rate,
+        seconds=seconds,
+        cookies_file=workdir / f"{slug}.cookies",
+        subjects=workdir / f"{slug}.subjects",
+        cursor_file=workdir / f"{slug}.cursors",
+        cpu_pids=",".join(str(pid) for pid in cpu_pids),
+    )
+    output = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 180, check=True
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def endpoints(slug: str) -> list[tuple[str, str, bool]]:
+    """(name, path, whether it is a POST) of the endpoints measured."""
+    return [
+        ("bare", "/bare", False),
+        ("next", f"/api/projects/{slug}/next", False),
+        ("submit", f"/api/projects/{slug}/classifications", True),
+    ]
+
+
+def profiles(port, slug, clients, seconds, workdir, master_pid) -> dict:
+    """Each endpoint's CPU profile under `clients` closed-loop clients (serving_profile.py)."""
+    from benchmarks import serving_profile
+
+    found = {}
+    for endpoint, path, post in endpoints(slug):
+        command = load_command(port, path, clients, seconds + 5, workdir, slug, post)
+        found[endpoint] = serving_profile.profile_under_load(
+            lambda command=command: subprocess.Popen(command, stdout=subprocess.DEVNULL),
+            master_pid,
+            seconds,
+            workdir / f"{endpoint}.pyspy.txt",
+        )
+        print(json.dumps({"profile": endpoint, **found[endpoint]}), flush=True)
+    return found
+
+
+def measure_size(
+    size, slug, script, client_counts, port, workdir, arguments, cpu_pids
+) -> list[dict]:
+    """Every endpoint at every client count for the project `slug` of `size` subjects (with the
+    CPU time of the web processes `cpu_pids`), then pgbench's ceiling running `script` (the
+    submit's statement)."""
     cells = []
     for clients in client_counts:
-        for endpoint, path, post in [
-            ("bare", "/bare", False),
-            ("next", f"/api/projects/{slug}/next", False),
-            ("submit", f"/api/projects/{slug}/classifications", True),
-        ]:
-            measured = load(port, path, clients, arguments.seconds, workdir, slug, post)
+        for endpoint, path, post in endpoints(slug):
+            measured = load(port, path, clients, arguments.seconds, workdir, slug, post, cpu_pids)
             cells.append({"subjects": size, "clients": clients, "endpoint": endpoint, **measured})
             print(json.dumps(cells[-1]), flush=True)
     for clients in client_counts:

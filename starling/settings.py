@@ -90,9 +90,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    # Django's and django-csp's, narrowed for the JSON API under /api/ (starling/middleware.py).
+    "starling.middleware.PageMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "starling.middleware.ContentSecurityPolicyMiddleware",
     # Last, as django-axes asks: turns a locked-out sign-in into its lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -300,8 +301,11 @@ STARLING_TRUNK_CHECK_SECONDS = env_int("STARLING_TRUNK_CHECK_SECONDS", 180)
 # submit have no session store that can be down. cached_db would cost a Redis read per request, and
 # Django's cached_db fails the request when the cache is down on a cache miss. The price: logout
 # cannot revoke a copied cookie server-side; it expires after SESSION_COOKIE_AGE, and a password
-# change voids a staff member's sessions at once (Django's session hash).
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# change voids a staff member's sessions at once (Django's session hash). starling/sessions.py is
+# Django's signed cookies with each process remembering the cookies it verified for a minute (the
+# signature check was a visible share of an API request's CPU): a session can outlive
+# SESSION_COOKIE_AGE by at most that minute.
+SESSION_ENGINE = "starling.sessions"
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 7 * 24 * 3600)
 # Each project's ranked queue (labelling/queue/redis_queue.py): this Redis, else the cache's; none means SQL.
 STARLING_QUEUE_REDIS_URL = env_str("STARLING_QUEUE_REDIS_URL")

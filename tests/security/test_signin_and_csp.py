@@ -1,5 +1,6 @@
 """Staff sign-in is throttled (django-axes); every page carries a Content-Security-Policy
-(django-csp) that its own HTML obeys: no inline script, no inline style."""
+(django-csp) that its own HTML obeys: no inline script, no inline style; every JSON answer of the
+API carries a policy that allows nothing (starling/middleware.py)."""
 
 import re
 from html.parser import HTMLParser
@@ -83,7 +84,6 @@ def page_urls(project) -> list[str]:
         "/",
         f"/projects/{project.slug}/classify/",
         "/me/",
-        f"/api/projects/{project.slug}/next",
         LOGIN,
     ]
     return volunteer_pages + [
@@ -116,3 +116,26 @@ def test_every_page_sends_a_content_security_policy_its_html_obeys(scored_projec
             assert parser.found == [], (url, parser.found)
             checked += 1
     assert checked >= 8
+
+
+def test_api_answers_carry_a_policy_that_allows_nothing_and_set_up_no_messages(scored_project):  # noqa: F811
+    client = Client()
+    slug = scored_project.slug
+    answers = [
+        client.get(f"/api/projects/{slug}"),
+        client.get(f"/api/projects/{slug}/next?count=2"),
+        client.get("/api/schema"),
+        client.get("/api/nowhere"),  # the JSON 404
+        client.post(f"/api/projects/{slug}/classifications", {}, content_type="application/json"),
+    ]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 404, 400]
+    for answer in answers:
+        assert answer["Content-Type"] == "application/json"
+        assert answer["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+        # The security headers the pages get, the API keeps.
+        assert answer["X-Content-Type-Options"] == "nosniff"
+        assert answer["X-Frame-Options"] == "DENY"
+        assert not hasattr(answer.wsgi_request, "_messages")
+    page = client.get(f"/projects/{slug}/classify/")
+    assert "script-src 'self'" in page["Content-Security-Policy"]
+    assert hasattr(page.wsgi_request, "_messages")
