@@ -1,6 +1,7 @@
 """Helpers for the benchmark tests: load a benchmark script, and write a README section from a
 result file into a scratch README."""
 
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -46,7 +47,8 @@ def benchmark_fixtures(script: str, tiny_arguments: list[str]):
 
     @pytest.fixture(scope="module")
     def benchmark():
-        return load(Path(script).stem, ROOT / "benchmarks" / script)
+        # Imported as benchmarks.<name>, so that `--jobs 2` child processes can import it too.
+        return importlib.import_module(f"benchmarks.{Path(script).stem}")
 
     @pytest.fixture(scope="module")
     def tiny(benchmark, tmp_path_factory):

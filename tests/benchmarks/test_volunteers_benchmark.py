@@ -14,7 +14,7 @@ TINY = [
     *("--image-size", "16", "--samples", "4", "--epochs", "1", "--members", "1"),
 ]
 
-benchmark, tiny = benchmark_fixtures("volunteers.py", TINY)
+benchmark, tiny = benchmark_fixtures("volunteers.py", [*TINY, "--jobs", "2"])
 
 
 def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny, tmp_path):
