@@ -63,10 +63,10 @@ def test_make_demo_runs_three_rounds_without_an_error_and_stops_on_sigterm(tmp_p
     environment = embedded_environment(
         tmp_path,
         PORT=port,
-        DEMO_SUBJECTS=150,
+        DEMO_SUBJECTS=100,
         DEMO_IMAGE_SIZE=24,
         DEMO_RETRAIN_AFTER_VOTES=40,
-        DEMO_RATE=6,
+        DEMO_RATE=10,
         STARLING_BEAT_INTERVAL_SECONDS=3,
         STARLING_TRAIN_EPOCHS=2,
         # Two epochs rarely beat the image-free baseline, and a version worse than it records no
