@@ -30,33 +30,59 @@ def cpu_seconds(pids: list[int]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def percentile_ms(ordered: list[float], share: float) -> float | None:
+    """The `share` percentile of sorted latencies in seconds, in ms (None when there are none)."""
+    if not ordered:
+        return None
+    return round(1000 * ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
+
+
+def cpu_figures(cpu_used: float, answered: int) -> dict:
+    """The web processes' CPU seconds over a window and per request answered in it."""
+    return {
+        "server_cpu_seconds": round(cpu_used, 2),
+        "server_cpu_ms_per_request": round(1000 * cpu_used / answered, 3) if answered else None,
+    }
+
+
+def take_subject(cursors: dict, volunteer: int, subjects: list[int]) -> int:
+    """The volunteer's next subject from its own cursor (advanced): never one sent before."""
+    position = cursors.get(str(volunteer), 0)
+    if position >= len(subjects):
+        raise SystemExit(f"volunteer {volunteer} ran out of subjects: give more")
+    cursors[str(volunteer)] = position + 1
+    return subjects[position]
+
+
+def get_request(path: str, session: str = "", csrf: str = "") -> bytes:
+    cookie = f"Cookie: sessionid={session}; csrftoken={csrf}\r\n" if session else ""
+    return f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}\r\n".encode()
+
+
+def post_request(path: str, body: bytes, session: str, csrf: str) -> bytes:
+    """A JSON POST as the classify page sends it: the session cookie and the CSRF header."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nCookie: sessionid={session}; csrftoken={csrf}\r\n"
+        f"X-CSRFToken: {csrf}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
 async def one_client(index, arguments, cookies, subjects, latencies, counters, deadline, cursors):
     reader, writer = await asyncio.open_connection("127.0.0.1", arguments.port)
     session, csrf = cookies[index] if cookies else ("", "")
     try:
         while time.perf_counter() < deadline:
             if arguments.post_json:
-                position = cursors.get(str(index), 0)
-                if position >= len(subjects):
-                    raise SystemExit(f"client {index} ran out of subjects: give more")
-                subject = subjects[position]
-                cursors[str(index)] = position + 1
                 body = (
                     arguments.post_json.replace("{key}", uuid.uuid4().hex)
-                    .replace("{subject}", str(subject))
+                    .replace("{subject}", str(take_subject(cursors, index, subjects)))
                     .encode()
                 )
-                head = (
-                    f"POST {arguments.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                    f"Content-Length: {len(body)}\r\nCookie: sessionid={session}; csrftoken={csrf}\r\n"
-                    f"X-CSRFToken: {csrf}\r\n\r\n"
-                ).encode()
-                request = head + body
+                request = post_request(arguments.path, body, session, csrf)
             else:
-                cookie = f"Cookie: sessionid={session}; csrftoken={csrf}\r\n" if session else ""
-                request = (
-                    f"GET {arguments.path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}\r\n".encode()
-                )
+                request = get_request(arguments.path, session, csrf)
             started = time.perf_counter()
             try:
                 status, close = await exchange(reader, writer, request)
@@ -152,31 +178,15 @@ async def run(arguments):
         with open(arguments.cursor_file, "w") as stream:
             stream.write(json.dumps(cursors))
     latencies.sort()
-
-    def percentile(share):
-        return (
-            round(1000 * latencies[min(len(latencies) - 1, int(share * len(latencies)))], 2)
-            if latencies
-            else None
-        )
-
     answered = counters["ok"] + counters["errors"]
-    cpu = (
-        {
-            "server_cpu_seconds": round(cpu_used, 2),
-            "server_cpu_ms_per_request": round(1000 * cpu_used / answered, 3) if answered else None,
-        }
-        if pids
-        else {}
-    )
     return {
         "requests": counters["ok"],
         "errors": counters["errors"],
         "error_statuses": counters.get("statuses", {}),
         "per_second": round(counters["ok"] / elapsed, 1),
-        "p50_ms": percentile(0.5),
-        "p99_ms": percentile(0.99),
-        **cpu,
+        "p50_ms": percentile_ms(latencies, 0.5),
+        "p99_ms": percentile_ms(latencies, 0.99),
+        **(cpu_figures(cpu_used, answered) if pids else {}),
     }
 
 

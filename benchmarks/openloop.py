@@ -25,7 +25,15 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from loadgen import cpu_seconds, exchange
+from loadgen import (
+    cpu_figures,
+    cpu_seconds,
+    exchange,
+    get_request,
+    percentile_ms,
+    post_request,
+    take_subject,
+)
 
 
 @dataclass
@@ -42,18 +50,12 @@ class Tally:
 
     def summary(self) -> dict:
         ordered = sorted(self.latencies)
-
-        def percentile(share):
-            if not ordered:
-                return None
-            return round(1000 * ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
-
         return {
             "requests": len(ordered),
             "errors": self.errors,
             "error_statuses": self.statuses,
-            "p50_ms": percentile(0.5),
-            "p99_ms": percentile(0.99),
+            "p50_ms": percentile_ms(ordered, 0.5),
+            "p99_ms": percentile_ms(ordered, 0.99),
         }
 
 
@@ -90,31 +92,23 @@ def requests_for(arguments, cookies, subjects, cursors):
     for index in range(total):
         volunteer = index % len(cookies)
         session, csrf = cookies[volunteer]
-        cookie = f"Cookie: sessionid={session}; csrftoken={csrf}\r\n"
         due, counted = index / arguments.rate, index >= warm
         if (index // len(cookies)) % 3 == 0:
-            head = f"GET {next_path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{cookie}\r\n"
-            planned.append((due, "next", head.encode(), counted))
-        position = cursors.get(str(volunteer), 0)
-        if position >= len(subjects):
-            raise SystemExit(f"volunteer {volunteer} ran out of subjects: give more")
-        cursors[str(volunteer)] = position + 1
+            planned.append((due, "next", get_request(next_path, session, csrf), counted))
         body = json.dumps(
             {
-                "subject": subjects[position],
+                "subject": take_subject(cursors, volunteer, subjects),
                 "answers": {"smooth-or-featured": "smooth"},
                 "idempotency_key": uuid.uuid4().hex,
             }
         ).encode()
-        head = (
-            f"POST {submit_path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n{cookie}X-CSRFToken: {csrf}\r\n\r\n"
-        )
-        planned.append((due, "submit", head.encode() + body, counted))
+        planned.append((due, "submit", post_request(submit_path, body, session, csrf), counted))
     return planned
 
 
-async def send(pool, request, due_at, tally, lags, sent_late):
+async def send(pool, request, due_at, tally, finished_at, sent_late):
+    """Send `request` (due at `due_at`) on a pooled connection; record its latency from then in
+    `tally`, when it finished in `finished_at`, how late it was sent in `sent_late`."""
     sent_late.append(time.perf_counter() - due_at)
     reader, writer = await pool.take()
     try:
@@ -124,7 +118,7 @@ async def send(pool, request, due_at, tally, lags, sent_late):
     finished = time.perf_counter()
     if tally is not None:
         tally.record(finished - due_at, status)
-        lags.append(finished)
+        finished_at.append(finished)
     if close:
         writer.close()
     else:
@@ -144,7 +138,7 @@ async def run(arguments) -> dict:
     pids = [int(pid) for pid in arguments.cpu_pids.split(",")] if arguments.cpu_pids else []
     pool = Pool(arguments.port)
     tallies = {"submit": Tally(), "next": Tally()}
-    finished_counted, late, tasks = [], [], []
+    submits_finished, late, tasks = [], [], []
     start = time.perf_counter() + 0.1
     counted_from, cpu_at_start = start + arguments.warmup, None
     for offset, endpoint, request, counted in planned:
@@ -155,9 +149,11 @@ async def run(arguments) -> dict:
         if counted and cpu_at_start is None:
             cpu_at_start = cpu_seconds(pids)
         tally = tallies[endpoint] if counted else None
-        lags = finished_counted if (counted and endpoint == "submit") else []
+        finished_at = submits_finished if (counted and endpoint == "submit") else []
         tasks.append(
-            asyncio.create_task(send(pool, request, due_at, tally, lags, late if counted else []))
+            asyncio.create_task(
+                send(pool, request, due_at, tally, finished_at, late if counted else [])
+            )
         )
     done, pending = await asyncio.wait(tasks, timeout=arguments.drain_seconds)
     for task in pending:  # never answered: an error, as late as the wait allowed
@@ -165,7 +161,7 @@ async def run(arguments) -> dict:
     cpu_used = cpu_seconds(pids) - (cpu_at_start or 0.0)
     counted_submits = tallies["submit"]
     ok_submits = len(counted_submits.latencies) - counted_submits.errors
-    span = (max(finished_counted) if finished_counted else time.perf_counter()) - counted_from
+    span = (max(submits_finished) if submits_finished else time.perf_counter()) - counted_from
     answered = sum(len(t.latencies) for t in tallies.values())
     late.sort()
     return {
@@ -176,18 +172,9 @@ async def run(arguments) -> dict:
         "unanswered": len(pending),
         "errors": counted_submits.errors + tallies["next"].errors + len(pending),
         "achieved_per_s": round(ok_submits / span, 1) if span > 0 else None,
-        "generator_late_p99_ms": round(1000 * late[int(0.99 * (len(late) - 1))], 2)
-        if late
-        else None,
+        "generator_late_p99_ms": percentile_ms(late, 0.99),
         "connections_opened": pool.opened,
-        **(
-            {
-                "server_cpu_seconds": round(cpu_used, 2),
-                "server_cpu_ms_per_request": round(1000 * cpu_used / answered, 3),
-            }
-            if pids and answered
-            else {}
-        ),
+        **(cpu_figures(cpu_used, answered) if pids else {}),
     }
 
 

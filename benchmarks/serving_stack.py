@@ -166,12 +166,17 @@ def load_command(port, path, clients, seconds, workdir, slug, post=False, cpu_pi
     return generator_command("loadgen.py", **options)
 
 
-def load(port, path, clients, seconds, workdir, slug, post=False, cpu_pids=()) -> dict:
-    command = load_command(port, path, clients, seconds, workdir, slug, post, cpu_pids)
+def run_generator(command: list[str], timeout: float) -> dict:
+    """Run a load generator to its end; the JSON line it printed last."""
     output = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 120, check=True
+        command, capture_output=True, text=True, timeout=timeout, check=True
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
+
+
+def load(port, path, clients, seconds, workdir, slug, post=False, cpu_pids=()) -> dict:
+    command = load_command(port, path, clients, seconds, workdir, slug, post, cpu_pids)
+    return run_generator(command, timeout=seconds + 120)
 
 
 def open_loop(port, slug, rate, seconds, workdir, cpu_pids) -> dict:
@@ -187,10 +192,7 @@ def open_loop(port, slug, rate, seconds, workdir, cpu_pids) -> dict:
         cursor_file=workdir / f"{slug}.cursors",
         cpu_pids=",".join(str(pid) for pid in cpu_pids),
     )
-    output = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 180, check=True
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    return run_generator(command, timeout=seconds + 180)
 
 
 def endpoints(slug: str) -> list[tuple[str, str, bool]]:

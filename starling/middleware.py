@@ -16,26 +16,23 @@ from csp.middleware import CSPMiddleware
 from django.contrib.messages.middleware import MessageMiddleware
 from django.http import HttpRequest, HttpResponseBase
 
-API_PREFIX = "/api/"
+from labelling.volunteer.api import is_api_request
+
 # What a JSON answer may load or be framed by: nothing.
 API_POLICY = "default-src 'none'; frame-ancestors 'none'"
-
-
-def is_api(request: HttpRequest) -> bool:
-    return request.path_info.startswith(API_PREFIX)
 
 
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
     """The pages' policy from settings (django-csp); the constant API_POLICY under /api/."""
 
     def process_request(self, request: HttpRequest) -> None:
-        if not is_api(request):
+        if not is_api_request(request):
             super().process_request(request)
 
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
-        if not is_api(request):
+        if not is_api_request(request):
             return super().process_response(request, response)
         if HEADER not in response:
             response[HEADER] = API_POLICY
@@ -46,5 +43,5 @@ class PageMessageMiddleware(MessageMiddleware):
     """Django's messages for pages; none under /api/ (process_response then has nothing to store)."""
 
     def process_request(self, request: HttpRequest) -> None:
-        if not is_api(request):
+        if not is_api_request(request):
             super().process_request(request)

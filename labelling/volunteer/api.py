@@ -23,6 +23,7 @@ from labelling.volunteer import accounts, openapi, ratelimit, submission
 from labelling.volunteer.openapi import CLASSIFICATION_FIELDS, MAX_COUNT, MAX_EXCLUDED
 
 SESSION_VOLUNTEER = "starling_volunteer"
+API_PREFIX = "/api/"
 EXPECTED_FIELDS = ", ".join(CLASSIFICATION_FIELDS)
 
 
@@ -46,10 +47,16 @@ def api_endpoint(declared: openapi.Endpoint):
     return decorate
 
 
+def is_api_request(request: HttpRequest) -> bool:
+    """Whether the request is for the JSON API (its refusals are JSON; starling/middleware.py
+    skips what only pages need)."""
+    return request.path_info.startswith(API_PREFIX)
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """Django's CSRF refusal: JSON `error` under /api/ (as the API's other refusals), else the
     HTML page."""
-    if not request.path.startswith("/api/"):
+    if not is_api_request(request):
         return csrf.csrf_failure(request, reason=reason)
     return JsonResponse(
         {
@@ -64,7 +71,7 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """Django's 404 for an address no route matches: JSON `error` under /api/ (as the API's other
     refusals), else the HTML page."""
-    if not request.path.startswith("/api/"):
+    if not is_api_request(request):
         return defaults.page_not_found(request, exception)
     return JsonResponse(
         {"error": f"No API endpoint at {request.path!r:.100}: GET /api/schema lists them"},
