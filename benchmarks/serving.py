@@ -583,10 +583,16 @@ def cpu_and_load_lines(result: dict, before: dict | None) -> list[str]:
     return lines
 
 
-def readme_section(result: dict, when: str, serving_before: tuple | None = None) -> str:
+def readme_section(
+    result: dict,
+    when: str,
+    serving_before: tuple | None = None,
+    serving_fastpath_probe: tuple | None = None,
+) -> str:
     """The README's serving section, every figure taken from `result` (serving.json, which
     records its own date and time: `when`, the file's day, is not needed); `serving_before`:
-    (serving_before.json, its day), the same benchmark on the code before the cuts."""
+    (serving_before.json, its day), the same benchmark on the code before the cuts;
+    `serving_fastpath_probe`: (serving_fastpath_probe.json, its day), the probe without Django."""
     headline, settings = result["headline"], result["settings"]
     cells = result["cells"]
     sizes = sorted({c["subjects"] for c in cells})
@@ -651,7 +657,44 @@ def readme_section(result: dict, when: str, serving_before: tuple | None = None)
     ]
     if "open_loop" in result:
         lines += cpu_and_load_lines(result, serving_before)
+    if serving_fastpath_probe:
+        lines += fastpath_probe_lines(serving_fastpath_probe[0])
     return "\n".join(lines)
+
+
+def fastpath_probe_lines(probe: dict) -> list[str]:
+    """The README's lines on the probe without Django (serving_fastpath_probe.json)."""
+    headline, settings = probe["headline"], probe["settings"]
+    rows = []
+    for server, label in (("django", "production (Django)"), ("without_django", "the probe")):
+        figures = headline[server]
+        rows.append(
+            f"| {label} | {figures['bare_cpu_ms']:.3f} | {figures['next_cpu_ms']:.3f} "
+            f"({figures['next_x_bare']:.2f}x) | {figures['submit_cpu_ms']:.3f} "
+            f"({figures['submit_x_bare']:.2f}x) |"
+        )
+    return [
+        "",
+        "#### What the ratios would be without Django's handler (`make bench-serving-probe`, "
+        f"run of {probe['date']})",
+        "",
+        "A probe, never served (benchmarks/fastpath_probe_app.py), answers next and submit with "
+        "the same service calls but none of Django's request handling (request object, URL "
+        "resolver, middleware, signals, response object); it checks the session and the CSRF token "
+        "but not the Origin header, and sends everything else, the bare view included, to Django. "
+        f"Both servers ran side by side on {settings['subjects']:,} subjects, "
+        f"{settings['rounds']} rounds of bare, next and submit at {settings['clients']} clients, "
+        f"{settings['seconds']:g} s each, in turn; median web CPU ms per request (× the same "
+        f"server's bare view). Targets: next ≤ {CPU_TARGETS['next']:g}x, submit ≤ "
+        f"{CPU_TARGETS['submit']:g}x. Errors: {headline['errors']}; every submit sent was stored: "
+        f"{'yes' if headline['stored_equals_sent'] else '**no**'}.",
+        "",
+        "| server | bare | next | submit |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "![serving, probe without Django](benchmarks/results/serving_fastpath_probe.png)",
+    ]
 
 
 def update_readme() -> None:

@@ -255,16 +255,20 @@ def classifications(request: HttpRequest, slug: str) -> JsonResponse:
         request.session.pop(SESSION_VOLUNTEER, None)
         raise
     return JsonResponse(
-        {
-            "id": classification.pk,
-            "subject": classification.subject_id,
-            "answers": classification.annotations,
-            "after_retirement": classification.after_retirement,
-            "requested_by_model": classification.requested_by_model,
-            "created": created,
-        },
-        status=201 if created else 200,
+        classification_json(classification, created), status=201 if created else 200
     )
+
+
+def classification_json(classification, created: bool) -> dict:
+    """A stored classification as the API answers a submit (`created`: False for a replay)."""
+    return {
+        "id": classification.pk,
+        "subject": classification.subject_id,
+        "answers": classification.annotations,
+        "after_retirement": classification.after_retirement,
+        "requested_by_model": classification.requested_by_model,
+        "created": created,
+    }
 
 
 def schema(request: HttpRequest) -> JsonResponse:
