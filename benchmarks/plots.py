@@ -212,13 +212,15 @@ def serving_open_loop(open_loop: dict, limit_ms: float, path: Path) -> None:
 
 
 def serving_fastpath_probe(result: dict, targets: dict, path: Path) -> None:
-    """Web CPU per request of each endpoint on production and on the probe without Django, as a
-    multiple of the same server's bare view; each round a dot, the issue's targets dashed."""
+    """Web CPU per request of next and submit on each server of the probe (production, and the
+    probe without Django), as a multiple of the same server's bare view; each round a dot, the
+    issue's targets dashed."""
     endpoints = ("next", "submit")
+    servers = [name for name, value in result["headline"].items() if isinstance(value, dict)]
+    width = 0.8 / len(servers)
     with drawn(path, 1, 1, size=(6.5, 3.8)) as (figure, axis):
-        for offset, (server, colour) in zip(
-            (-0.15, 0.15), (("django", "C0"), ("without_django", "C1")), strict=True
-        ):
+        for rank, server in enumerate(servers):
+            offset = (rank - (len(servers) - 1) / 2) * width
             runs = [run for run in result["runs"] if run["server"] == server]
             bare = [run["server_cpu_ms_per_request"] for run in runs if run["endpoint"] == "bare"]
             for index, endpoint in enumerate(endpoints):
@@ -229,8 +231,8 @@ def serving_fastpath_probe(result: dict, targets: dict, path: Path) -> None:
                 axis.bar(
                     index + offset,
                     result["headline"][server][f"{endpoint}_x_bare"],
-                    0.3,
-                    color=colour,
+                    width,
+                    color=f"C{rank}",
                     alpha=0.6,
                     label=server if index == 0 else None,
                 )

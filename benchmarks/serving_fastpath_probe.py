@@ -1,10 +1,12 @@
 """What next and submit would cost with Django's handler out of their path: a probe for issue 27.
 
-Two gunicorn servers side by side, with the same workers and threads, on one project of 10,000
+Three gunicorn servers side by side, with the same workers and threads, on one project of 10,000
 subjects with 32 volunteers (PostgreSQL + Redis on 127.0.0.1):
 - production: `starling.wsgi`;
 - the probe: benchmarks/fastpath_probe_app.py. It answers next and submit with the same service
-  calls and sends everything else, the bare view included, to Django.
+  calls and sends everything else, the bare view included, to Django;
+- the probe without the submit's rate limit: the most that folding the rate limit into the
+  queue's Redis round trip (issue 27's other candidate) could add to the probe.
 
 Rounds of bare, next and submit at 32 clients run on one server, then on the other, in turn. Each
 cell's web CPU per request comes from the workers' own counters (loadgen.py --cpu-pids), and the
@@ -30,7 +32,16 @@ from benchmarks import common, plots, serving  # noqa: E402
 from benchmarks import serving_stack as stack  # noqa: E402
 
 RESULT = "serving_fastpath_probe"
-SERVERS = {"django": "starling.wsgi", "without_django": "benchmarks.fastpath_probe_app"}
+# name: (WSGI module, extra environment)
+SERVERS = {
+    "django": ("starling.wsgi", {}),
+    "without_django": ("benchmarks.fastpath_probe_app", {}),
+    # and with the rate limit's Redis round trip left out too: the most a fold could add
+    "without_django_or_rate_limit": (
+        "benchmarks.fastpath_probe_app",
+        {"STARLING_PROBE_SKIP_RATE_LIMIT": "1"},
+    ),
+}
 SUBJECTS, CLIENTS = 10_000, 32
 
 
@@ -101,8 +112,10 @@ def main() -> None:
     project = serving.fill(SUBJECTS, CLIENTS, workdir)
     slug, seeded = project["slug"], stored_classifications(project["project_id"])
     servers = {
-        name: start(module, env, arguments.workers, arguments.threads, workdir / f"{name}.log")
-        for name, module in SERVERS.items()
+        name: start(
+            module, env | extra, arguments.workers, arguments.threads, workdir / f"{name}.log"
+        )
+        for name, (module, extra) in SERVERS.items()
     }
     runs = []
     started = time.time()
