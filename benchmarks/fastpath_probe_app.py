@@ -24,12 +24,15 @@ from django.conf import settings
 from django.http.cookie import parse_cookie
 from django.middleware.csrf import InvalidTokenFormat, _check_token_format, _does_token_match
 
-from labelling.core import snapshots
 from labelling.core.errors import StarlingError
 from labelling.models import Volunteer
 from labelling.queue import choice
 from labelling.volunteer import ratelimit, submission
-from labelling.volunteer.api import SESSION_VOLUNTEER, classification_json
+from labelling.volunteer.api import (
+    SESSION_VOLUNTEER,
+    classification_json,
+    project_for_volunteers,
+)
 from starling.sessions import SessionStore
 
 HEADERS = [
@@ -74,7 +77,7 @@ def application(environ, start_response):
     slug, endpoint = hot
     volunteer_id = stored[0]
     try:
-        snapshot = snapshots.project_snapshot(slug=slug)
+        snapshot = project_for_volunteers(slug)  # published, its tree not looping: as the API
         if endpoint == "next":
             subjects = choice.subjects_next_for_volunteer(
                 project=snapshot.project,

@@ -97,3 +97,9 @@ def test_a_client_without_a_session_is_left_to_django(project):
     status, headers, answer = call("GET", f"/api/projects/{project.slug}/next", {})
     assert status == 200 and answer["subject"] is not None
     assert "Set-Cookie" in headers  # Django's path: it gave the new client its cookies
+
+
+def test_the_probe_hides_an_unpublished_project_as_the_api_does(make_project, volunteer_cookies):
+    hidden = make_project(slug="hidden", subjects=1, is_published=False)
+    status, _, answer = call("GET", f"/api/projects/{hidden.slug}/next", volunteer_cookies)
+    assert status == 404 and "hidden" in answer["error"]
