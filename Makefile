@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-slow imports lint format bench bench-mc-scoring bench-active-learning \
-        bench-serving bench-serving-probe bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round bench-transfer \
+        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round bench-transfer \
         bench-levers bench-volunteers bench-first-model-minimum \
         services clean \
         reliability-doc
@@ -50,7 +50,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-mc-scoring bench-round-time bench-serving bench-serving-probe bench-pool-scale bench-active-learning \
+bench: bench-mc-scoring bench-round-time bench-serving bench-pool-scale bench-active-learning \
        bench-retirement bench-transfer
 
 bench-mc-scoring: $(STAMP)
@@ -115,10 +115,6 @@ bench-round-time: $(STAMP)
 
 bench-serving: $(STAMP) services
 	$(PY) benchmarks/serving.py --readme
-
-bench-serving-probe: $(STAMP) services
-	$(PY) benchmarks/serving_fastpath_probe.py
-	$(PY) benchmarks/serving.py --readme-only
 
 bench-pool-scale: $(STAMP) services
 	$(PY) benchmarks/pool_scale.py

@@ -211,41 +211,6 @@ def serving_open_loop(open_loop: dict, limit_ms: float, path: Path) -> None:
         axis.legend(fontsize=8)
 
 
-def serving_fastpath_probe(result: dict, targets: dict, path: Path) -> None:
-    """Web CPU per request of next and submit on each server of the probe (production, and the
-    probe without Django), as a multiple of the same server's bare view; each round a dot, the
-    issue's targets dashed."""
-    endpoints = ("next", "submit")
-    servers = [name for name, value in result["headline"].items() if isinstance(value, dict)]
-    width = 0.8 / len(servers)
-    with drawn(path, 1, 1, size=(6.5, 3.8)) as (figure, axis):
-        for rank, server in enumerate(servers):
-            offset = (rank - (len(servers) - 1) / 2) * width
-            runs = [run for run in result["runs"] if run["server"] == server]
-            bare = [run["server_cpu_ms_per_request"] for run in runs if run["endpoint"] == "bare"]
-            for index, endpoint in enumerate(endpoints):
-                own = [
-                    run["server_cpu_ms_per_request"] for run in runs if run["endpoint"] == endpoint
-                ]
-                ratios = [mine / base for mine, base in zip(own, bare, strict=True)]
-                axis.bar(
-                    index + offset,
-                    result["headline"][server][f"{endpoint}_x_bare"],
-                    width,
-                    color=f"C{rank}",
-                    alpha=0.6,
-                    label=server if index == 0 else None,
-                )
-                axis.plot([index + offset] * len(ratios), ratios, "k.", markersize=4)
-        for index, endpoint in enumerate(endpoints):
-            axis.hlines(
-                targets[endpoint], index - 0.35, index + 0.35, colors="grey", linestyles="--"
-            )
-        axis.set_xticks(range(len(endpoints)), endpoints)
-        axis.set_ylabel("web CPU per request / bare view's")
-        axis.legend(fontsize=8)
-
-
 def levers(summary: dict, path: Path) -> None:
     """Each lever's change of test NLL against today's model, per image kind and labels."""
     datasets = list(summary)

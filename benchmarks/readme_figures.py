@@ -40,16 +40,10 @@ SECTIONS = (
     (transfer, "transfer", ()),
     (levers, "levers", ("levers_more", "levers_consistency")),
     (mc_scoring, "mc_scoring", ("round_time", "pool_scale")),
-    (serving, "serving", ("serving_before", "serving_fastpath_probe")),
+    (serving, "serving", ("serving_before",)),
 )
 # Other result files a section shows when they are there (it is written without them).
-OPTIONAL = {
-    "active_learning_cells",
-    "levers_more",
-    "levers_consistency",
-    "serving_before",
-    "serving_fastpath_probe",
-}
+OPTIONAL = {"active_learning_cells", "levers_more", "levers_consistency", "serving_before"}
 RESULT_FILES = {
     name: common.RESULTS / f"{name}.json" for _, own, others in SECTIONS for name in (own, *others)
 }

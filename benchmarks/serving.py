@@ -463,9 +463,16 @@ CUTS = (
     "messages set up their storage for every API request; under /api/ the policy is now a constant "
     "that allows nothing and messages are skipped (starling/middleware.py). Each web process "
     "remembers the session cookies it verified for a minute instead of checking the signature on "
-    "every request (starling/sessions.py). Sessions, CSRF, authentication and the security headers "
-    "run as before. Tried and not kept: hiredis for the Redis replies and a hand-written Redis "
-    "command packer (no change beyond noise in-process)."
+    "every request (starling/sessions.py). After those, most of next's and submit's CPU was still "
+    "Django's request handling (request and response objects, URL resolver, middleware chain), so "
+    "the two endpoints are now answered in front of Django's handler for a client in the steady "
+    "state (starling/api_fastpath.py): the same functions as the views, with the host, session, "
+    "CSRF and security headers done as Django's middleware does them and tested against Django's "
+    "own answers; anything else is Django's. Tried and not kept: hiredis for the Redis replies, a "
+    "hand-written Redis command packer (no change beyond noise in-process), orjson (encoding the "
+    "answer is a few microseconds of a request, measured in-process) and leaving the rate limit's Redis round trip out "
+    "altogether, the most folding it into the queue's round trip could save (no change beyond "
+    "noise)."
 )
 
 
@@ -583,16 +590,10 @@ def cpu_and_load_lines(result: dict, before: dict | None) -> list[str]:
     return lines
 
 
-def readme_section(
-    result: dict,
-    when: str,
-    serving_before: tuple | None = None,
-    serving_fastpath_probe: tuple | None = None,
-) -> str:
+def readme_section(result: dict, when: str, serving_before: tuple | None = None) -> str:
     """The README's serving section, every figure taken from `result` (serving.json, which
     records its own date and time: `when`, the file's day, is not needed); `serving_before`:
-    (serving_before.json, its day), the same benchmark on the code before the cuts;
-    `serving_fastpath_probe`: (serving_fastpath_probe.json, its day), the probe without Django."""
+    (serving_before.json, its day), the same benchmark on the code before the cuts."""
     headline, settings = result["headline"], result["settings"]
     cells = result["cells"]
     sizes = sorted({c["subjects"] for c in cells})
@@ -657,58 +658,7 @@ def readme_section(
     ]
     if "open_loop" in result:
         lines += cpu_and_load_lines(result, serving_before)
-    if serving_fastpath_probe:
-        lines += fastpath_probe_lines(serving_fastpath_probe[0])
     return "\n".join(lines)
-
-
-def fastpath_probe_lines(probe: dict) -> list[str]:
-    """The README's lines on the probe without Django (serving_fastpath_probe.json)."""
-    headline, settings = probe["headline"], probe["settings"]
-    bare_rounds = [
-        run["server_cpu_ms_per_request"] for run in probe["runs"] if run["endpoint"] == "bare"
-    ]
-    rows = []
-    labels = {
-        "django": "production (Django)",
-        "without_django": "the probe",
-        "without_django_or_rate_limit": "the probe, no rate limit",
-    }
-    for server, label in labels.items():
-        figures = headline.get(server)
-        if figures is None:
-            continue
-        rows.append(
-            f"| {label} | {figures['bare_cpu_ms']:.3f} | {figures['next_cpu_ms']:.3f} "
-            f"({figures['next_x_bare']:.2f}x) | {figures['submit_cpu_ms']:.3f} "
-            f"({figures['submit_x_bare']:.2f}x) |"
-        )
-    return [
-        "",
-        "#### What the ratios would be without Django's handler (`make bench-serving-probe`, "
-        f"run of {probe['date']})",
-        "",
-        "A probe, never served (benchmarks/fastpath_probe_app.py), answers next and submit with "
-        "the same service calls but none of Django's request handling (request object, URL "
-        "resolver, middleware, signals, response object); it checks the session and the CSRF token "
-        "but not the Origin header, and sends everything else, the bare view included, to Django. "
-        "Its second server also leaves out the submit's rate limit, and with it one Redis round "
-        "trip: the most that folding the rate limit into the queue's round trip could save. "
-        f"The servers ran side by side on {settings['subjects']:,} subjects, "
-        f"{settings['rounds']} rounds of bare, next and submit at {settings['clients']} clients, "
-        f"{settings['seconds']:g} s each, in turn; median web CPU ms per request (× the same "
-        f"server's bare view). Targets: next ≤ {CPU_TARGETS['next']:g}x, submit ≤ "
-        f"{CPU_TARGETS['submit']:g}x. Errors: {headline['errors']}; every submit sent was stored: "
-        f"{'yes' if headline['stored_equals_sent'] else '**no**'}. The machine was noisy: one "
-        f"round's bare view cost {min(bare_rounds):.3f} to {max(bare_rounds):.3f} ms, so each "
-        "round's ratio is a dot in the plot.",
-        "",
-        "| server | bare | next | submit |",
-        "|---|---|---|---|",
-        *rows,
-        "",
-        "![serving, probe without Django](benchmarks/results/serving_fastpath_probe.png)",
-    ]
 
 
 def update_readme() -> None:

@@ -19,6 +19,7 @@ LAYERS = (
     ("Redis client (redis-py, our script calls)", ("redis/", "redis_scripts.py")),
     ("session cookie (signature, decoding)", ("django/contrib/sessions/", "django/core/signing")),
     ("Starling's view code", ("labelling/",)),
+    ("the API's fast path (starling/api_fastpath.py)", ("api_fastpath.py",)),
     ("the bare view", ("bench_urls.py",)),
     ("Django: URL routing, request, response", ("django/urls/", "django/http/")),
     ("Django: middleware and handler", ("django/", "whitenoise/", "axes/", "csp/", "starling/")),

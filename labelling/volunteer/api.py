@@ -172,19 +172,29 @@ def next_subject(request: HttpRequest, slug: str) -> JsonResponse:
     snapshot = project_for_volunteers(slug)
     exclude_ids = parse_exclude(request.GET.get("exclude", ""))
     count = parse_count(request.GET.get("count"))
+    payload = next_subject_payload(
+        snapshot, volunteer_id=request_volunteer_id(request), exclude_ids=exclude_ids, count=count
+    )
+    ensure_csrf_cookie_once(request)
+    return JsonResponse(payload)
+
+
+def next_subject_payload(
+    snapshot: snapshots.ProjectSnapshot, *, volunteer_id: int, exclude_ids: tuple, count: int | None
+) -> dict:
+    """next's answer (also starling/api_fastpath.py's)."""
     subjects = choice.subjects_next_for_volunteer(
         project=snapshot.project,
-        volunteer_id=request_volunteer_id(request),
+        volunteer_id=volunteer_id,
         count=count or 1,
         exclude_ids=exclude_ids,
         model_ranked=snapshot.model_ranked,
     )
-    ensure_csrf_cookie_once(request)
     if count is not None:
-        return JsonResponse({"subjects": subjects})
+        return {"subjects": subjects}
     if not subjects:
-        return JsonResponse({"subject": None, "message": "No more images for you here. Thank you!"})
-    return JsonResponse({"subject": subjects[0]})
+        return {"subject": None, "message": "No more images for you here. Thank you!"}
+    return {"subject": subjects[0]}
 
 
 @api_endpoint(openapi.PROJECT_DETAIL)
@@ -210,53 +220,64 @@ def project_detail(request: HttpRequest, slug: str) -> JsonResponse:
     )
 
 
-def parse_json_body(request: HttpRequest) -> dict:
-    if request.content_type != "application/json":
+def parse_classification(content_type: str, raw: bytes) -> dict:
+    """A submit's body (Content-Type and bytes) as its fields, or InvalidInput naming the problem."""
+    if content_type != "application/json":
         raise InvalidInput(
-            f"Invalid content type: expected application/json, received {request.content_type!r}"
+            f"Invalid content type: expected application/json, received {content_type!r}"
         )
     try:
-        body = json.loads(request.body or b"")
+        body = json.loads(raw or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InvalidInput(f"Invalid JSON body: {error}") from None
     if not isinstance(body, dict):
         raise InvalidInput(f"Invalid JSON body: expected an object, received {type(body).__name__}")
-    return body
-
-
-@api_endpoint(openapi.CLASSIFICATIONS)
-def classifications(request: HttpRequest, slug: str) -> JsonResponse:
-    snapshot = project_for_volunteers(slug)
-    body = parse_json_body(request)
     missing = [name for name in CLASSIFICATION_FIELDS if name not in body]
     if missing:
         raise InvalidInput(f"Missing field(s) {missing}: expected {{{EXPECTED_FIELDS}}}")
     unknown = sorted(set(body).difference(CLASSIFICATION_FIELDS))
     if unknown:
         raise InvalidInput(f"Unknown field(s) {unknown}: expected {EXPECTED_FIELDS}")
-    volunteer_id = request_volunteer_id(request)
-    refusal = ratelimit.check_submit(
-        volunteer_id=volunteer_id, address=ratelimit.client_address(request)
-    )
-    if refusal is not None:
-        response = JsonResponse({"error": refusal.message}, status=429)
-        response["Retry-After"] = str(refusal.retry_after)
-        return response
+    return body
+
+
+@api_endpoint(openapi.CLASSIFICATIONS)
+def classifications(request: HttpRequest, slug: str) -> JsonResponse:
+    snapshot = project_for_volunteers(slug)
+    body = parse_classification(request.content_type, request.body)
     try:
-        classification, created = submission.classification_submit(
-            project=snapshot.project,
-            volunteer=Volunteer(pk=volunteer_id),
-            subject_id=body["subject"],
-            annotations=body["answers"],
-            idempotency_key=body["idempotency_key"],
-            tree=snapshot.tree,
+        status, payload, headers = submit_classification(
+            snapshot,
+            volunteer_id=request_volunteer_id(request),
+            address=ratelimit.client_address(request),
+            body=body,
         )
     except submission.VolunteerGone:
         request.session.pop(SESSION_VOLUNTEER, None)
         raise
-    return JsonResponse(
-        classification_json(classification, created), status=201 if created else 200
+    response = JsonResponse(payload, status=status)
+    for name, value in headers:
+        response[name] = value
+    return response
+
+
+def submit_classification(
+    snapshot: snapshots.ProjectSnapshot, *, volunteer_id: int, address: str, body: dict
+) -> tuple[int, dict, list[tuple[str, str]]]:
+    """A submit after its body was parsed: (status, answer, extra headers), the rate limit's 429
+    included (also starling/api_fastpath.py's). Raises VolunteerGone before anything is stored."""
+    refusal = ratelimit.check_submit(volunteer_id=volunteer_id, address=address)
+    if refusal is not None:
+        return 429, {"error": refusal.message}, [("Retry-After", str(refusal.retry_after))]
+    classification, created = submission.classification_submit(
+        project=snapshot.project,
+        volunteer=Volunteer(pk=volunteer_id),
+        subject_id=body["subject"],
+        annotations=body["answers"],
+        idempotency_key=body["idempotency_key"],
+        tree=snapshot.tree,
     )
+    return (201 if created else 200), classification_json(classification, created), []
 
 
 def classification_json(classification, created: bool) -> dict:

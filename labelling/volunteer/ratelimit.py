@@ -97,15 +97,18 @@ def check_submit(*, volunteer_id: int, address: str) -> Refusal | None:
 
 def client_address(request) -> str:
     """The client's address; behind a proxy set TRUSTED_PROXY_COUNT so X-Forwarded-For is used."""
+    return address_from_environ(request.META)
+
+
+def address_from_environ(environ) -> str:
+    """client_address from a request's WSGI environ (Django's request.META)."""
     proxies = settings.TRUSTED_PROXY_COUNT
     forwarded = [
-        part.strip()
-        for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        if part.strip()
+        part.strip() for part in environ.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
     ]
     if proxies and len(forwarded) >= proxies:
         return forwarded[-proxies]
-    return request.META.get("REMOTE_ADDR", "unknown")
+    return environ.get("REMOTE_ADDR", "unknown")
 
 
 def client_ip_or_none(request) -> str | None:
