@@ -88,6 +88,8 @@ class ApiFastPath:
         self.headers = {secure: security_headers(secure) for secure in (False, True)}
 
     def __call__(self, environ, start_response):
+        if not environ.get("PATH_INFO", "").startswith("/api/projects/"):
+            return self.django(environ, start_response)  # the cheapest test for every other page
         try:
             secure, work = self.checked(environ)
         except NotHere:
