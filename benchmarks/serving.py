@@ -476,6 +476,14 @@ CUTS = (
 )
 
 
+def round_ratios(result: dict, endpoint: str) -> list[float]:
+    """Each CPU round's `endpoint` per request over the same round's bare view."""
+    cpu = {}
+    for run in result["cpu_rounds"]:
+        cpu.setdefault(run["endpoint"], []).append(run["server_cpu_ms_per_request"])
+    return [own / bare for own, bare in zip(cpu[endpoint], cpu["bare"], strict=True)]
+
+
 def cpu_and_load_lines(result: dict, before: dict | None) -> list[str]:
     """The README's CPU-per-request, open-loop and profile parts, from serving.json (and
     serving_before.json, the same benchmark on the code before the cuts, when present)."""
@@ -501,7 +509,12 @@ def cpu_and_load_lines(result: dict, before: dict | None) -> list[str]:
             )
             for endpoint in ("bare", "next", "submit")
         )
-        + " ms).",
+        + " ms). Each round's own ratio to its bare view: "
+        + "; ".join(
+            f"{endpoint} " + ", ".join(f"{ratio:.2f}x" for ratio in round_ratios(result, endpoint))
+            for endpoint in ("next", "submit")
+        )
+        + ".",
         "",
         "| endpoint | gunicorn ms (× bare) | target | before the cuts ms (× bare) "
         "| granian, same workers and threads, ms (× bare) |",
