@@ -470,9 +470,9 @@ CUTS = (
     "CSRF and security headers done as Django's middleware does them and tested against Django's "
     "own answers; anything else is Django's. Tried and not kept: hiredis for the Redis replies, a "
     "hand-written Redis command packer (no change beyond noise in-process), orjson (encoding the "
-    "answer is a few microseconds of a request, measured in-process) and leaving the rate limit's Redis round trip out "
-    "altogether, the most folding it into the queue's round trip could save (no change beyond "
-    "noise)."
+    "answer is a few microseconds of a request, measured in-process) and leaving the rate "
+    "limit's Redis round trip out altogether, the most folding it into the queue's round trip "
+    "could save (no change beyond noise)."
 )
 
 

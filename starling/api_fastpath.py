@@ -25,6 +25,7 @@ import io
 import json
 import logging
 import re
+from http import HTTPStatus
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -47,9 +48,6 @@ from starling.sessions import SessionStore
 
 logger = logging.getLogger("django.request")  # where Django logs a request's failure
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")  # Django's <slug:…> converter
-STATUS_LINES = {200: "200 OK", 201: "201 Created", 400: "400 Bad Request", 404: "404 Not Found"}
-STATUS_LINES |= {409: "409 Conflict", 429: "429 Too Many Requests"}
-STATUS_LINES |= {500: "500 Internal Server Error"}
 # Django's session middleware adds this once a view read the session.
 VARY = [("Vary", "Cookie")]
 
@@ -71,7 +69,7 @@ def security_headers(secure: bool) -> list[tuple[str, str]]:
         headers.append(("Referrer-Policy", policy))
     if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
         headers.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
-    headers.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY").upper()))
+    headers.append(("X-Frame-Options", settings.X_FRAME_OPTIONS.upper()))
     headers.append(("Content-Security-Policy", API_POLICY))
     return headers
 
@@ -98,17 +96,20 @@ class ApiFastPath:
         try:
             status, payload, extra = work()
         except NotHere:
-            signals.request_finished.send(sender=self.__class__)
-            return self.django(environ, start_response)
+            status = None
         except Exception:
             logger.exception("Internal Server Error: %s", environ.get("PATH_INFO"))
             status, payload, extra = 500, {"error": "Internal server error: try again"}, []
-        signals.request_finished.send(sender=self.__class__)
+        finally:
+            signals.request_finished.send(sender=self.__class__)
+        if status is None:
+            return self.django(environ, start_response)
+        phrase = HTTPStatus(status).phrase
         if 400 <= status < 500:  # as Django's handler logs a refusal
-            logger.warning("%s: %s", STATUS_LINES[status][4:], environ.get("PATH_INFO"))
+            logger.warning("%s: %s", phrase, environ.get("PATH_INFO"))
         body = json.dumps(payload).encode()
-        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        start_response(STATUS_LINES[status], headers + extra + self.headers[secure])
+        headers = [("Content-Type", api.JSON_TYPE), ("Content-Length", str(len(body)))]
+        start_response(f"{status} {phrase}", headers + extra + self.headers[secure])
         return [body]
 
     def checked(self, environ):
@@ -131,7 +132,7 @@ class ApiFastPath:
         if name == "next":
             return secure, lambda: self.next(environ, slug, volunteer_id)
         content_type, _ = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
-        if content_type != "application/json":
+        if content_type != api.JSON_TYPE:
             raise NotHere  # a form may carry its own CSRF token, which Django reads first
         length = body_length(environ)
         check_csrf(environ, cookies, secure, host)
@@ -157,7 +158,7 @@ class ApiFastPath:
         raw = environ["wsgi.input"].read(length)
         try:
             snapshot = api.project_for_volunteers(slug)
-            body = api.parse_classification("application/json", raw)  # its type was checked
+            body = api.parse_classification(raw)
         except StarlingError as error:
             return refused(error, [])  # as the view, before it reads the session
         try:
@@ -212,12 +213,10 @@ def session_volunteer(cookies: dict) -> int:
     if not key or settings.SESSION_SAVE_EVERY_REQUEST:
         raise NotHere
     session = SessionStore(key).load()
-    stored = session.get(api.SESSION_VOLUNTEER)
-    if SESSION_KEY in session or not (
-        isinstance(stored, list) and len(stored) == 2 and stored[1] is None
-    ):
+    volunteer_id = api.stored_volunteer_id(session, None)
+    if SESSION_KEY in session or volunteer_id is None:
         raise NotHere
-    return stored[0]
+    return volunteer_id
 
 
 def check_csrf(environ, cookies: dict, secure: bool, host: str) -> None:

@@ -24,6 +24,7 @@ from labelling.volunteer.openapi import CLASSIFICATION_FIELDS, MAX_COUNT, MAX_EX
 
 SESSION_VOLUNTEER = "starling_volunteer"
 API_PREFIX = "/api/"
+JSON_TYPE = "application/json"  # the only body a submit takes
 EXPECTED_FIELDS = ", ".join(CLASSIFICATION_FIELDS)
 
 
@@ -107,8 +108,14 @@ def _signed_in_user_id(request: HttpRequest) -> int | None:
 
 def session_volunteer_id(request: HttpRequest) -> int | None:
     """The volunteer the session already holds for its account (or anonymity), else None."""
-    stored = request.session.get(SESSION_VOLUNTEER)
-    if isinstance(stored, list) and len(stored) == 2 and stored[1] == _signed_in_user_id(request):
+    return stored_volunteer_id(request.session, _signed_in_user_id(request))
+
+
+def stored_volunteer_id(session, user_id: int | None) -> int | None:
+    """The volunteer a session's data holds for the account `user_id` (None: anonymous), else None
+    (also starling/api_fastpath.py's)."""
+    stored = session.get(SESSION_VOLUNTEER)
+    if isinstance(stored, list) and len(stored) == 2 and stored[1] == user_id:
         return stored[0]
     return None
 
@@ -220,12 +227,13 @@ def project_detail(request: HttpRequest, slug: str) -> JsonResponse:
     )
 
 
-def parse_classification(content_type: str, raw: bytes) -> dict:
-    """A submit's body (Content-Type and bytes) as its fields, or InvalidInput naming the problem."""
-    if content_type != "application/json":
-        raise InvalidInput(
-            f"Invalid content type: expected application/json, received {content_type!r}"
-        )
+def require_json(content_type: str) -> None:
+    if content_type != JSON_TYPE:
+        raise InvalidInput(f"Invalid content type: expected {JSON_TYPE}, received {content_type!r}")
+
+
+def parse_classification(raw: bytes) -> dict:
+    """A submit's JSON body as its fields, or InvalidInput naming the problem."""
     try:
         body = json.loads(raw or b"")
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -244,7 +252,8 @@ def parse_classification(content_type: str, raw: bytes) -> dict:
 @api_endpoint(openapi.CLASSIFICATIONS)
 def classifications(request: HttpRequest, slug: str) -> JsonResponse:
     snapshot = project_for_volunteers(slug)
-    body = parse_classification(request.content_type, request.body)
+    require_json(request.content_type)
+    body = parse_classification(request.body)
     try:
         status, payload, headers = submit_classification(
             snapshot,
