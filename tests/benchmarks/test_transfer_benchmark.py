@@ -10,7 +10,7 @@ from tests.benchmarks import benchmark_fixtures, readme_section
 TINY = [
     *("--seeds", "2", "--pretrain", "40", "--labels", "20,40", "--test", "20"),
     *("--image-size", "16", "--samples", "5", "--epochs", "1", "--frozen-epochs", "1"),
-    *("--jobs", "1"),
+    *("--jobs", "2"),  # the two seeds side by side
 ]
 
 
