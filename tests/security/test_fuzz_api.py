@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import CSRF_TOKEN
-from tests.serving.test_next_and_submit import assert_books_exact
+from tests.labelling.api_calls import assert_books_exact
 
 pytestmark = pytest.mark.django_db
 FUZZ = settings(

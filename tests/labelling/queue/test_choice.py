@@ -10,8 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.test import Client
 
-from labelling.queue import builder
-from tests.conftest import ranked_by_a_model
+from labelling.models import SubjectStatus
+from labelling.queue import builder, choice
+from tests.conftest import ranked_by_a_model, submit_votes
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving_state")]
 
@@ -98,3 +99,15 @@ def test_a_scattered_next_still_serves_the_last_subject_a_volunteer_has_not_seen
             == 201
         )
     assert client.get(f"/api/projects/{project.slug}/next").json()["subject"] is None
+
+
+def test_next_subject_skips_classified_and_retired(make_project, volunteer):
+    project = make_project(slug="queue", subjects=3, retirement_limit=2)
+    subjects = list(project.subjects.order_by("pk"))
+    submit_votes(project, subjects[0], [volunteer], {"smooth-or-featured": "smooth"}, "k1")
+    project.subjects.filter(pk=subjects[1].pk).update(status=SubjectStatus.RETIRED)
+    seen = {
+        choice.subject_next_from_database(project=project, volunteer=volunteer).pk
+        for _ in range(20)
+    }
+    assert seen == {subjects[2].pk}

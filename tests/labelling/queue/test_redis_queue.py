@@ -1,150 +1,32 @@
-"""Serving without avoidable database work (issue 12): the Redis queue, its SQL fallback, `count`,
-the project endpoint. Real PostgreSQL and real Redis; the outage tests run a redis-server of their
-own on another port and stop it."""
+"""The ranked queue in Redis (labelling/queue/redis_queue.py) and its SQL fallback: what next serves
+while volunteers vote, rounds reorder and Redis goes away. Real PostgreSQL and real Redis; the
+outage tests run a redis-server of their own on another port and stop it."""
 
-import json
 import random
 import time
-import uuid
 
 import pytest
 import redis
-from django.db.models import F
 from django.test import Client
-from django.utils import timezone
 
 from labelling import models
-from labelling.core import snapshots, votes
+from labelling.core import snapshots
 from labelling.loop import rounds
-from labelling.models import Classification, Subject, SubjectStatus
+from labelling.models import Classification, Subject, SubjectStatus, Volunteer
 from labelling.queue import builder, redis_queue
+from labelling.volunteer import submission
 from tests.conftest import ranked_by_a_model
+from tests.labelling.api_calls import (
+    assert_books_exact,
+    django_capture_on_commit,
+    get_next,
+    queue_is_built,
+    selectors_key,
+    submit,
+)
 from tests.processes import OwnRedis
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving_state")]
-
-
-def next_url(project, **query):
-    return f"/api/projects/{project.slug}/next", query
-
-
-def get_next(client, project, **query):
-    url, params = next_url(project, **query)
-    return client.get(url, params)
-
-
-def submit(client, project, subject_id, answers=None, key=None):
-    body = {
-        "subject": subject_id,
-        "answers": answers or {"smooth-or-featured": "smooth"},
-        "idempotency_key": key or uuid.uuid4().hex,
-    }
-    return client.post(
-        f"/api/projects/{project.slug}/classifications",
-        json.dumps(body),
-        content_type="application/json",
-    )
-
-
-def queue_is_built(project) -> bool:
-    version = type(project).objects.get(pk=project.pk).serving_version
-    client = redis.Redis.from_url(redis_queue.queue_redis_url())
-    return bool(client.exists(f"starling:ready:{project.pk}:{version}"))
-
-
-# --- count and the project endpoint --------------------------------------------------------------
-
-
-def test_next_with_count_answers_that_many_distinct_subjects_best_first(make_project):
-    project = ranked_by_a_model(make_project(slug="counted", subjects=8))
-    body = get_next(Client(), project, count="3").json()
-    ids = [subject["id"] for subject in body["subjects"]]
-    assert len(ids) == 3 and len(set(ids)) == 3
-    priorities = dict(Subject.objects.filter(pk__in=ids).values_list("pk", "priority"))
-    assert [priorities[pk] for pk in ids] == sorted(priorities.values(), reverse=True)
-    assert all(subject["image_url"].startswith("/media/subjects/") for subject in body["subjects"])
-
-
-def test_next_with_count_leaves_out_excluded_and_says_when_fewer_are_left(make_project):
-    project = make_project(slug="few", subjects=3)
-    first, second, third = project.subjects.order_by("pk")
-    body = get_next(Client(), project, count="10", exclude=f"{first.pk},{second.pk}").json()
-    assert [subject["id"] for subject in body["subjects"]] == [third.pk]
-    client = Client()
-    for subject in (first, second, third):
-        assert submit(client, project, subject.pk).status_code == 201
-    assert get_next(client, project, count="2").json() == {"subjects": []}
-
-
-@pytest.mark.parametrize("count", ["0", "11", "-1", "abc", "", "2.5", "1e1", " 3", "²", "٣"])
-def test_a_count_outside_1_to_10_is_refused_with_a_message(project, count):
-    response = get_next(Client(), project, count=count)
-    assert response.status_code == 400
-    assert "Invalid value for count: expected an integer from 1 to 10" in response.json()["error"]
-
-
-@pytest.mark.parametrize("exclude", ["²", "9" * 30])
-def test_an_exclude_list_that_is_no_list_of_ids_is_refused(project, exclude):
-    response = get_next(Client(), project, count="2", exclude=exclude)
-    assert response.status_code == 400 and "Invalid value for exclude" in response.json()["error"]
-
-
-def test_without_count_the_answer_keeps_its_old_shape(project):
-    body = get_next(Client(), project).json()
-    assert set(body) == {"subject"} and set(body["subject"]) == {"id", "image_url"}
-
-
-def test_project_endpoint_gives_the_tree_and_the_settings_a_client_needs(project):
-    response = Client().get(f"/api/projects/{project.slug}")
-    assert response.status_code == 200
-    body = response.json()
-    assert body["slug"] == project.slug and body["retirement_limit"] == project.retirement_limit
-    assert body["tree"]["root"] == "smooth-or-featured"
-    answers = body["tree"]["questions"]["smooth-or-featured"]["answers"]
-    assert [(a["key"], a["shortcut"], a["next"]) for a in answers] == [
-        ("smooth", "s", None),
-        ("featured", "f", "bar"),
-    ]
-    assert body["question_order"] == ["smooth-or-featured", "bar"]
-    assert body["next_url"] == f"/api/projects/{project.slug}/next"
-    assert body["classifications_url"] == f"/api/projects/{project.slug}/classifications"
-    assert body["max_count"] == 10
-    assert "csrftoken" in response.cookies  # so that a client can submit next
-
-
-def test_project_endpoint_refuses_outsiders_unknown_projects_and_other_methods(make_project):
-    hidden = make_project(slug="hidden", subjects=1, is_published=False)
-    for path in (f"/api/projects/{hidden.slug}", f"/api/projects/{hidden.slug}/next?count=2"):
-        response = Client().get(path)
-        assert (
-            response.status_code == 404 and "Unknown project 'hidden'" in response.json()["error"]
-        )
-    assert Client().get("/api/projects/nothing-here").status_code == 404
-    response = Client().post(f"/api/projects/{hidden.slug}")
-    assert response.status_code == 405 and "use GET" in response.json()["error"]
-
-
-def test_a_tree_changed_by_staff_reaches_the_project_endpoint_at_once(project):
-    from labelling.core import projects
-    from labelling.core.tree import nodes_from_dicts
-
-    yes_or_no = [
-        {"key": "yes", "text": "Yes", "shortcut": "y"},
-        {"key": "no", "text": "No", "shortcut": "n"},
-    ]
-    client = Client()
-    assert (
-        client.get(f"/api/projects/{project.slug}").json()["tree"]["root"] == "smooth-or-featured"
-    )
-    projects.project_update(
-        project=project,
-        questions=nodes_from_dicts([{"key": "round", "text": "Round?", "answers": yes_or_no}]),
-    )
-    assert client.get(f"/api/projects/{project.slug}").json()["tree"]["root"] == "round"
-    assert submit(client, project, project.subjects.first().pk, {"round": "yes"}).status_code == 201
-
-
-# --- the queue -----------------------------------------------------------------------------------
 
 
 def test_a_warm_next_costs_no_database_query(make_project, django_assert_num_queries):
@@ -156,20 +38,6 @@ def test_a_warm_next_costs_no_database_query(make_project, django_assert_num_que
     with django_assert_num_queries(0):
         body = get_next(client, project, count="2").json()
     assert len(body["subjects"]) == 2
-
-
-def test_a_submit_is_one_statement_after_the_session_and_project_are_cached(
-    make_project, django_assert_num_queries
-):
-    project = make_project(slug="one-trip", subjects=3)
-    client = Client()
-    get_next(client, project)
-    subject = project.subjects.first()
-    with django_assert_num_queries(1):
-        response = submit(client, project, subject.pk)
-    assert response.status_code == 201
-    subject.refresh_from_db()
-    assert subject.vote_counts == {"smooth-or-featured": {"smooth": 1}}
 
 
 def test_the_queue_never_serves_a_classified_or_retired_subject(make_project):
@@ -201,20 +69,6 @@ def test_the_queue_never_serves_a_classified_or_retired_subject(make_project):
     assert served_total > 40
     assert queue_is_built(project)
     assert_books_exact(project)
-
-
-def selectors_key():
-    from labelling.volunteer.api import SESSION_VOLUNTEER
-
-    return SESSION_VOLUNTEER
-
-
-def assert_books_exact(project):
-    for subject in Subject.objects.filter(project=project):
-        assert subject.vote_counts == votes.subject_recount(subject=subject)
-        assert subject.classification_count == subject.classifications.count()
-        retired = subject.classification_count >= project.retirement_limit
-        assert (subject.status == SubjectStatus.RETIRED) == retired
 
 
 def test_a_subject_retired_by_a_vote_leaves_the_queue_at_once(make_project):
@@ -356,21 +210,6 @@ def test_keys_that_missed_votes_while_redis_was_unreachable_are_never_trusted(
     assert admin.keys(f"starling:seen:{project.pk}:*")
 
 
-def test_project_cache_follows_publishing_within_a_second(make_project):
-    project = make_project(slug="unpublish", subjects=2)
-    client = Client()
-    assert get_next(client, project).status_code == 200
-    type(project).objects.filter(pk=project.pk).update(is_published=False)  # no signal: stale
-    time.sleep(snapshots.RECHECK_SECONDS)
-    assert get_next(client, project).status_code == 404
-    type(project).objects.filter(pk=project.pk).update(
-        is_published=True, serving_version=F("serving_version") + 1
-    )
-    time.sleep(snapshots.RECHECK_SECONDS)
-    assert get_next(client, project).status_code == 200
-    assert timezone.now()
-
-
 # --- the per-volunteer cursor in the queue -------------------------------------------------------
 
 
@@ -420,12 +259,6 @@ def test_an_import_ranked_above_the_volunteers_cursor_is_served(make_project):
     assert queue_next(project, client, wanted=2) == [newcomer.pk, ordered[3]]
 
 
-def django_capture_on_commit():
-    from django.test import TestCase
-
-    return TestCase.captureOnCommitCallbacks(execute=True)
-
-
 def test_a_recorded_round_rebuilds_the_queue_in_its_new_order_after_commit(
     make_project, django_capture_on_commit_callbacks
 ):
@@ -452,35 +285,10 @@ def test_a_recorded_round_rebuilds_the_queue_in_its_new_order_after_commit(
     assert queue_next(project, client, wanted=2) == bottom  # the picks, in rank order
 
 
-@pytest.mark.parametrize("prepared", [True, False])
-def test_submit_books_stay_exact_with_and_without_the_prepared_statement(
-    make_project, settings, prepared
-):
-    settings.STARLING_SUBMIT_PREPARED = prepared
-    project = make_project(slug="prepared", subjects=2, retirement_limit=3)
-    subject = project.subjects.first()
-    answers = [
-        {"smooth-or-featured": "smooth"},
-        {"smooth-or-featured": "featured", "bar": "bar"},
-        {"smooth-or-featured": "featured", "bar": "no-bar"},
-        {"smooth-or-featured": "smooth"},
-    ]
-    responses = [submit(Client(), project, subject.pk, given) for given in answers * 2]
-    assert [r.status_code for r in responses] == [201] * 8
-    assert [r.json()["after_retirement"] for r in responses] == [False] * 3 + [True] * 5
-    assert_books_exact(project)
-    subject.refresh_from_db()
-    assert subject.vote_counts == {
-        "smooth-or-featured": {"smooth": 4, "featured": 4},
-        "bar": {"bar": 2, "no-bar": 2},
-    }
-
-
 def test_a_vote_from_a_process_that_missed_a_new_version_joins_the_new_seen_set(make_project):
     """A web process re-reads the project once a second: a vote it stores just after a round still
     reaches the seen set of the round's version, so that version never serves it back."""
-    from labelling.models import Project, Volunteer
-    from labelling.volunteer import submission
+    from labelling.models import Project
 
     project = make_project(slug="stale-version", subjects=6)
     ordered = list(project.subjects.order_by("-priority").values_list("pk", flat=True))

@@ -1,10 +1,18 @@
+"""A volunteer's vote (labelling/volunteer/submission.py): counts kept in step with the raw rows,
+the replay of an idempotency key, the refusals, retirement at the limit. Real PostgreSQL and real
+Redis."""
+
 import pytest
+from django.test import Client
 
 from labelling.core import votes
 from labelling.core.errors import Conflict, InvalidInput, NotFound
 from labelling.models import Classification, SubjectStatus
-from labelling.queue import choice
 from labelling.volunteer import submission
+from tests.labelling.api_calls import assert_books_exact, get_next
+from tests.labelling.api_calls import submit as submit_through_api
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving_state")]
 
 
 def submit(project, volunteer, subject, answers, key="k1"):
@@ -17,7 +25,6 @@ def submit(project, volunteer, subject, answers, key="k1"):
     )
 
 
-@pytest.mark.django_db
 def test_classification_updates_counts_in_step_with_raw_rows(project, volunteer, other_volunteer):
     subject = project.subjects.first()
     submit(project, volunteer, subject, {"smooth-or-featured": "featured", "bar": "bar"})
@@ -31,7 +38,6 @@ def test_classification_updates_counts_in_step_with_raw_rows(project, volunteer,
     assert votes.subject_recount(subject=subject) == subject.vote_counts
 
 
-@pytest.mark.django_db
 def test_replay_of_same_idempotency_key_returns_the_stored_classification(project, volunteer):
     subject = project.subjects.first()
     first, created = submit(project, volunteer, subject, {"smooth-or-featured": "smooth"})
@@ -41,7 +47,6 @@ def test_replay_of_same_idempotency_key_returns_the_stored_classification(projec
     assert Classification.objects.count() == 1
 
 
-@pytest.mark.django_db
 def test_second_vote_by_same_volunteer_is_refused(project, volunteer):
     subject = project.subjects.first()
     submit(project, volunteer, subject, {"smooth-or-featured": "smooth"}, key="a")
@@ -49,7 +54,6 @@ def test_second_vote_by_same_volunteer_is_refused(project, volunteer):
         submit(project, volunteer, subject, {"smooth-or-featured": "smooth"}, key="b")
 
 
-@pytest.mark.django_db
 @pytest.mark.parametrize(
     "answers, message",
     [
@@ -68,7 +72,6 @@ def test_answers_that_do_not_follow_the_tree_are_refused(project, volunteer, ans
     assert Classification.objects.count() == 0
 
 
-@pytest.mark.django_db
 def test_subject_of_another_project_is_not_found(make_project, volunteer):
     first = make_project(slug="first", subjects=1)
     second = make_project(slug="second", subjects=0)
@@ -76,7 +79,6 @@ def test_subject_of_another_project_is_not_found(make_project, volunteer):
         submit(second, volunteer, first.subjects.first(), {"smooth-or-featured": "smooth"})
 
 
-@pytest.mark.django_db
 def test_subject_retires_at_the_limit_and_late_votes_are_kept_and_marked(
     make_project, volunteer, other_volunteer
 ):
@@ -91,14 +93,39 @@ def test_subject_retires_at_the_limit_and_late_votes_are_kept_and_marked(
     assert subject.classification_count == 2
 
 
-@pytest.mark.django_db
-def test_next_subject_skips_classified_and_retired(make_project, volunteer):
-    project = make_project(slug="queue", subjects=3, retirement_limit=2)
-    subjects = list(project.subjects.order_by("pk"))
-    submit(project, volunteer, subjects[0], {"smooth-or-featured": "smooth"})
-    project.subjects.filter(pk=subjects[1].pk).update(status=SubjectStatus.RETIRED)
-    seen = {
-        choice.subject_next_from_database(project=project, volunteer=volunteer).pk
-        for _ in range(20)
+def test_a_submit_is_one_statement_after_the_session_and_project_are_cached(
+    make_project, django_assert_num_queries
+):
+    project = make_project(slug="one-trip", subjects=3)
+    client = Client()
+    get_next(client, project)
+    subject = project.subjects.first()
+    with django_assert_num_queries(1):
+        response = submit_through_api(client, project, subject.pk)
+    assert response.status_code == 201
+    subject.refresh_from_db()
+    assert subject.vote_counts == {"smooth-or-featured": {"smooth": 1}}
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_submit_books_stay_exact_with_and_without_the_prepared_statement(
+    make_project, settings, prepared
+):
+    settings.STARLING_SUBMIT_PREPARED = prepared
+    project = make_project(slug="prepared", subjects=2, retirement_limit=3)
+    subject = project.subjects.first()
+    answers = [
+        {"smooth-or-featured": "smooth"},
+        {"smooth-or-featured": "featured", "bar": "bar"},
+        {"smooth-or-featured": "featured", "bar": "no-bar"},
+        {"smooth-or-featured": "smooth"},
+    ]
+    responses = [submit_through_api(Client(), project, subject.pk, given) for given in answers * 2]
+    assert [r.status_code for r in responses] == [201] * 8
+    assert [r.json()["after_retirement"] for r in responses] == [False] * 3 + [True] * 5
+    assert_books_exact(project)
+    subject.refresh_from_db()
+    assert subject.vote_counts == {
+        "smooth-or-featured": {"smooth": 4, "featured": 4},
+        "bar": {"bar": 2, "no-bar": 2},
     }
-    assert seen == {subjects[2].pk}
