@@ -1,6 +1,10 @@
-"""Why a subject retired: one definition, for the tables (models.RetirementReason) and for the
-model-aware rule (labelling/retirement/rule.py, which has no Django). It sits beside models.py,
-importing nothing, so that neither the tables nor the rule import the other."""
+"""Why a subject retired: one definition, for the tables (models.RetirementReason), the crowd's
+recount (labelling/crowd) and the two rules of labelling/retirement/ (fixed_count.py; rule.py, which
+has no Django).
+
+It sits beside models.py and imports nothing, rather than in labelling/retirement/ with the rules:
+the tables and the crowd sit below the retirement package in the import layers (pyproject.toml,
+[tool.importlinter]), and rule.py may not import the tables."""
 
 LIMIT = "limit"  # the retirement limit's votes were reached (fixed-count rule, or any rule's cap)
 MODEL = "model"  # the model and the votes so far settled it (model-aware rule)

@@ -45,7 +45,7 @@ INTERVAL_MASS = 0.9
 MAX_EXPECTED_CHANGE_VOTES = 1.0
 PROBABILITY_FLOOR = 1e-12
 
-FIXED_COUNT, MODEL_AWARE = "fixed_count", "model_aware"
+# Which rule a project uses is models.RetirementRule; the fixed-count rule is fixed_count.py.
 REASON_LIMIT, REASON_MODEL = retirement_reasons.LIMIT, retirement_reasons.MODEL
 
 

@@ -1,8 +1,10 @@
 """A volunteer's vote: `classification_submit` and its two paths.
 
-On PostgreSQL the vote is one prepared statement (SUBMIT_SQL: lock, insert, count, retire), then
-the queue's bookkeeping in Redis (labelling/queue/redis_queue.py); elsewhere (the embedded SQLite default) the
-same steps through the ORM in one transaction.
+On PostgreSQL the vote is one prepared statement (SUBMIT_SQL: lock, insert, count, retire);
+elsewhere (the embedded SQLite default) the same steps through the ORM in one transaction. Both
+retire by labelling/retirement/fixed_count.py, answer a vote they did not store with
+`_replay_or_refusal`, and then keep the queue in Redis right (labelling/queue/redis_queue.py; a
+no-op when no Redis is configured).
 """
 
 import functools
@@ -12,7 +14,6 @@ import time
 import psycopg
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.utils import timezone
 
 from labelling.core.errors import Conflict, InvalidInput, NotFound
 from labelling.core.selectors import project_tree, subject_get_in_project, subject_id_parse
@@ -22,13 +23,13 @@ from labelling.models import (
     ROUND_PRIORITY_BASE,
     Classification,
     Project,
-    RetirementReason,
     Subject,
     SubjectStatus,
     Volunteer,
     VolunteerReliability,
 )
 from labelling.queue import redis_queue
+from labelling.retirement import fixed_count
 
 IDEMPOTENCY_KEY_MAX_LENGTH = 64
 
@@ -54,18 +55,25 @@ def _check_idempotency_key(idempotency_key: object) -> str:
     return idempotency_key
 
 
-def _replay(*, volunteer: Volunteer, idempotency_key: str, subject_id: int):
+def _replay_or_refusal(
+    *, volunteer_id: int, idempotency_key: str, subject_id: int
+) -> tuple[Classification, bool]:
+    """The answer to a vote that was not stored: the classification this volunteer stored under
+    the key (created=False) when it is for this subject; else Conflict (the key was used for
+    another subject, or the volunteer already classified this one)."""
     existing = Classification.objects.filter(
-        volunteer=volunteer, idempotency_key=idempotency_key
+        volunteer_id=volunteer_id, idempotency_key=idempotency_key
     ).first()
     if existing is None:
-        return None
+        raise Conflict(
+            f"You have already classified subject {subject_id}: one classification per subject"
+        )
     if existing.subject_id != subject_id:
         raise Conflict(
             f"idempotency_key {idempotency_key!r} was already used for subject "
             f"{existing.subject_id}, not {subject_id}: use a new key for a new classification"
         )
-    return existing
+    return existing, False
 
 
 def classification_submit(
@@ -95,29 +103,20 @@ def classification_submit(
             idempotency_key=idempotency_key,
             tree=tree or project_tree(project=project),
         )
-    subject = subject_get_in_project(project=project, subject_id=subject_id)
-    existing = _replay(volunteer=volunteer, idempotency_key=idempotency_key, subject_id=subject.pk)
-    if existing is not None:
-        return existing, False
-    walked = validate_annotations(tree or project_tree(project=project), annotations)
-    try:
-        with transaction.atomic():
-            return _store_classification(project, volunteer, subject.pk, walked, idempotency_key)
-    except IntegrityError:
-        # A concurrent request with the same key (or for the same subject) won the race.
-        existing = _replay(
-            volunteer=volunteer, idempotency_key=idempotency_key, subject_id=subject.pk
-        )
-        if existing is not None:
-            return existing, False
-        raise Conflict(
-            f"You have already classified subject {subject.pk}: one classification per subject"
-        ) from None
+    return _submit_through_orm(
+        project=project,
+        volunteer=volunteer,
+        subject_id=subject_id,
+        annotations=annotations,
+        idempotency_key=idempotency_key,
+        tree=tree or project_tree(project=project),
+    )
 
 
 # Lock the subject row (a concurrent vote on it waits), insert the classification unless this
 # volunteer already classified the subject or used the key, then count the answers and retire at
-# the limit: all in one statement. The UPDATE re-reads the locked row, so counts stay exact.
+# the limit (labelling/retirement/fixed_count.py): all in one statement. The UPDATE re-reads the
+# locked row, so counts stay exact.
 # requested_by_model: the subject's priority was a round pick's (the model asked for it), read
 # from the row the statement locks anyway. A vote from a volunteer the last round judged
 # unreliable, or staff excluded (labelling/crowd), is stored and counted, but not toward the limit.
@@ -145,12 +144,7 @@ WITH target AS (
         classification_count = subject.classification_count + 1,
         untrusted_count = subject.untrusted_count + voter.untrusted::int,
         vote_counts = {counts},
-        status = CASE WHEN subject.status = 'active' AND {trusted} >= %(limit)s
-                      THEN 'retired' ELSE subject.status END,
-        retired_at = CASE WHEN subject.status = 'active' AND {trusted} >= %(limit)s
-                          THEN now() ELSE subject.retired_at END,
-        retirement_reason = CASE WHEN subject.status = 'active' AND {trusted} >= %(limit)s
-                                 THEN 'limit' ELSE subject.retirement_reason END
+        {retire_at_limit}
     FROM inserted, voter WHERE subject.id = %(subject)s
     RETURNING subject.status
 )
@@ -158,9 +152,12 @@ SELECT EXISTS (SELECT 1 FROM target), inserted.id, inserted.after_retirement,
        inserted.requested_by_model, updated.status
 FROM (SELECT 1) AS one LEFT JOIN inserted ON true LEFT JOIN updated ON true
 """.replace("{requested_floor}", repr(float(ROUND_PRIORITY_BASE))).replace(
-    # the subject's trusted votes with this one
-    "{trusted}",
-    "subject.classification_count - subject.untrusted_count + (NOT voter.untrusted)::int",
+    "{retire_at_limit}",
+    fixed_count.retire_at_limit_sql(
+        # the subject's trusted votes with this one
+        trusted_votes="subject.classification_count - subject.untrusted_count"
+        " + (NOT voter.untrusted)::int"
+    ),
 )
 
 
@@ -222,7 +219,9 @@ def _submit_in_one_statement(
     if not found:
         raise NotFound(f"Unknown subject {subject_id} in project {project.slug!r}")
     if classification_id is None:
-        return _refused_or_replayed(volunteer_id, idempotency_key, subject_id)
+        return _replay_or_refusal(
+            volunteer_id=volunteer_id, idempotency_key=idempotency_key, subject_id=subject_id
+        )
     redis_queue.after_classification(
         project_id=project.pk,
         version=project.serving_version,
@@ -258,28 +257,51 @@ def _execute_prepared(sql: str, params: dict) -> tuple:
     return row
 
 
-def _refused_or_replayed(volunteer_id: int, idempotency_key: str, subject_id: int):
-    existing = Classification.objects.filter(
-        volunteer_id=volunteer_id, idempotency_key=idempotency_key
-    ).first()
-    if existing is None:
-        raise Conflict(
-            f"You have already classified subject {subject_id}: one classification per subject"
+def _submit_through_orm(
+    *,
+    project: Project,
+    volunteer: Volunteer,
+    subject_id: object,
+    annotations: object,
+    idempotency_key: str,
+    tree: Tree,
+) -> tuple[Classification, bool]:
+    """The vote through the ORM in one transaction (any database; the path SQLite takes), then the
+    queue's bookkeeping in Redis as the one-statement path does it."""
+    subject = subject_get_in_project(project=project, subject_id=subject_id)
+    if Classification.objects.filter(volunteer=volunteer, idempotency_key=idempotency_key).exists():
+        return _replay_or_refusal(
+            volunteer_id=volunteer.pk, idempotency_key=idempotency_key, subject_id=subject.pk
         )
-    if existing.subject_id != subject_id:
-        raise Conflict(
-            f"idempotency_key {idempotency_key!r} was already used for subject "
-            f"{existing.subject_id}, not {subject_id}: use a new key for a new classification"
+    walked = validate_annotations(tree, annotations)
+    try:
+        with transaction.atomic():
+            stored = _store_classification(project, volunteer, subject.pk, walked, idempotency_key)
+    except IntegrityError:  # a concurrent request with the same key (or subject) won the race
+        stored = None
+    if stored is None:
+        return _replay_or_refusal(
+            volunteer_id=volunteer.pk, idempotency_key=idempotency_key, subject_id=subject.pk
         )
-    return existing, False
+    classification, retired = stored
+    redis_queue.after_classification(
+        project_id=project.pk,
+        version=project.serving_version,
+        volunteer_id=volunteer.pk,
+        subject_id=subject.pk,
+        retired=retired,
+    )
+    return classification, True
 
 
-def _store_classification(project, volunteer, subject_id, walked, idempotency_key):
+def _store_classification(
+    project, volunteer, subject_id, walked, idempotency_key
+) -> tuple[Classification, bool] | None:
+    """Store the vote on the locked subject row: (classification, whether the subject is retired
+    now), or None when the volunteer already classified the subject."""
     subject = Subject.objects.select_for_update().get(pk=subject_id)
     if Classification.objects.filter(subject=subject, volunteer=volunteer).exists():
-        raise Conflict(
-            f"You have already classified subject {subject.pk}: one classification per subject"
-        )
+        return None
     classification = Classification.objects.create(
         project=project,
         subject=subject,
@@ -298,13 +320,8 @@ def _store_classification(project, volunteer, subject_id, walked, idempotency_ke
         ).exists()
     )
     update_fields = ["vote_counts", "classification_count", "untrusted_count"]
-    if (
-        subject.status == SubjectStatus.ACTIVE
-        and subject.classification_count - subject.untrusted_count >= project.retirement_limit
-    ):
-        subject.status = SubjectStatus.RETIRED
-        subject.retired_at = timezone.now()
-        subject.retirement_reason = RetirementReason.LIMIT
-        update_fields += ["status", "retired_at", "retirement_reason"]
+    update_fields += fixed_count.subject_retire_at_limit(
+        subject=subject, limit=project.retirement_limit
+    )
     subject.save(update_fields=update_fields)
-    return classification, True
+    return classification, subject.status == SubjectStatus.RETIRED

@@ -1,15 +1,23 @@
 """A volunteer's vote (labelling/volunteer/submission.py): counts kept in step with the raw rows,
-the replay of an idempotency key, the refusals, retirement at the limit. Real PostgreSQL and real
-Redis."""
+the replay of an idempotency key, the refusals, retirement at the limit, and both paths (one
+statement on PostgreSQL, the ORM elsewhere) keeping the queue in Redis right. Real PostgreSQL and
+real Redis."""
 
 import pytest
+import redis
 from django.test import Client
 
-from labelling.core import votes
+from labelling.core import selectors, votes
 from labelling.core.errors import Conflict, InvalidInput, NotFound
-from labelling.models import Classification, SubjectStatus
+from labelling.models import Classification, Subject, SubjectStatus, Volunteer
+from labelling.queue import redis_queue
 from labelling.volunteer import submission
-from tests.labelling.api_calls import assert_books_exact, get_next
+from tests.labelling.api_calls import (
+    assert_books_exact,
+    get_next,
+    queue_is_built,
+    selectors_key,
+)
 from tests.labelling.api_calls import submit as submit_through_api
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_serving_state")]
@@ -129,3 +137,65 @@ def test_submit_books_stay_exact_with_and_without_the_prepared_statement(
         "smooth-or-featured": {"smooth": 4, "featured": 4},
         "bar": {"bar": 2, "no-bar": 2},
     }
+
+
+def queue_members(project) -> set[int]:
+    version = type(project).objects.get(pk=project.pk).serving_version
+    _, queue, _ = redis_queue.project_keys(project.pk, version)
+    return {
+        int(member)
+        for member in redis.Redis.from_url(redis_queue.queue_redis_url()).zrange(queue, 0, -1)
+    }
+
+
+def seen_by(project, volunteer_id) -> set[int]:
+    version = type(project).objects.get(pk=project.pk).serving_version
+    seen = redis_queue._seen_key(project.pk, version, volunteer_id)
+    return {
+        int(member) for member in redis.Redis.from_url(redis_queue.queue_redis_url()).smembers(seen)
+    }
+
+
+@pytest.mark.parametrize("path", ["one statement", "orm"])
+def test_both_vote_paths_keep_the_redis_queue_right(make_project, path):
+    """The ORM path (the embedded SQLite default, called here on PostgreSQL) tells the queue in
+    Redis what the one-statement path tells it: the volunteer has seen the subject, and a subject
+    retired by the vote leaves the queue for everyone."""
+    vote = {
+        "one statement": submission.classification_submit,
+        "orm": submission._submit_through_orm,
+    }[path]
+    project = make_project(slug="paths", subjects=3, retirement_limit=2)
+    first, second, third = project.subjects.order_by("-priority").values_list("pk", flat=True)
+    voter, other = Client(), Client()
+    for client in (voter, other, voter, other):
+        get_next(client, project)  # the queue built, both volunteers' seen sets loaded
+    assert queue_is_built(project) and queue_members(project) == {first, second, third}
+    volunteers = [Volunteer.objects.get(pk=c.session[selectors_key()][0]) for c in (voter, other)]
+    project.refresh_from_db()
+    tree = selectors.project_tree(project=project)
+    for number, volunteer in enumerate(volunteers):
+        _, created = vote(
+            project=project,
+            volunteer=volunteer,
+            subject_id=first,
+            annotations={"smooth-or-featured": "smooth"},
+            idempotency_key=f"{path}-{number}",
+            tree=tree,
+        )
+        assert created and first in seen_by(project, volunteer.pk)
+        if number == 0:  # one vote of two: still queued for the other volunteer
+            assert queue_members(project) == {first, second, third}
+    assert Subject.objects.get(pk=first).status == SubjectStatus.RETIRED
+    assert queue_members(project) == {second, third}  # retired by the vote: out of the queue
+    served = get_next(Client(), project, count="3").json()["subjects"]
+    assert {subject["id"] for subject in served} == {second, third}
+    replayed, created = vote(
+        project=project,
+        volunteer=volunteers[0],
+        subject_id=first,
+        annotations={"smooth-or-featured": "smooth"},
+        idempotency_key=f"{path}-0",
+        tree=tree,
+    )
+    assert not created and replayed.subject_id == first
