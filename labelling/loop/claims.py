@@ -1,5 +1,7 @@
 """A project's retrain claim: one retrain at a time, taken by compare-and-set, kept alive by a
-heartbeat, released by the run that holds it, reaped by beat when its lease expired."""
+heartbeat, released by the run that holds it, reaped by beat when its lease expired. Every write to
+the claim and every reading of its lease is here; the loop's tasks and rounds and the retrain
+command call these."""
 
 import logging
 import uuid
@@ -33,6 +35,11 @@ class ClaimLost(RuntimeError):
 
 def lease() -> timedelta:
     return timedelta(seconds=settings.STARLING_RETRAIN_LEASE_SECONDS)
+
+
+def lease_expired(claimed_at) -> bool:
+    """A claim taken or last refreshed at `claimed_at` (None: never) is stale: its run died."""
+    return claimed_at is None or claimed_at < timezone.now() - lease()
 
 
 def retrain_request(*, project: Project) -> bool:
@@ -78,11 +85,31 @@ def _send_retrain(project_id: int, token: str) -> None:
     current_app.send_task(RETRAIN_TASK, args=[project_id], queue="ml", task_id=token)
 
 
-def retrain_heartbeat(*, project_id: int) -> None:
-    """Refresh the lease while a retrain makes progress."""
-    Project.objects.filter(pk=project_id).exclude(retrain_state=RetrainState.IDLE).update(
-        retrain_claimed_at=timezone.now()
+def retrain_hold(*, project: Project, token: str) -> None:
+    """The run `token` holds the project's claim from now on (running, lease fresh): it held it
+    already, or takes it because the project is idle or the claim is stale. Raises ClaimLost when
+    another run's fresh claim holds it. The caller holds the project's row locked."""
+    if (
+        project.retrain_token != token
+        and project.retrain_state != RetrainState.IDLE
+        and not lease_expired(project.retrain_claimed_at)
+    ):
+        raise ClaimLost(
+            f"Retrain run {token!r} of project {project.slug!r} does not hold the claim: "
+            f"expected token {token!r}, found {project.retrain_token!r} ({project.retrain_state})"
+        )
+    Project.objects.filter(pk=project.pk).update(
+        retrain_state=RetrainState.RUNNING, retrain_claimed_at=timezone.now(), retrain_token=token
     )
+
+
+def retrain_heartbeat(*, project_id: int, token: str | None = None) -> None:
+    """Refresh the lease while a retrain makes progress: the claim whoever holds it, or only the
+    claim `token` holds when given."""
+    claimed = Project.objects.filter(pk=project_id)
+    if token is not None:
+        claimed = claimed.filter(retrain_token=token)
+    claimed.exclude(retrain_state=RetrainState.IDLE).update(retrain_claimed_at=timezone.now())
 
 
 def retrain_release(*, project_id: int, token: str) -> bool:

@@ -23,16 +23,12 @@ from labelling.models import (
     Prediction,
     Project,
     RetirementRule,
-    RetrainState,
     Subject,
 )
 from labelling.queue import builder
 
 logger = logging.getLogger(__name__)
 RETIREMENT_CHECK_TASK = "labelling.retirement.tasks.check_retirements"
-# Priorities: a round's picks get ROUND_PRIORITY_BASE + (batch - rank); everyone else their score
-# (mutual information, far below the base); before any model, priorities are random in [0, 1).
-# The base lives in models.py (the vote reads it too: Classification.requested_by_model).
 
 
 def _send_retirement_check(project_id: int) -> None:
@@ -59,18 +55,7 @@ def model_version_start(*, project_id: int, task_id: str) -> ModelVersion:
     )
     if earlier is not None and earlier.status != ModelVersionStatus.TRAINING:
         return earlier
-    stale = project.retrain_claimed_at is None or project.retrain_claimed_at < (
-        timezone.now() - claims.lease()
-    )
-    if (
-        project.retrain_token != task_id
-        and project.retrain_state != RetrainState.IDLE
-        and not stale
-    ):
-        raise claims.ClaimLost(
-            f"Retrain run {task_id!r} of project {project.slug!r} does not hold the claim: "
-            f"expected token {task_id!r}, found {project.retrain_token!r} ({project.retrain_state})"
-        )
+    claims.retrain_hold(project=project, token=task_id)
     if earlier is not None:
         earlier.status = ModelVersionStatus.FAILED
         earlier.error = "worker lost mid-training; the task was redelivered and retried"
@@ -79,9 +64,6 @@ def model_version_start(*, project_id: int, task_id: str) -> ModelVersion:
     number = (
         ModelVersion.objects.filter(project=project).aggregate(Max("number"))["number__max"] or 0
     ) + 1
-    Project.objects.filter(pk=project.pk).update(
-        retrain_state=RetrainState.RUNNING, retrain_claimed_at=timezone.now(), retrain_token=task_id
-    )
     return ModelVersion.objects.create(
         project=project,
         number=number,
@@ -152,9 +134,7 @@ def predictions_write(*, version_id: int, rows: list[dict]) -> int:
         update_fields=["per_question", "samples", "score"],
     )
     project_id, token = ModelVersion.objects.values_list("project_id", "task_id").get(pk=version_id)
-    Project.objects.filter(pk=project_id, retrain_token=token).exclude(
-        retrain_state=RetrainState.IDLE
-    ).update(retrain_claimed_at=timezone.now())
+    claims.retrain_heartbeat(project_id=project_id, token=token)
     return len(rows)
 
 
@@ -208,6 +188,8 @@ def round_record(
             for rank, (subject_id, is_exploration) in enumerate(picks, start=1)
         ]
     )
+    # Picks get ROUND_PRIORITY_BASE + (batch - rank), everyone else their score (far below the
+    # base; the vote reads the base too: Classification.requested_by_model).
     priorities = dict(scores)
     for rank, (subject_id, _) in enumerate(picks, start=1):
         priorities[subject_id] = ROUND_PRIORITY_BASE + len(picks) - rank

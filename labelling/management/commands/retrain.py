@@ -1,9 +1,6 @@
 import time
-from datetime import timedelta
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from labelling.core import selectors
 from labelling.core.errors import StarlingError
@@ -80,11 +77,11 @@ def _run_outcome(project: Project, token: str) -> tuple[ModelVersion | None, str
             )
         select_error = version.timings.get("select_error", "no round recorded")
         return None, f"model version {version.number} is ready but its round failed: {select_error}"
-    lease = timedelta(seconds=settings.STARLING_RETRAIN_LEASE_SECONDS)
-    if claimed_at is not None and claimed_at < timezone.now() - lease:
+    if claimed_at is not None and claims.lease_expired(claimed_at):
         return None, (
             f"the retrain task {token} made no progress for more than the lease "
-            f"({lease.total_seconds():.0f} s): its worker died or no worker takes the 'ml' queue"
+            f"({claims.lease().total_seconds():.0f} s): its worker died or no worker takes the "
+            "'ml' queue"
         )
     return None, ""
 
