@@ -1,0 +1,46 @@
+"""Tables and small properties only. Writes and reads live in the packages beside this one
+(README, "Where things live"). One module per part of the data; every model is imported here, so
+`from labelling.models import Subject` finds them all."""
+
+from labelling.models.model_versions import (
+    AcquisitionPick,
+    AcquisitionRound,
+    ModelVersion,
+    ModelVersionStatus,
+    Prediction,
+)
+from labelling.models.projects import (
+    ROUND_PRIORITY_BASE,
+    AcquisitionStrategy,
+    Answer,
+    Project,
+    Question,
+    RetirementReason,
+    RetirementRule,
+    RetrainState,
+)
+from labelling.models.subjects import Classification, FieldGuideExample, Subject, SubjectStatus
+from labelling.models.volunteers import Volunteer, VolunteerExclusion, VolunteerReliability
+
+__all__ = [
+    "ROUND_PRIORITY_BASE",
+    "AcquisitionPick",
+    "AcquisitionRound",
+    "AcquisitionStrategy",
+    "Answer",
+    "Classification",
+    "FieldGuideExample",
+    "ModelVersion",
+    "ModelVersionStatus",
+    "Prediction",
+    "Project",
+    "Question",
+    "RetirementReason",
+    "RetirementRule",
+    "RetrainState",
+    "Subject",
+    "SubjectStatus",
+    "Volunteer",
+    "VolunteerExclusion",
+    "VolunteerReliability",
+]
