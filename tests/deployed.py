@@ -7,6 +7,7 @@ and, unless told to enforce CSRF, does what the classify page does: it holds a c
 sends its value in the X-CSRFToken header of every unsafe request.
 """
 
+import sys
 from contextlib import contextmanager
 
 import pytest
@@ -111,3 +112,11 @@ class DeployedClient(Client):
 def client_class(request):
     """Django's test client (Django's handler, no CSRF check), then the deployed application."""
     return Client if request.param == "django" else DeployedClient
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many of the run's requests the deployed fast path answered, when any test called it."""
+    wsgi = sys.modules.get("starling.wsgi")
+    if wsgi is not None:
+        answered = dict(wsgi.application.answered)
+        terminalreporter.write_line(f"answered by the deployed fast path: {answered}")

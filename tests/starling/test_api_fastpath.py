@@ -418,6 +418,9 @@ def test_the_fast_path_accepts_exactly_the_csrf_tokens_django_accepts(
         here = send(ApiFastPath(django_handler), environ)
         there = send(django_handler, submit(project, cookies, unknown, HTTP_X_CSRFTOKEN=token))
         assert here[0] == there[0] == (404 if name.startswith("the secret") else 403), name
+        assert here[2] == there[2], name  # Django's refusal names the problem
+        if name == "malformed":
+            assert "invalid characters" in here[2]["error"]
         recorder = Recorder()
         send(ApiFastPath(recorder), submit(project, cookies, unknown, HTTP_X_CSRFTOKEN=token))
         assert len(recorder.calls) == (0 if name.startswith("the secret") else 1), name
