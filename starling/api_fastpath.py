@@ -5,9 +5,10 @@ most of their CPU was Django's request handling: request and response objects, t
 and the middleware chain (README, "Serving"). This WSGI wrapper answers those two endpoints for a
 client in the steady state, calling the same functions as the views (labelling/volunteer/api.py).
 Anything else goes to Django unchanged. That covers every other address, a new client, a signed-in
-volunteer, a plain-HTTP request when HTTPS is required, a host Django would refuse, a cross-origin
-or refused CSRF check, and a body that is not a plain JSON upload. Each of these is a case Django
-answers itself: its redirect, its cookies, its refusal.
+volunteer, a client without a well-formed CSRF cookie (Django sets one), a plain-HTTP request when
+HTTPS is required, a host Django would refuse, a cross-origin or refused CSRF check, and a body that
+is not a plain JSON upload. Each of these is a case Django answers itself: its redirect, its
+cookies, its refusal.
 
 What Django's middleware would do for such a request is done here, with Django's own functions
 where it has them:
@@ -15,16 +16,22 @@ where it has them:
 - the session from its signed cookie, through the same session store;
 - CSRF for a submit: the Origin must be this site's own, or absent over plain HTTP, and the
   X-CSRFToken header must match the csrftoken cookie;
-- the security headers Django's middleware sets on an API answer (tests/serving/test_api_fastpath.py
-  compares them with Django's, header by header);
+- the security headers Django's middleware sets on an API answer
+  (tests/starling/test_api_fastpath.py compares them with Django's, header by header);
 - request_started and request_finished, so database connections are kept or closed as Django
   keeps them.
+
+It answers only while API_FAST_PATH is on and MIDDLEWARE is the list it was reviewed against
+(REVIEWED_MIDDLEWARE): with a middleware added, removed or moved, Django answers every request until
+this module does what the new list does and the list here is updated (tests/starling compares them).
+Django's private CSRF helpers used here are pinned by tests of their behaviour there.
 """
 
 import io
 import json
 import logging
 import re
+from collections import Counter
 from http import HTTPStatus
 
 from django.conf import settings
@@ -50,6 +57,24 @@ logger = logging.getLogger("django.request")  # where Django logs a request's fa
 SLUG = re.compile(r"[-a-zA-Z0-9_]+")  # Django's <slug:…> converter
 # Django's session middleware adds this once a view read the session.
 VARY = [("Vary", "Cookie")]
+# The middleware whose work on a next or a submit this module does (its docstring says what).
+REVIEWED_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "starling.middleware.PageMessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "starling.middleware.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+
+def switched_on() -> bool:
+    """Whether the fast path answers at all: API_FAST_PATH is on and MIDDLEWARE is the reviewed list."""
+    return settings.API_FAST_PATH and settings.MIDDLEWARE == REVIEWED_MIDDLEWARE
 
 
 def security_headers(secure: bool) -> list[tuple[str, str]]:
@@ -84,6 +109,14 @@ class ApiFastPath:
     def __init__(self, django):
         self.django = django
         self.headers = {secure: security_headers(secure) for secure in (False, True)}
+        # How many requests were answered here, by endpoint ("next", "submit"): a tally the tests
+        # read to show which requests the fast path answered (a dict increment per answer).
+        self.answered = Counter()
+        if settings.API_FAST_PATH and settings.MIDDLEWARE != REVIEWED_MIDDLEWARE:
+            logger.warning(
+                "MIDDLEWARE is not the list starling/api_fastpath.py was reviewed against "
+                "(REVIEWED_MIDDLEWARE): Django answers every request, next and submit included"
+            )
 
     def __call__(self, environ, start_response):
         if not environ.get("PATH_INFO", "").startswith("/api/projects/"):
@@ -104,6 +137,7 @@ class ApiFastPath:
             signals.request_finished.send(sender=self.__class__)
         if status is None:
             return self.django(environ, start_response)
+        self.answered["next" if environ["REQUEST_METHOD"] == "GET" else "submit"] += 1
         phrase = HTTPStatus(status).phrase
         if 400 <= status < 500:  # as Django's handler logs a refusal
             logger.warning("%s: %s", phrase, environ.get("PATH_INFO"))
@@ -116,7 +150,7 @@ class ApiFastPath:
         """(whether the request came over HTTPS, its work) once it is known to be ours: nothing
         has run yet. NotHere otherwise."""
         parts = environ.get("PATH_INFO", "").split("/")
-        if len(parts) != 5 or parts[1] != "api" or parts[2] != "projects":
+        if len(parts) != 5 or parts[1] != "api" or parts[2] != "projects" or not switched_on():
             raise NotHere
         slug, name, method = parts[3], parts[4], environ.get("REQUEST_METHOD")
         if (name, method) not in (("next", "GET"), ("classifications", "POST")):
@@ -129,13 +163,14 @@ class ApiFastPath:
         host = checked_host(environ)
         cookies = parse_cookie(environ.get("HTTP_COOKIE", ""))
         volunteer_id = session_volunteer(cookies)
+        csrf_secret = checked_csrf_cookie(cookies)
         if name == "next":
             return secure, lambda: self.next(environ, slug, volunteer_id)
         content_type, _ = parse_header_parameters(environ.get("CONTENT_TYPE", ""))
         if content_type != api.JSON_TYPE:
             raise NotHere  # a form may carry its own CSRF token, which Django reads first
         length = body_length(environ)
-        check_csrf(environ, cookies, secure, host)
+        check_csrf(environ, csrf_secret, secure, host)
         return secure, lambda: self.submit(environ, slug, volunteer_id, length)
 
     def next(self, environ, slug: str, volunteer_id: int):
@@ -219,21 +254,31 @@ def session_volunteer(cookies: dict) -> int:
     return volunteer_id
 
 
-def check_csrf(environ, cookies: dict, secure: bool, host: str) -> None:
-    """Django's CSRF check for a request it would accept; NotHere for every other (Django then
-    accepts a trusted origin or refuses with its message)."""
+def checked_csrf_cookie(cookies: dict) -> str:
+    """The csrftoken cookie's secret when Django would keep it as it is; NotHere otherwise: none
+    (next's view sets one), one Django replaces (malformed, or an old masked one), or the secret
+    kept in the session (CSRF_USE_SESSIONS)."""
     if settings.CSRF_USE_SESSIONS:
         raise NotHere
+    secret = cookies.get(settings.CSRF_COOKIE_NAME, "")
+    if len(secret) != CSRF_SECRET_LENGTH:
+        raise NotHere
+    try:
+        _check_token_format(secret)
+    except InvalidTokenFormat:
+        raise NotHere from None
+    return secret
+
+
+def check_csrf(environ, secret: str, secure: bool, host: str) -> None:
+    """Django's CSRF check for a request it would accept; NotHere for every other (Django then
+    accepts a trusted origin or refuses with its message)."""
     origin = environ.get("HTTP_ORIGIN")
     own = f"{'https' if secure else 'http'}://{host}"
     if (origin is None and secure) or (origin is not None and origin != own):
         raise NotHere  # Django's Referer check, or a trusted origin, or its refusal
-    secret = cookies.get(settings.CSRF_COOKIE_NAME, "")
     token = environ.get(settings.CSRF_HEADER_NAME, "")
-    if len(secret) != CSRF_SECRET_LENGTH:
-        raise NotHere  # none, or an old masked cookie Django replaces
     try:
-        _check_token_format(secret)
         _check_token_format(token)
     except InvalidTokenFormat:
         raise NotHere from None

@@ -321,4 +321,7 @@ if CACHES["default"]["BACKEND"].endswith("RedisCache"):
 # The submit's statement is a server-side prepared statement (planned once per connection). Behind a
 # pooler in transaction mode that cannot carry prepared statements (PgBouncer < 1.21), set false.
 STARLING_SUBMIT_PREPARED = env_bool("STARLING_SUBMIT_PREPARED", True)
+# starling/api_fastpath.py answers next and submit in front of Django's handler; false: Django
+# answers every request.
+API_FAST_PATH = env_bool("API_FAST_PATH", True)
 # --- end of serving block ---------------------------------------------------------------------

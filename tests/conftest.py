@@ -11,7 +11,7 @@ from labelling.core import projects
 from labelling.core.tree import AnswerNode, QuestionNode
 from labelling.volunteer import accounts, submission
 
-pytest_plugins = ["tests.worker"]
+pytest_plugins = ["tests.worker", "tests.deployed"]
 
 
 @pytest.fixture(autouse=True)
@@ -142,21 +142,16 @@ CSRF_TOKEN = "schemathesis0csrf0token000000000"
 
 @pytest.fixture
 def api_schema(db, fresh_serving_state):
-    """schemathesis' view of `GET /api/schema`, calling Django's WSGI application in process (every
-    middleware, the CSRF check too) inside the test's transaction: Django's handler would otherwise
-    close the connection at each request's start and end."""
+    """schemathesis' view of `GET /api/schema`, calling the WSGI application production serves
+    (starling.wsgi: the API's fast path in front of Django, every middleware and the CSRF check
+    too) in process, inside the test's transaction: the handlers would otherwise close the
+    connection at each request's start and end."""
     import schemathesis
-    from django.core.signals import request_finished, request_started
-    from django.core.wsgi import get_wsgi_application
-    from django.db import close_old_connections
 
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    try:
-        yield schemathesis.openapi.from_wsgi("/api/schema", get_wsgi_application())
-    finally:
-        for signal in (request_started, request_finished):
-            signal.connect(close_old_connections)
+    from tests.deployed import connections_kept, deployed_application
+
+    with connections_kept():
+        yield schemathesis.openapi.from_wsgi("/api/schema", deployed_application())
 
 
 @pytest.fixture(scope="session")

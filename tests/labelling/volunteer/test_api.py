@@ -1,7 +1,9 @@
+"""The volunteer API, through Django's test client and through the application production serves
+(the fast path in front of Django: tests/deployed.py)."""
+
 import json
 
 import pytest
-from django.test import Client
 
 from labelling.models import Classification, SubjectStatus
 
@@ -15,6 +17,14 @@ def post(client, project, body, content_type="application/json"):
     )
 
 
+def volunteer_client(client_class, project):
+    """A client whose session holds its volunteer (after a next): through the deployed application,
+    its next and submit are the fast path's to answer."""
+    client = client_class()
+    assert client.get(f"/api/projects/{project.slug}/next").status_code == 200
+    return client
+
+
 def good_body(subject, key="key-1"):
     return {
         "subject": subject.pk,
@@ -23,8 +33,8 @@ def good_body(subject, key="key-1"):
     }
 
 
-def test_first_submit_is_created_and_a_replay_returns_the_same_result(project):
-    client = Client()
+def test_first_submit_is_created_and_a_replay_returns_the_same_result(project, client_class):
+    client = client_class()
     subject = project.subjects.first()
     first = post(client, project, good_body(subject))
     replay = post(client, project, good_body(subject))
@@ -33,19 +43,19 @@ def test_first_submit_is_created_and_a_replay_returns_the_same_result(project):
     assert Classification.objects.count() == 1
 
 
-def test_anonymous_volunteers_are_told_apart_by_their_session(project):
+def test_anonymous_volunteers_are_told_apart_by_their_session(project, client_class):
     subject = project.subjects.first()
-    assert post(Client(), project, good_body(subject)).status_code == 201
-    assert post(Client(), project, good_body(subject)).status_code == 201
+    assert post(client_class(), project, good_body(subject)).status_code == 201
+    assert post(client_class(), project, good_body(subject)).status_code == 201
     assert (
         Classification.objects.filter(subject=subject).values("volunteer").distinct().count() == 2
     )
 
 
-def test_sessions_from_one_address_share_its_digest_never_the_address(project):
+def test_sessions_from_one_address_share_its_digest_never_the_address(project, client_class):
     subject = project.subjects.first()
     for address in ("198.51.100.4", "198.51.100.4", "198.51.100.9"):
-        client = Client(REMOTE_ADDR=address)
+        client = client_class(REMOTE_ADDR=address)
         assert post(client, project, good_body(subject)).status_code == 201
     digests = [
         c.volunteer.address_digest
@@ -76,10 +86,10 @@ def test_sessions_from_one_address_share_its_digest_never_the_address(project):
     ],
 )
 def test_malformed_classifications_are_refused_with_a_message_naming_the_problem(
-    project, change, status, message
+    project, change, status, message, client_class
 ):
     body = {**good_body(project.subjects.first()), **change}
-    response = post(Client(), project, body)
+    response = post(volunteer_client(client_class, project), project, body)
     assert response.status_code == status
     assert message in response.json()["error"]
     assert Classification.objects.count() == 0
@@ -95,36 +105,38 @@ def test_malformed_classifications_are_refused_with_a_message_naming_the_problem
         ('{"subject": 1}', "application/json", "Missing field(s) ['answers', 'idempotency_key']"),
     ],
 )
-def test_bodies_that_are_not_a_classification_are_refused(project, payload, content_type, message):
-    response = post(Client(), project, payload, content_type)
+def test_bodies_that_are_not_a_classification_are_refused(
+    project, payload, content_type, message, client_class
+):
+    response = post(volunteer_client(client_class, project), project, payload, content_type)
     assert response.status_code == 400 and message in response.json()["error"]
 
 
-def test_a_subject_of_another_project_is_not_found_through_this_project(make_project):
+def test_a_subject_of_another_project_is_not_found_through_this_project(make_project, client_class):
     mine = make_project(slug="mine", subjects=1)
     theirs = make_project(slug="theirs", subjects=1)
-    response = post(Client(), mine, good_body(theirs.subjects.first()))
+    response = post(volunteer_client(client_class, mine), mine, good_body(theirs.subjects.first()))
     assert response.status_code == 404 and "Unknown subject" in response.json()["error"]
 
 
-def test_second_classification_of_the_same_subject_is_refused(project):
-    client = Client()
+def test_second_classification_of_the_same_subject_is_refused(project, client_class):
+    client = client_class()
     subject = project.subjects.first()
     post(client, project, good_body(subject, "a"))
     response = post(client, project, good_body(subject, "b"))
     assert response.status_code == 409 and "already classified" in response.json()["error"]
 
 
-def test_reusing_a_key_for_another_subject_is_refused(project):
-    client = Client()
+def test_reusing_a_key_for_another_subject_is_refused(project, client_class):
+    client = client_class()
     first, second = project.subjects.all()[:2]
     post(client, project, good_body(first, "same"))
     response = post(client, project, good_body(second, "same"))
     assert response.status_code == 409 and "already used for subject" in response.json()["error"]
 
 
-def test_wrong_methods_and_unknown_projects_are_refused(project):
-    client = Client()
+def test_wrong_methods_and_unknown_projects_are_refused(project, client_class):
+    client = volunteer_client(client_class, project)
     assert client.get(f"/api/projects/{project.slug}/classifications").status_code == 405
     assert client.post(f"/api/projects/{project.slug}/next").status_code == 405
     response = client.get("/api/projects/no-such-project/next")
@@ -132,16 +144,17 @@ def test_wrong_methods_and_unknown_projects_are_refused(project):
 
 
 @pytest.mark.parametrize("exclude", ["a,b", "1,,2", ",".join(["1"] * 21), "-1"])
-def test_a_bad_exclude_list_is_refused(project, exclude):
-    response = Client().get(f"/api/projects/{project.slug}/next", {"exclude": exclude})
+def test_a_bad_exclude_list_is_refused(project, exclude, client_class):
+    client = volunteer_client(client_class, project)
+    response = client.get(f"/api/projects/{project.slug}/next", {"exclude": exclude})
     assert response.status_code == 400 and "exclude" in response.json()["error"]
 
 
-def test_next_never_serves_retired_classified_or_excluded_subjects(make_project):
+def test_next_never_serves_retired_classified_or_excluded_subjects(make_project, client_class):
     project = make_project(slug="serve", subjects=4)
     subjects = list(project.subjects.order_by("pk"))
     project.subjects.filter(pk=subjects[0].pk).update(status=SubjectStatus.RETIRED)
-    client = Client()
+    client = client_class()
     post(client, project, good_body(subjects[1]))
     for _ in range(15):
         served = client.get(
@@ -153,14 +166,14 @@ def test_next_never_serves_retired_classified_or_excluded_subjects(make_project)
     assert client.get(f"/api/projects/{project.slug}/next").json()["subject"] is None
 
 
-def test_unpublished_projects_are_hidden_from_volunteers(make_project):
+def test_unpublished_projects_are_hidden_from_volunteers(make_project, client_class):
     project = make_project(slug="hidden", subjects=1, is_published=False)
-    assert Client().get(f"/api/projects/{project.slug}/next").status_code == 404
-    assert Client().get(f"/projects/{project.slug}/classify/").status_code == 404
+    assert client_class().get(f"/api/projects/{project.slug}/next").status_code == 404
+    assert client_class().get(f"/projects/{project.slug}/classify/").status_code == 404
 
 
-def test_pages_render_with_the_tree_and_shortcuts(project):
-    client = Client()
+def test_pages_render_with_the_tree_and_shortcuts(project, client_class):
+    client = client_class()
     assert project.title in client.get("/").content.decode()
     page = client.get(f"/projects/{project.slug}/classify/").content.decode()
     assert 'id="question-tree"' in page and '"shortcut": "f"' in page

@@ -9,30 +9,30 @@ request: the status, every header, and the answer's fields.
 
 import io
 import json
-from contextlib import contextmanager
+import logging
 
 import pytest
-from django.core import signals
+from django.conf import settings as django_settings
 from django.core.handlers.wsgi import WSGIHandler
-from django.db import close_old_connections
+from django.http import HttpRequest
+from django.middleware.csrf import (
+    CSRF_ALLOWED_CHARS,
+    CSRF_SECRET_LENGTH,
+    CSRF_TOKEN_LENGTH,
+    InvalidTokenFormat,
+    _check_token_format,
+    _does_token_match,
+    get_token,
+)
 from django.test import Client, override_settings
+from django.utils.crypto import get_random_string
 
 from labelling.models import Classification, Volunteer
-from starling.api_fastpath import ApiFastPath
+from labelling.volunteer import api
+from starling.api_fastpath import REVIEWED_MIDDLEWARE, ApiFastPath
+from tests.deployed import connections_kept
 
 pytestmark = pytest.mark.django_db
-
-
-@contextmanager
-def connections_kept():
-    """As Django's test client: the test's transaction keeps its connection across requests."""
-    signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    try:
-        yield
-    finally:
-        signals.request_started.connect(close_old_connections)
-        signals.request_finished.connect(close_old_connections)
 
 
 def environ_for(method, path, cookies, body=b"", query="", **headers):
@@ -254,3 +254,173 @@ def test_a_deleted_volunteer_is_handed_to_django_which_clears_the_session(
     )
     assert status == 409 and "no longer exists" in answer["error"]
     assert any(name == "Set-Cookie" and "sessionid=" in value for name, value in headers)
+
+
+def next_of(project, cookies, **headers):
+    return environ_for("GET", f"/api/projects/{project.slug}/next", cookies, **headers)
+
+
+def test_middleware_is_the_list_the_fast_path_was_reviewed_against():
+    # A middleware added, removed or moved does something to next and submit that the fast path
+    # may not do: review starling/api_fastpath.py against it, then update REVIEWED_MIDDLEWARE.
+    assert django_settings.MIDDLEWARE == REVIEWED_MIDDLEWARE
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"API_FAST_PATH": False},
+        {"MIDDLEWARE": [*REVIEWED_MIDDLEWARE, "django.middleware.gzip.GZipMiddleware"]},
+        {"MIDDLEWARE": REVIEWED_MIDDLEWARE[:-1]},
+    ],
+    ids=["switched off", "a middleware added", "a middleware removed"],
+)
+def test_switched_off_or_under_other_middleware_every_request_goes_to_django(
+    project, cookies, changed
+):
+    subject = project.subjects.first()
+    with override_settings(**changed):
+        recorder = Recorder()
+        fast = ApiFastPath(recorder)
+        for environ in (next_of(project, cookies), submit(project, cookies, vote(subject, "o"))):
+            assert send(fast, environ)[0] == 299
+    assert len(recorder.calls) == 2 and sum(fast.answered.values()) == 0
+    assert send(ApiFastPath(not_django), next_of(project, cookies))[0] == 200  # as deployed
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [{"CSRF_USE_SESSIONS": True}, {"SESSION_SAVE_EVERY_REQUEST": True}],
+    ids=lambda changed: next(iter(changed)),
+)
+def test_a_csrf_secret_in_the_session_or_a_session_saved_every_time_is_left_to_django(
+    project, cookies, changed, settings
+):
+    for name, value in changed.items():
+        setattr(settings, name, value)
+    recorder = Recorder()
+    subject = project.subjects.first()
+    for environ in (next_of(project, cookies), submit(project, cookies, vote(subject, "c"))):
+        assert send(ApiFastPath(recorder), environ)[0] == 299
+    assert len(recorder.calls) == 2 and Classification.objects.count() == 0
+
+
+def test_a_forwarded_host_is_left_to_django(project, cookies, settings):
+    settings.USE_X_FORWARDED_HOST = True
+    recorder = Recorder()
+    subject = project.subjects.first()
+    forwarded = {"HTTP_X_FORWARDED_HOST": "testserver"}
+    for environ in (
+        next_of(project, cookies, **forwarded),
+        submit(project, cookies, vote(subject, "h"), **forwarded),
+    ):
+        assert send(ApiFastPath(recorder), environ)[0] == 299
+    assert len(recorder.calls) == 2
+
+
+@pytest.mark.parametrize("csrf_cookie", [None, "short", "!" * CSRF_SECRET_LENGTH])
+def test_a_next_without_a_well_formed_csrf_cookie_is_left_to_django_which_sets_one(
+    project, cookies, django_handler, csrf_cookie
+):
+    without = {"sessionid": cookies["sessionid"]}
+    if csrf_cookie is not None:
+        without["csrftoken"] = csrf_cookie
+    recorder = Recorder()
+    assert send(ApiFastPath(recorder), next_of(project, without))[0] == 299
+    status, headers, _ = send(ApiFastPath(django_handler), next_of(project, without))
+    assert status == 200
+    assert any(name == "Set-Cookie" and "csrftoken=" in value for name, value in headers)
+
+
+def test_a_body_over_the_upload_limit_is_left_to_django_which_refuses_it(
+    project, cookies, settings, django_handler
+):
+    body = vote(project.subjects.first(), "big")
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(body) - 1
+    recorder = Recorder()
+    assert send(ApiFastPath(recorder), submit(project, cookies, body))[0] == 299
+    assert send(ApiFastPath(django_handler), submit(project, cookies, body))[0] == 400
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = len(body)  # at the limit: answered here
+    assert send(ApiFastPath(not_django), submit(project, cookies, body))[0] == 201
+    assert Classification.objects.count() == 1
+
+
+@pytest.mark.parametrize("endpoint", ["next", "submit"])
+def test_an_exception_in_a_fast_path_answer_is_a_logged_500_as_django_s(
+    project, cookies, django_handler, monkeypatch, caplog, endpoint
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("broken on purpose")
+
+    name = {"next": "next_subject_payload", "submit": "submit_classification"}[endpoint]
+    monkeypatch.setattr(api, name, broken)  # the view and the fast path both call it
+    environ = {
+        "next": lambda: next_of(project, cookies),
+        "submit": lambda: submit(project, cookies, vote(project.subjects.first(), "e")),
+    }[endpoint]
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        here = send(ApiFastPath(not_django), environ())
+        there = send(django_handler, environ())
+    assert here[0] == there[0] == 500
+    assert here[2] == {"error": "Internal server error: try again"}
+    # Both logged the failure with its traceback, as Django logs it.
+    failures = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert len(failures) == 2 and all(record.exc_info for record in failures)
+    assert all(
+        record.getMessage().startswith("Internal Server Error: /api/") for record in failures
+    )
+    # The same security headers; Django's default 500 page is HTML where the fast path's answer is
+    # the API's JSON error (starling/urls.py has no handler500).
+    differ = {"Content-Type", "Content-Length", "Vary"}
+    assert [h for h in here[1] if h[0] not in differ] == [h for h in there[1] if h[0] not in differ]
+
+
+def csrf_tokens(secret: str) -> dict[str, str]:
+    """Header values the fast path must judge as Django's CSRF check does, for the cookie `secret`."""
+    request = HttpRequest()
+    request.META["CSRF_COOKIE"] = secret
+    other = get_random_string(CSRF_SECRET_LENGTH, CSRF_ALLOWED_CHARS)
+    other_request = HttpRequest()
+    other_request.META["CSRF_COOKIE"] = other
+    return {
+        "the secret": secret,
+        "the secret masked": get_token(request),
+        "another secret": other,
+        "another secret masked": get_token(other_request),
+        "malformed": "!" * CSRF_SECRET_LENGTH,
+        "too short": secret[:-1],
+        "empty": "",
+    }
+
+
+def test_django_s_private_csrf_helpers_still_behave_as_the_fast_path_relies_on(cookies):
+    secret = cookies["csrftoken"]
+    tokens = csrf_tokens(secret)
+    assert len(tokens["the secret masked"]) == CSRF_TOKEN_LENGTH != len(secret)
+    for name in ("the secret", "the secret masked", "another secret", "another secret masked"):
+        _check_token_format(tokens[name])  # well formed: no exception
+    for name in ("malformed", "too short", "empty"):
+        with pytest.raises(InvalidTokenFormat):
+            _check_token_format(tokens[name])
+    assert _does_token_match(tokens["the secret"], secret)
+    assert _does_token_match(tokens["the secret masked"], secret)
+    assert not _does_token_match(tokens["another secret"], secret)
+    assert not _does_token_match(tokens["another secret masked"], secret)
+
+
+def test_the_fast_path_accepts_exactly_the_csrf_tokens_django_accepts(
+    project, cookies, django_handler
+):
+    answers = {"smooth-or-featured": "smooth"}
+    unknown = json.dumps({"subject": 10**9, "answers": answers, "idempotency_key": "t"}).encode()
+    for name, token in csrf_tokens(cookies["csrftoken"]).items():
+        environ = submit(project, cookies, unknown, HTTP_X_CSRFTOKEN=token)
+        here = send(ApiFastPath(django_handler), environ)
+        there = send(django_handler, submit(project, cookies, unknown, HTTP_X_CSRFTOKEN=token))
+        assert here[0] == there[0] == (404 if name.startswith("the secret") else 403), name
+        assert here[2] == there[2], name  # Django's refusal names the problem
+        if name == "malformed":
+            assert "invalid characters" in here[2]["error"]
+        recorder = Recorder()
+        send(ApiFastPath(recorder), submit(project, cookies, unknown, HTTP_X_CSRFTOKEN=token))
+        assert len(recorder.calls) == (0 if name.startswith("the secret") else 1), name
