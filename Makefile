@@ -30,9 +30,10 @@ test: $(STAMP) services imports
 imports: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-# Everything but the long fault tests (`-m slow`), for a quick loop while coding.
+# Everything but the long fault tests (`-m slow`) and the benchmarks' tiny runs (`-m benchmark`),
+# for a quick loop while coding.
 test-fast: $(STAMP) services imports
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow and not benchmark"
 
 test-slow: $(STAMP) services
 	$(PY) -m pytest -m slow
