@@ -10,5 +10,5 @@ HERE = Path(__file__).resolve().parent
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if HERE in Path(item.fspath).resolve().parents:
+        if HERE in item.path.resolve().parents:
             item.add_marker(pytest.mark.benchmark)
