@@ -30,9 +30,10 @@ test: $(STAMP) services imports
 imports: $(STAMP)
 	$(VENV)/bin/lint-imports
 
-# Everything but the long fault tests (`-m slow`), for a quick loop while coding.
+# Everything but the long fault tests (`-m slow`) and the benchmarks' tiny runs (`-m benchmark`),
+# for a quick loop while coding.
 test-fast: $(STAMP) services imports
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow and not benchmark"
 
 test-slow: $(STAMP) services
 	$(PY) -m pytest -m slow
@@ -54,71 +55,71 @@ bench: bench-mc-scoring bench-round-time bench-serving bench-pool-scale bench-ac
        bench-retirement bench-transfer
 
 bench-mc-scoring: $(STAMP)
-	$(PY) benchmarks/mc_scoring.py
-	$(PY) benchmarks/readme_figures.py
+	$(PY) -m benchmarks.mc_scoring
+	$(PY) -m benchmarks.readme_figures
 
 # Today's model (scratch) against the new default, random and BALD, on the synthetic galaxies and
-# on fluorescence cells (issue 25), 8 seeds each. Several hours on 2 cores: each finished seed is
+# on fluorescence cells (issue 25), the standard preset's seeds each. Several hours on 2 cores: each finished seed is
 # kept in benchmarks/results/<output>.partial.json and `--resume` runs only the missing ones; the
 # galaxies' last call, with every seed done, only re-summarises to carry the cells' savings.
-AL_RUN := $(PY) benchmarks/active_learning.py --preset standard --seeds 8 --jobs 2 --resume
+AL_RUN := $(PY) -m benchmarks.active_learning --preset standard --jobs 2 --resume
 bench-active-learning: $(STAMP)
 	$(AL_RUN)
-	@mkdir -p var && test -f var/cells.npz || $(PY) benchmarks/datasets/cells.py var/cells.npz --n 4000 --size 32 --seed 25
+	@mkdir -p var && test -f var/cells.npz || $(PY) -m benchmarks.datasets.cells var/cells.npz --n 4000 --size 32 --seed 25
 	$(AL_RUN) --dataset var/cells.npz --output active_learning_cells
 	$(AL_RUN)
-	$(PY) benchmarks/readme_figures.py
+	$(PY) -m benchmarks.readme_figures
 
 bench-active-learning-smoke: $(STAMP)
-	$(PY) benchmarks/active_learning.py --preset smoke --output active_learning_smoke
+	$(PY) -m benchmarks.active_learning --preset smoke --output active_learning_smoke
 
 # Fixed 15-vote retirement against model-aware retirement (issue 14); one core is enough.
 bench-retirement: $(STAMP)
-	$(PY) benchmarks/retirement.py
-	$(PY) benchmarks/readme_figures.py
+	$(PY) -m benchmarks.retirement
+	$(PY) -m benchmarks.readme_figures
 
 # How many labelled subjects a first retrain waits for (issue 28's default).
 bench-first-model-minimum: $(STAMP)
-	$(PY) benchmarks/first_model_minimum.py --seeds 6 --jobs 2
-	$(PY) benchmarks/readme_figures.py
+	$(PY) -m benchmarks.first_model_minimum --seeds 6 --jobs 2
+	$(PY) -m benchmarks.readme_figures
 
 # Careless and hostile volunteers: clean crowd, bad crowd unweighted and weighted (issue 26).
 bench-volunteers: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[ml,dev,compare]'
-	$(PY) benchmarks/volunteers.py --jobs 2 --crowd-kit --resume
-	$(PY) benchmarks/readme_figures.py
+	$(PY) -m benchmarks.volunteers --jobs 2 --crowd-kit --resume
+	$(PY) -m benchmarks.readme_figures
 
 # Fine-tuning a survey-A model against random weights on a shifted survey B, 6 seeds (issue 15).
 bench-transfer: $(STAMP)
-	$(PY) benchmarks/transfer.py --jobs 2
-	$(PY) benchmarks/readme_figures.py
+	$(PY) -m benchmarks.transfer --jobs 2
+	$(PY) -m benchmarks.readme_figures
 
 # A screen of levers for first models (issue 25): 6 seeds, galaxies and cells, 100 and 300 labels.
 # Three screens, as they were run: the first four levers; overdispersion, pooling and sizes; and
 # consistency on unlabelled images (--resume: a screen cut short goes on from its last seed).
 bench-levers: $(STAMP)
-	$(PY) benchmarks/levers.py --seeds 6 --jobs 2 --levers symmetries,temperature,ensemble,pretrained
-	$(PY) benchmarks/levers.py --seeds 6 --jobs 2 --output levers_more \
+	$(PY) -m benchmarks.levers --seeds 6 --jobs 2 --levers symmetries,temperature,ensemble,pretrained
+	$(PY) -m benchmarks.levers --seeds 6 --jobs 2 --output levers_more \
 	    --levers symmetries,overdispersion,pooled,combined,selection
-	$(PY) benchmarks/levers.py --seeds 6 --jobs 2 --output levers_consistency --resume \
+	$(PY) -m benchmarks.levers --seeds 6 --jobs 2 --output levers_consistency --resume \
 	    --levers consistency --consistency-weight 10
-	$(PY) benchmarks/readme_figures.py
+	$(PY) -m benchmarks.readme_figures
 
 # Round 0 alone over 10 seeds: is a first model better than ignoring the image? (issue 11)
 bench-first-round: $(STAMP)
-	$(PY) benchmarks/first_round.py --seeds 10 --jobs 2
-	$(PY) benchmarks/readme_figures.py
+	$(PY) -m benchmarks.first_round --seeds 10 --jobs 2
+	$(PY) -m benchmarks.readme_figures
 
 bench-round-time: $(STAMP)
-	$(PY) benchmarks/round_time.py
-	$(PY) benchmarks/readme_figures.py
+	$(PY) -m benchmarks.round_time
+	$(PY) -m benchmarks.readme_figures
 
 bench-serving: $(STAMP) services
-	$(PY) benchmarks/serving.py --readme
+	$(PY) -m benchmarks.serving --readme
 
 bench-pool-scale: $(STAMP) services
-	$(PY) benchmarks/pool_scale.py
-	$(PY) benchmarks/readme_figures.py
+	$(PY) -m benchmarks.pool_scale
+	$(PY) -m benchmarks.readme_figures
 
 clean:
 	rm -rf var/test test-artifacts .pytest_cache

@@ -5,27 +5,19 @@
 - Fit and score through `mlworker.pipeline` as production does: `production_settings`, `fit`
   (model_config + fit_and_evaluate, warm-started from a saved version's folder as a round is),
   `save_version` (registry.save_model_version, as a round saves), `fit_round` and `pick` (a
-  round's fit and its picks with the version that steers, loaded from its folder), `test_point`.
-- Crossings and savings: `first_crossing`, `saving`, `share_saved`, `paired_interval`.
-- Arguments and seeds: `with_preset`, `run_seeds` (side by side in processes, each with its
-  share of the cores, optionally writing the finished seeds as they come).
-- Result files and the README: `write_result`, `command`, `arguments_record`, `percent`,
-  `interval`, `duration`.
+  round's fit and its picks with the version that steers, loaded from its folder, mixed with the
+  round's exploration picks by `labelling.loop.rounds.round_picks_choose`), `test_point`.
 
+Crossings and savings are in savings.py; arguments, seeds and result files in runs.py.
 TensorFlow is imported inside the functions that need it: the web benchmarks import this module too.
 """
 
-import json
 import os
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 # TensorFlow logs warnings only, in every benchmark (set before any of them imports it).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -177,16 +169,40 @@ def fit_round(
     )
 
 
+def product_ready() -> None:
+    """The product's Django app loaded (settings from DJANGO_SETTINGS_MODULE, production's when
+    unset), so that the loop's own functions can be called; no database is opened."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "starling.settings")
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        django.setup()
+
+
+def production_exploration_share() -> float:
+    """A new project's share of random exploration picks in every round (`Project`'s default)."""
+    product_ready()
+    from labelling.models import Project
+
+    return float(Project._meta.get_field("exploration_share").default)
+
+
 def pick(strategy: str, start, data: dict, labelled: list[int], arguments, rng) -> np.ndarray:
-    """The `arguments.batch` pool subjects volunteers are asked about next: production's score +
-    select with the version that steers (loaded from its folder `start`, as score_pool loads it),
-    or random (the queue's order before any good version) when there is none."""
+    """The `arguments.batch` pool subjects volunteers are asked about next, as `select_round`
+    picks them: production's score + select with the version that steers (loaded from its folder
+    `start`, as score_pool loads it), mixed with `arguments.exploration_share` of random picks
+    from the rest (`round_picks_choose`); or random (the queue's order before any good version)
+    when there is none."""
     from mlworker import pipeline, registry, scoring
 
     images = data["pool_images"]
     pool = np.setdiff1d(np.arange(len(images)), labelled)
     if start is None:
         return pool[rng.permutation(len(pool))[: arguments.batch]]
+    product_ready()
+    from labelling.loop import rounds
+
     model, _, _ = registry.load_model_version(start)
     scored = pipeline.score(
         model,
@@ -197,11 +213,17 @@ def pick(strategy: str, start, data: dict, labelled: list[int], arguments, rng) 
         rng=rng,
     )
     features = scoring.features(model, images[pool]) if strategy == "diverse_bald" else None
-    return pool[
-        pipeline.select(
-            strategy, scored, arguments.batch, rng, features=features, beta=arguments.beta
-        )
-    ]
+    picked = pipeline.select(
+        strategy, scored, arguments.batch, rng, features=features, beta=arguments.beta
+    )
+    picks = rounds.round_picks_choose(
+        scored_ids=pool,
+        picked=picked,
+        batch_size=arguments.batch,
+        exploration_share=arguments.exploration_share,
+        rng=rng,
+    )
+    return np.array([subject for subject, _ in picks], dtype=pool.dtype)
 
 
 def test_point(fitted, data: dict, arguments, probabilities: dict | None = None) -> dict:
@@ -238,210 +260,3 @@ def test_point(fitted, data: dict, arguments, probabilities: dict | None = None)
         "epochs": fitted.training.epochs_run,
         "train_seconds": round(fitted.training.seconds, 2),
     }
-
-
-# Crossings and savings
-
-
-def first_crossing(xs, ys, target: float) -> float:
-    """The x at which the curve (xs ascending, ys) first comes down to `target`, linear between
-    points (xs[0] when it starts there); inf if it never does."""
-    ys = np.asarray(ys, dtype=np.float64)
-    below = np.flatnonzero(ys <= target + 1e-12)
-    if len(below) == 0:
-        return float("inf")
-    index = below[0]
-    if index == 0:
-        return float(xs[0])
-    share = (ys[index - 1] - target) / (ys[index - 1] - ys[index])
-    return float(xs[index - 1] + share * (xs[index] - xs[index - 1]))
-
-
-def share_saved(needed, budget):
-    """1 - needed / budget, floored at -1 (-1 too when never reached: needed inf); arrays alike."""
-    return np.maximum(-1.0, 1.0 - np.asarray(needed, dtype=np.float64) / budget)
-
-
-def saving(curves: np.ndarray, reference: np.ndarray, xs, share: float = 1.0) -> float:
-    """The share of x (labels) saved: 1 - (x the mean of `curves` needs) / (x the mean of
-    `reference` needed) to reach reference's mean at `share` of the budget beyond xs[0].
-    curves, reference: [seeds, points], paired by seed; xs: [points]. -1 when never reached."""
-    xs = np.asarray(xs)
-    index = int(np.argmin(np.abs(xs - (xs[0] + share * (xs[-1] - xs[0])))))
-    needed = first_crossing(xs, curves.mean(axis=0), reference[:, index].mean())
-    return float(share_saved(needed, xs[index]))
-
-
-def paired_interval(statistic, first: np.ndarray, second: np.ndarray) -> tuple[list, str]:
-    """95% BCa interval of statistic(first, second) over seeds: each resample draws seeds, and a
-    seed brings both of its rows (paired). first, second: [seeds, ...]."""
-    from scipy import stats
-
-    if len(first) < 3:
-        return [float("nan"), float("nan")], "too few seeds"
-
-    def on_seeds(index):
-        index = np.asarray(index, dtype=int)
-        return statistic(first[index], second[index])
-
-    for method in ("BCa", "percentile"):
-        result = stats.bootstrap(
-            (np.arange(len(first)),),
-            on_seeds,
-            vectorized=False,
-            n_resamples=2000,
-            method=method,
-            random_state=np.random.default_rng(0),
-        )
-        low, high = result.confidence_interval
-        if np.isfinite(low) and np.isfinite(high):
-            return [round(float(low), 3), round(float(high), 3)], method
-    return [float("nan"), float("nan")], "degenerate"
-
-
-# Arguments and seeds
-
-
-def with_preset(arguments, presets: dict):
-    """The arguments with every one left unset (None) taken from the chosen `--preset`."""
-    for key, value in presets[arguments.preset].items():
-        if getattr(arguments, key) is None:
-            setattr(arguments, key, value)
-    return arguments
-
-
-def limit_threads(threads: int) -> None:
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(threads)
-
-
-def run_seeds(
-    run_seed, arguments, seeds, jobs: int = 1, partial: Path | None = None, finished=None,
-    earlier_seconds: float = 0.0,
-) -> list:  # fmt: skip
-    """[run_seed(seed, arguments) for seed in seeds], `jobs` at a time in separate processes, each
-    with its share of the cores. With `partial`, the seeds finished so far are written there (with
-    the arguments and the seconds) as each one finishes; `finished` ({seed: result}, from an
-    earlier partial run) are kept and not run again."""
-    seeds, finished, started = list(seeds), dict(finished or {}), time.time()
-    earlier = {seed: finished[seed] for seed in seeds if seed in finished}
-
-    def keep(seed, result):
-        finished[seed] = result
-        if partial is not None:
-            partial.parent.mkdir(parents=True, exist_ok=True)
-            record = {
-                # a partial run's only figures: how far it got (the result file has the rest)
-                "headline": {"seeds_finished": len(finished), "seeds_planned": len(seeds)},
-                "settings": arguments_record(arguments),
-                "seeds": list(finished.values()),
-                "seed_numbers": list(finished),
-                "seconds": round(earlier_seconds + time.time() - started, 1),
-            }
-            partial.write_text(json.dumps(record))
-
-    to_run = [seed for seed in seeds if seed not in earlier]
-    if jobs <= 1:
-        for seed in to_run:
-            keep(seed, run_seed(seed, arguments))
-        return [finished[seed] for seed in seeds]
-    import multiprocessing
-
-    threads = max(1, (os.cpu_count() or 1) // jobs)
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(jobs, initializer=limit_threads, initargs=(threads,)) as pool:
-        work = [(run_seed, seed, arguments) for seed in to_run]
-        for seed, result in pool.imap_unordered(_seed_job, work):
-            keep(seed, result)
-    return [finished[seed] for seed in seeds]
-
-
-def run_seeds_resumable(run_seed, arguments, seeds) -> tuple[list, float]:
-    """`run_seeds` with each finished seed kept in <results_dir>/<output>.partial.json, so that a
-    run cut short can go on where it stopped: with `arguments.resume`, the seeds that file holds
-    (run with the same settings) are kept and only the others run. Returns (results in seed
-    order, seconds of every part of the run)."""
-    partial = arguments.results_dir / f"{arguments.output}.partial.json"
-    finished, earlier_seconds = {}, 0.0
-    if arguments.resume and partial.exists():
-        saved = json.loads(partial.read_text())
-        mismatched = same_run_mismatches(saved["settings"], arguments_record(arguments))
-        if mismatched:
-            raise SystemExit(f"--resume: {partial} was run with other settings: {mismatched}")
-        finished = dict(zip(saved["seed_numbers"], saved["seeds"], strict=True))
-        earlier_seconds = saved.get("seconds", 0.0)
-        print(f"resuming: seeds {sorted(finished)} from {partial}", flush=True)
-    started = time.time()
-    results = run_seeds(
-        run_seed, arguments, seeds, arguments.jobs, partial, finished, earlier_seconds
-    )
-    return results, round(earlier_seconds + time.time() - started, 1)
-
-
-def same_run_mismatches(saved: dict, current: dict) -> dict:
-    """The settings (other than how it runs) in which a partial run differs from this one."""
-    free = ("jobs", "resume", "seeds", "from_partial")
-    return {
-        key: (saved.get(key), value)
-        for key, value in current.items()
-        if key not in free and saved.get(key) != value
-    }
-
-
-def _seed_job(job):
-    run_seed, seed, arguments = job
-    return seed, run_seed(seed, arguments)
-
-
-# Result files and the README
-
-
-def command(script: str, argv) -> str:
-    """The command line that made a result, for its `command` field."""
-    return " ".join([f"benchmarks/{script}", *(argv or sys.argv[1:])])
-
-
-def arguments_record(arguments) -> dict:
-    """A run's arguments as JSON can hold them (paths as text)."""
-    return {
-        key: (str(value) if isinstance(value, Path) else value)
-        for key, value in vars(arguments).items()
-    }
-
-
-def record(headline: dict, arguments, argv, script: str, started: float, **parts) -> dict:
-    """A result: its `headline`, the parts the benchmark keeps, and how it was made (arguments,
-    seconds since `started`, the command line)."""
-    return {
-        "headline": headline,
-        **parts,
-        "settings": parts.pop("settings", None) or arguments_record(arguments),
-        "seconds": round(time.time() - started, 1),
-        "command": command(script, argv),
-    }
-
-
-def write_result(result: dict, results_dir: Path, output: str) -> Path:
-    """Write the result (with its top-level `headline`) to <results_dir>/<output>.json, print the
-    headline; return the path the plot goes to (.png beside it)."""
-    results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / f"{output}.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result["headline"], indent=2))
-    return results_dir / f"{output}.png"
-
-
-def percent(value) -> str:
-    return f"{value:.0%}" if value is not None else "—"
-
-
-def interval(pair) -> str:
-    low, high = pair
-    return f"{low:.0%} to {high:.0%}" if low == low else "—"  # NaN: too few seeds
-
-
-def duration(result: dict) -> str:
-    if result.get("seconds") is None:
-        return "its duration not recorded"
-    return f"{result['seconds'] / 60:.0f} minutes on this 2-core machine"

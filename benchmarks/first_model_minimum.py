@@ -15,21 +15,16 @@ The chosen minimum is the smallest N at which no seed's first model is worse tha
 the test set and the gate had at least MIN_HELD_OUT held-out subjects on average (fewer make its
 verdict a coin toss).
 
-    .venv/bin/python benchmarks/first_model_minimum.py --seeds 6 --jobs 2
+    .venv/bin/python -m benchmarks.first_model_minimum --seeds 6 --jobs 2
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import active_learning, common, plots, runs
 
-from benchmarks import active_learning, common, plots  # noqa: E402
-
-RESULTS = common.RESULTS
 README_MARKER = "first-model-minimum"
 SIZES = (25, 50, 100, 200)
 MIN_HELD_OUT = 10
@@ -37,12 +32,9 @@ MIN_HELD_OUT = 10
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description="Labelled subjects a first model should wait for")
-    parser.add_argument("--seeds", type=int, default=6)
+    runs.add_run_arguments(parser, "first_model_minimum", seeds=6, resume=False)
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)))
     parser.add_argument("--votes", type=int, default=3, help="votes per labelled subject")
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--output", default="first_model_minimum")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     own, rest = parser.parse_known_args(argv)
     arguments = active_learning.parse_arguments(["--preset", "standard", *rest])
     arguments.sizes = [int(size) for size in own.sizes.split(",")]
@@ -122,7 +114,7 @@ def readme_section(result: dict, when: str) -> str:
     lines = [
         "### How many labelled subjects a first model waits for (`make bench-first-model-minimum`)",
         "",
-        f"{head['seeds']} seeds, run of {when} ({common.duration(result)}, "
+        f"{head['seeds']} seeds, run of {when} ({runs.duration(result)}, "
         "`benchmarks/results/first_model_minimum.json`): the first N subjects of each seed's "
         f"random order with {settings['votes']} votes each (volunteers spread out before a first "
         "model), production's first fit from random weights, judged on a test set of "
@@ -158,16 +150,16 @@ def readme_section(result: dict, when: str) -> str:
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
     started = time.time()
-    seeds = common.run_seeds(run_seed, arguments, range(arguments.seeds), arguments.jobs)
-    result = common.record(
+    seeds = runs.run_seeds(run_seed, arguments, range(arguments.seeds), arguments.jobs)
+    result = runs.record(
         summarise(seeds, arguments.sizes),
         arguments,
         argv,
-        "first_model_minimum.py",
+        "first_model_minimum",
         started,
         seeds=seeds,
     )
-    path = common.write_result(result, arguments.results_dir, arguments.output)
+    path = runs.write_result(result, arguments.results_dir, arguments.output)
     plots.first_model_minimum(result["headline"]["by_size"], path)
     return result
 

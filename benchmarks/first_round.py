@@ -6,21 +6,21 @@ each seed's CNN against the image-free baseline fitted on the same training labe
 scored as the expected vote NLL under the true p. Cheaper than the whole benchmark, so the
 first-round training settings can be checked on more seeds.
 
-    .venv/bin/python benchmarks/first_round.py --seeds 10 --jobs 2
+    .venv/bin/python -m benchmarks.first_round --seeds 10 --jobs 2
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import (  # active_learning: the benchmark this is the first round of
+    active_learning,
+    common,
+    plots,
+    runs,
+)
 
-from benchmarks import active_learning, common, plots  # noqa: E402  (active_learning: the benchmark this is the first round of)
-
-RESULTS = common.RESULTS
 README_MARKER = "first-round"
 
 
@@ -85,7 +85,7 @@ def readme_section(result: dict, when: str, active_learning=None) -> str:
         f"Round 0 of the benchmark above ({settings['initial']} random labels, "
         f"{settings['image_size']} px, a test set of {settings['test']:,}, production's "
         "`fit_and_evaluate` from random weights) over "
-        f"{headline['seeds']} seeds, run of {when} ({common.duration(result)}, "
+        f"{headline['seeds']} seeds, run of {when} ({runs.duration(result)}, "
         "`benchmarks/results/first_round.json`): the CNN's test vote NLL averages "
         f"**{headline['nll_mean']:.3f}** against the baseline's {headline['baseline_nll_mean']:.3f}; "
         f"seeds where the CNN is worse: **{headline['seeds_worse_than_baseline']} of "
@@ -101,31 +101,28 @@ def readme_section(result: dict, when: str, active_learning=None) -> str:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description="First-round CNN against the image-free baseline")
-    parser.add_argument("--seeds", type=int, default=10)
+    runs.add_run_arguments(parser, "first_round", seeds=10, resume=False)
     parser.add_argument(
         "--only-seeds", help="comma-separated seeds to run instead of 0..seeds-1 (probes)"
     )
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--output", default="first_round")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
     own, rest = parser.parse_known_args(argv)
     arguments = active_learning.parse_arguments(["--preset", "standard", *rest])
     started = time.time()
     seeds = (
         [int(seed) for seed in own.only_seeds.split(",")] if own.only_seeds else range(own.seeds)
     )
-    points = common.run_seeds(run_seed, arguments, seeds, own.jobs)
-    result = common.record(
+    points = runs.run_seeds(run_seed, arguments, seeds, own.jobs)
+    result = runs.record(
         summarise(points),
         arguments,
         argv,
-        "first_round.py",
+        "first_round",
         started,
         points=points,
-        settings={**common.arguments_record(arguments), "seeds": len(points)},
+        settings={**runs.arguments_record(arguments), "seeds": len(points)},
         training=vars(active_learning.training_settings(arguments)[0]),
     )
-    plots.first_rounds(points, common.write_result(result, own.results_dir, own.output))
+    plots.first_rounds(points, runs.write_result(result, own.results_dir, own.output))
     return result
 
 

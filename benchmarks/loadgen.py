@@ -1,6 +1,6 @@
 """A small asyncio HTTP/1.1 load generator with keep-alive, run as its own process.
 
-    python benchmarks/loadgen.py --port P --path /bare --clients 32 --seconds 10 [--post-json TEMPLATE]
+    python -m benchmarks.loadgen --port P --path /bare --clients 32 --seconds 10 [--post-json TEMPLATE]
 
 Prints one JSON line: requests, errors, requests/s, p50/p99 latency in ms, and with --cpu-pids the
 CPU seconds those processes (the web server's workers) spent in the measured window, per request. For POSTs the body

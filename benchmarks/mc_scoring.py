@@ -9,7 +9,7 @@ with the next path), so that load on the machine falls on all of them alike. Rep
 and the speed-ups as the median (min-max) of the per-round ratios.
 Writes benchmarks/results/mc_scoring.json and a plot.
 
-    .venv/bin/python benchmarks/mc_scoring.py [--images 512] [--size 64] [--repeats 5]
+    .venv/bin/python -m benchmarks.mc_scoring [--images 512] [--size 64] [--repeats 5]
 """
 
 import argparse
@@ -17,15 +17,10 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import plots, runs
 
-from benchmarks import common, plots  # noqa: E402
-
-RESULTS = common.RESULTS
 SAMPLES = (15, 30)
 README_MARKER = (
     "speed"  # the speed table: this benchmark's row, round_time's, pool_scale's, serving's
@@ -134,7 +129,9 @@ def main() -> None:
         },
         "command": "make bench-mc-scoring",
     }
-    plots.scoring_speeds(rates, common.write_result(result, RESULTS, "mc_scoring"), arguments.size)
+    plots.scoring_speeds(
+        rates, runs.write_result(result, runs.RESULTS, "mc_scoring"), arguments.size
+    )
     print(json.dumps(result["images_per_second"], indent=2))
 
 
@@ -143,7 +140,7 @@ def readme_section(result: dict, when: str, round_time, pool_scale) -> str:
     round_time and pool_scale (each (result, date), their own `readme_row`) and serving's."""
     from benchmarks import pool_scale as pool_script
     from benchmarks import round_time as round_script
-    from benchmarks import serving
+    from benchmarks import serving_summary
 
     lines = [
         "| benchmark | command | headline |",
@@ -151,7 +148,7 @@ def readme_section(result: dict, when: str, round_time, pool_scale) -> str:
         readme_row(result),
         round_script.readme_row(round_time[0]),
         pool_script.readme_row(pool_scale[0]),
-        serving.SPEED_ROW,
+        serving_summary.SPEED_ROW,
     ]
     return "\n".join(lines)
 

@@ -1,6 +1,6 @@
 """Open-loop load: volunteers' classifications arriving at a constant rate, run as its own process.
 
-    python benchmarks/openloop.py --port P --slug S --rate 300 --seconds 60 \\
+    python -m benchmarks.openloop --port P --slug S --rate 300 --seconds 60 \\
         --cookies-file F --subjects F --cursor-file F [--cpu-pids 1,2,3]
 
 Classification i is due at start + i / rate, whatever the server is doing: it is one submit (POST
@@ -25,7 +25,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from loadgen import (
+from benchmarks.loadgen import (
     cpu_figures,
     cpu_seconds,
     exchange,

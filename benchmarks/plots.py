@@ -77,7 +77,8 @@ def transfer_curves(summary: dict, seeds: list[dict], path: Path) -> None:
             label=f"from scratch at {labels[-1]} labels",
         )
         axes.axhline(summary["floor"], color="tab:green", lw=0.8, label="vote-noise floor")
-        # The smallest sets' scores run to 10+ nats on some seeds; the axes show where the curves meet.
+        # The smallest sets' scores run far above the rest on some seeds (transfer.json's
+        # seeds[i].curves); the axes show where the curves meet.
         axes.set_ylim(summary["floor"] - 0.2, max(4.0, summary["target_nll"] + 1.0))
         axes.set_xscale("log")
         axes.set_xlabel("labelled survey-B galaxies (15 votes each)")

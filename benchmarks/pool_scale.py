@@ -1,31 +1,29 @@
 """Score, rank and write back priorities for a pool of 1,000,000 subjects: seconds per 100,000 per stage.
 
 - score: MC dropout samples (trunk once, T = 15) for every image, small images (default 16 px);
-- rank: the acquisition score over the decision tree (mutual information per question) + top-k;
-- write_back: the new priorities into PostgreSQL, through the loop's own bulk write.
+- rank: the acquisition score over the decision tree (mutual information per question) + top-k,
+  with the round's exploration picks mixed in (`rounds.round_picks_choose`);
+- write_back: the round's own write (`rounds.round_record`: the round, its picks and every new
+  priority into PostgreSQL through the loop's bulk write), as `select_round` makes it.
 
 Distinct images are tiled to the pool size (scoring cost does not depend on content). Every stage
-runs on the whole pool by default (about 3 minutes here); --scored N scores and ranks only N of it,
+runs on the whole pool by default (pool_scale.json's `seconds_total`); --scored N scores and ranks only N of it,
 and the JSON then says which figure was measured on how many.
 
-    .venv/bin/python benchmarks/pool_scale.py [--pool 1000000] [--size 16]
+    .venv/bin/python -m benchmarks.pool_scale [--pool 1000000] [--size 16]
 """
 
 import argparse
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+from benchmarks import plots, runs
+
 DATABASE = "starling_pool_bench"
-sys.path.insert(0, str(ROOT))
-
-from benchmarks import common, plots  # noqa: E402
-
-RESULTS = common.RESULTS
+BATCH = 1000  # a round's picks
 
 
 def prepare_database(pool: int):
@@ -43,6 +41,8 @@ def prepare_database(pool: int):
             "STARLING_DATA_DIR": str(
                 Path(os.environ.get("TMPDIR", "/tmp")) / "starling-pool-bench"
             ),
+            # No Redis: the round's queue rebuild (after commit) is not what write_back measures.
+            "REDIS_URL": "",
         }
     )
     import django
@@ -78,9 +78,9 @@ def main() -> None:
     arguments = parser.parse_args()
 
     project, subject_ids = prepare_database(arguments.pool)
-    from labelling import models
     from labelling.loop import rounds
     from labelling.loop.tasks import question_configs
+    from labelling.models import ModelVersion
     from mlworker import acquisition, pipeline, synthetic
     from mlworker.model import build_model
 
@@ -102,15 +102,25 @@ def main() -> None:
         ).scores  # MC samples (trunk once) and the tree's joint MI, as score_pool runs them
         timings["score"] += time.perf_counter() - began
         print(f"{start + count:,} scored", flush=True)
+    rng = np.random.default_rng(0)
     began = time.perf_counter()
-    picked = acquisition.select("power_bald", scores, 1000, np.random.default_rng(0))
+    picked = acquisition.select("power_bald", scores, BATCH, rng)
+    picks = rounds.round_picks_choose(
+        scored_ids=subject_ids,
+        picked=picked,
+        batch_size=BATCH,
+        exploration_share=project.exploration_share,
+        rng=rng,
+    )
     timings["rank"] += time.perf_counter() - began
 
-    priorities = dict(zip(subject_ids.tolist(), scores.tolist(), strict=True))
-    for rank, index in enumerate(picked):
-        priorities[int(subject_ids[index])] = models.ROUND_PRIORITY_BASE + len(picked) - rank
+    version = ModelVersion.objects.create(project=project, number=1, task_id="pool-scale")
     began = time.perf_counter()
-    rounds.subjects_set_priorities(priorities=priorities)
+    rounds.round_record(
+        version=version,
+        picks=picks,
+        scores=dict(zip(subject_ids.tolist(), scores.tolist(), strict=True)),
+    )
     timings["write_back"] = time.perf_counter() - began
 
     sizes = {"score": scored, "rank": scored, "write_back": arguments.pool}
@@ -132,7 +142,7 @@ def main() -> None:
         "settings": vars(arguments),
         "command": "make bench-pool-scale",
     }
-    plots.pool_stages(per_100k, common.write_result(result, RESULTS, "pool_scale"))
+    plots.pool_stages(per_100k, runs.write_result(result, runs.RESULTS, "pool_scale"))
 
 
 def readme_row(result: dict) -> str:

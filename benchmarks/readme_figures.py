@@ -1,11 +1,12 @@
-"""Write the README's benchmark sections from their result files: each benchmark script owns its
-section (`README_MARKER`, `readme_section(result, date, **other results it reads)`), this loops
-over them.
+"""Write the README's benchmark sections from their result files: each benchmark owns its
+section (a module with `README_MARKER` and `readme_section(result, date, **other results it
+reads)`: the benchmark itself, or its `<benchmark>_summary` or `_readme` beside it), this
+loops over them.
 
 The figures in the README come from the result files, never by hand:
 
-    .venv/bin/python benchmarks/readme_figures.py      # (every make bench-* target whose
-                                                       #  result it reads runs it)
+    .venv/bin/python -m benchmarks.readme_figures   # (every make bench-* target whose
+                                                    #  result it reads runs it)
 """
 
 import datetime
@@ -14,38 +15,36 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks import (  # noqa: E402
-    active_learning,
-    common,
+from benchmarks import (
+    active_learning_readme,
     first_model_minimum,
     first_round,
-    levers,
+    levers_summary,
     mc_scoring,
-    retirement,
-    serving,
+    retirement_summary,
+    runs,
+    serving_summary,
     transfer,
-    volunteers,
+    volunteers_summary,
 )
 
-ROOT = common.ROOT
-# (the script that writes a section, its result file, the other result files it reads)
+ROOT = runs.ROOT
+# (the module that writes a section, its result file, the other result files it reads)
 SECTIONS = (
-    (active_learning, "active_learning", ("active_learning_cells",)),
+    (active_learning_readme, "active_learning", ("active_learning_cells",)),
     (first_round, "first_round", ("active_learning",)),
     (first_model_minimum, "first_model_minimum", ()),
-    (retirement, "retirement", ()),
-    (volunteers, "volunteers", ()),
+    (retirement_summary, "retirement", ()),
+    (volunteers_summary, "volunteers", ()),
     (transfer, "transfer", ()),
-    (levers, "levers", ("levers_more", "levers_consistency")),
+    (levers_summary, "levers", ("levers_more", "levers_consistency")),
     (mc_scoring, "mc_scoring", ("round_time", "pool_scale")),
-    (serving, "serving", ("serving_before",)),
+    (serving_summary, "serving", ("serving_before",)),
 )
 # Other result files a section shows when they are there (it is written without them).
 OPTIONAL = {"active_learning_cells", "levers_more", "levers_consistency", "serving_before"}
 RESULT_FILES = {
-    name: common.RESULTS / f"{name}.json" for _, own, others in SECTIONS for name in (own, *others)
+    name: runs.RESULTS / f"{name}.json" for _, own, others in SECTIONS for name in (own, *others)
 }
 
 

@@ -24,38 +24,36 @@ Per seed, from independent random streams (synthetic.streams): galaxies, votes, 
   of their volunteers reach (true reach share >= 0.5), beside the fixed rule's share on the same
   subjects (15 votes are noisy too).
 
-    .venv/bin/python benchmarks/retirement.py                     # the README's figures
-    .venv/bin/python benchmarks/retirement.py --preset small      # a few minutes
+The figures and the README section are in retirement_summary.py.
+
+    .venv/bin/python -m benchmarks.retirement                     # the README's figures
+    .venv/bin/python -m benchmarks.retirement --preset small      # a few minutes
 """
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import common, plots, runs, savings
+from benchmarks.retirement_summary import summarise, votes_needed
+from labelling.retirement import rule as retirement
 
-from benchmarks import common, plots  # noqa: E402
-from labelling.retirement import rule as retirement  # noqa: E402
-
-RESULTS = common.RESULTS
-README_MARKER = "retirement"
 PRESETS = {
     "standard": dict(pool=1000, initial=500, seeds=5, image_size=32, samples=50),
     "small": dict(pool=200, initial=150, seeds=3, image_size=24, samples=20),
 }
 OFF_BY = 0.2
-# The project default (width 0.07, change below 0.3 votes, minimum 3) first, then the issue's
-# literal rule (0.2, one vote) and the levers one at a time and together.
+# The project default (Project's retirement_threshold, retirement_max_expected_change and
+# retirement_minimum_votes) first, then the issue's literal rule (0.2, one vote) and the levers one
+# at a time and together.
 DEFAULT_RULES = "0.07/0.3,0.2,0.1,0.2/0.3,0.1/0.3,0.2/1/5,0.1/0.3/5"
 
 
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description="Fixed-count vs model-aware retirement")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="standard")
-    for name in ("pool", "initial", "seeds", "image-size", "samples", "epochs"):
+    for name in ("pool", "initial", "image-size", "samples", "epochs"):
         parser.add_argument(f"--{name}", type=int)
     parser.add_argument("--limit", type=int, default=15, help="the fixed rule's votes per subject")
     parser.add_argument("--minimum-votes", type=int, default=3)
@@ -65,9 +63,8 @@ def parse_arguments(argv=None):
         help="model-aware rules to try, each width[/max expected change in votes[/minimum votes]] "
         "(defaults: change 1, --minimum-votes); the first is the headline (the project default)",
     )
-    parser.add_argument("--output", default="retirement", help="result name")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    arguments = common.with_preset(parser.parse_args(argv), PRESETS)
+    runs.add_run_arguments(parser, "retirement", resume=False)
+    arguments = runs.with_preset(parser.parse_args(argv), PRESETS)
     arguments.rules = [rule_from_text(text, arguments) for text in arguments.rules.split(",")]
     return arguments
 
@@ -219,7 +216,7 @@ def run_seed(seed: int, arguments) -> dict:
         rule = None if data["worse_than_baseline"] else model_rule
         results = simulate(rule)
         votes, rmse = curve(results, prior_error, errors(results), weights, order)
-        needed = common.first_crossing(votes, rmse, target)
+        needed = savings.first_crossing(votes, rmse, target)
         off, retired = off_share(results, p, weights, questions)
         fixed_off, _ = off_share(results, p, weights, questions, reference=fixed)
         by_rule[name] = {
@@ -233,7 +230,7 @@ def run_seed(seed: int, arguments) -> dict:
             "curve_rmse": rmse[:: max(1, len(rmse) // 100)].tolist() + [float(rmse[-1])],
         }
     rules = "; ".join(
-        f"rule {t}: {_votes_needed(r):.0f} votes to reach it, {r['votes_total']} in all, "
+        f"rule {t}: {votes_needed(r):.0f} votes to reach it, {r['votes_total']} in all, "
         f"{r['retired_by_model']} model-retired, {r['off_by_0_2']} off by >{OFF_BY}"
         for t, r in by_rule.items()
     )
@@ -256,120 +253,10 @@ def run_seed(seed: int, arguments) -> dict:
     }
 
 
-def _votes_needed(entry: dict) -> float:
-    return np.inf if entry["votes_needed"] is None else entry["votes_needed"]
-
-
-def summarise(seeds: list[dict], rule: str) -> dict:
-    needed = np.array([[_votes_needed(s["by_rule"][rule])] for s in seeds], dtype=float)
-    fixed = np.array([[float(s["fixed_votes"])] for s in seeds])
-
-    def saving(needed, fixed):  # [seeds, 1] each: the mean over seeds of the share saved
-        return float(np.mean(common.share_saved(needed[:, 0], fixed[:, 0])))
-
-    interval, method = common.paired_interval(saving, needed, fixed)
-    off = sum(s["by_rule"][rule]["off_by_0_2"] for s in seeds)
-    fixed_off = sum(s["by_rule"][rule]["fixed_off_by_0_2_same_subjects"] for s in seeds)
-    retired = sum(s["by_rule"][rule]["retired_by_model"] for s in seeds)
-    return {
-        "votes_saved": round(saving(needed, fixed), 4),
-        "votes_saved_interval": interval,
-        "interval_method": method,
-        "share_off_by_0_2": round(off / retired, 4) if retired else 0.0,
-        "fixed_rule_share_off_by_0_2_same_subjects": round(fixed_off / retired, 4)
-        if retired
-        else 0.0,
-        "seeds_reaching_target": int(np.isfinite(needed).sum()),
-        "retired_by_model": retired,
-        "votes_spent_share": round(
-            float(np.mean([s["by_rule"][rule]["votes_total"] for s in seeds] / fixed[:, 0])),
-            4,
-        ),  # all the model-aware rule spent, against the fixed rule's votes
-        "fixed_final_rmse": round(float(np.mean([s["fixed_final_rmse"] for s in seeds])), 5),
-        "model_aware_final_rmse": round(
-            float(np.mean([s["by_rule"][rule]["final_rmse"] for s in seeds])), 5
-        ),
-    }
-
-
-def meets_target(entry: dict) -> bool:
-    """Issue 14's target: >= 40% saved, the interval above 0, <= 2% of model-retired off by 0.2."""
-    return (
-        entry["votes_saved"] >= 0.4
-        and entry["votes_saved_interval"][0] > 0
-        and entry["share_off_by_0_2"] <= 0.02
-    )
-
-
-def rule_name(rule: str, settings: dict) -> str:
-    """'0.1/0.3' -> 'width < 0.1 / change < 0.3 / minimum 3' (the run's defaults filled in)."""
-    parts = rule.split("/")
-    change = parts[1] if len(parts) > 1 else "1"
-    minimum = parts[2] if len(parts) > 2 else settings["minimum_votes"]
-    return f"width < {parts[0]} / change < {change} / minimum {minimum}"
-
-
-def readme_section(result: dict, when: str) -> str:
-    """The README's retirement section (between its markers), every figure from the result."""
-    settings, headline = result["settings"], result["headline"]
-    rows = [
-        "| rule (interval width / max expected change / minimum votes) | votes spent | final catalogue RMSE | votes saved to reach "
-        "the fixed rule's RMSE (95% interval) | model-retired off by > 0.2 |",
-        "|---|---|---|---|---|",
-        f"| fixed {settings['limit']} votes | 100% | {headline['fixed_final_rmse']:.4f} | — | "
-        f"{headline['fixed_rule_share_off_by_0_2_same_subjects']:.1%} (same subjects) |",
-    ]
-    for rule, entry in result["by_rule"].items():
-        name = f"model-aware {rule_name(rule, settings)}" + (
-            " (the default)" if rule == headline["rule"] else ""
-        )
-        rows.append(
-            f"| {name} | {common.percent(entry['votes_spent_share'])} | "
-            f"{entry['model_aware_final_rmse']:.4f} | {common.percent(entry['votes_saved'])} "
-            f"({common.interval(entry['votes_saved_interval'])}) | {entry['share_off_by_0_2']:.1%} |"
-        )
-    met = meets_target(headline)
-    meeting = [rule for rule, entry in result["by_rule"].items() if meets_target(entry)]
-    lines = [
-        "## Does model-aware retirement save votes? (`make bench-retirement`)",
-        "",
-        f"Per seed ({headline['seeds']} seeds, independent streams): {settings['initial']:,} "
-        f"synthetic galaxies at {settings['image_size']} px with {settings['limit']} votes each "
-        "train one version with production's `mlworker.pipeline` and default (two networks, "
-        "scored under the 8 symmetries as a galaxy project is; seeds whose model was worse than "
-        f"the image-free baseline on its held-out split: {headline['seeds_model_worse_than_baseline']}); "
-        f"a pool of {settings['pool']:,} is scored (T = {settings['samples']}) and every pool "
-        f"galaxy gets the same {settings['limit']} simulated volunteers under both rules, subject "
-        "by subject; the model-aware rule runs production's `labelling.retirement.rule.decide` after "
-        f"every vote (limit {settings['limit']}, minimum {settings['minimum_votes']}). The "
-        "catalogue estimate is the same function of samples and votes for both rules. Savings: "
-        "votes the model-aware rule needs to reach the fixed rule's final RMSE (-100% = never), "
-        "paired bootstrap intervals over seeds. Figures from the run of "
-        f"{when} ({common.duration(result)}, `benchmarks/results/retirement.json`):",
-        "",
-        *rows,
-        "",
-        "**The issue's target (≥ 40% of votes saved with the interval above 0, ≤ 2% off by more "
-        "than 0.2) is " + ("met" if met else "not met") + " by the default rule**; of the rules "
-        "tried, it is met by " + (", ".join(f"`{rule}`" for rule in meeting) or "none") + ". "
-        "An expected change below one vote settles any question with 5 or fewer votes to come "
-        "once the model's masks agree (E|K − E[K]| of a Binomial(5, p) is at most 0.94): under "
-        "the issue's literal rule (width 0.2, change below one vote) the limit is in effect 10 "
-        "votes wherever they agree. The other rules make each clause stricter in turn.",
-        "",
-        f"The default rule reaches the fixed rule's final RMSE in {headline['seeds_reaching_target']} "
-        f"of {headline['seeds']} seeds (a seed that never does counts as −100%); over the seeds its "
-        f"final catalogue RMSE averages {headline['model_aware_final_rmse']:.4f} against the fixed "
-        f"rule's {headline['fixed_final_rmse']:.4f}, with {headline['votes_spent_share']:.0%} of "
-        "the votes.",
-    ]
-    return "\n".join(lines)
-
-
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
     started = time.time()
-    seeds = common.run_seeds(run_seed, arguments, range(arguments.seeds))
+    seeds = runs.run_seeds(run_seed, arguments, range(arguments.seeds), arguments.jobs)
     summaries = {name: summarise(seeds, name) for name, _ in arguments.rules}
     headline_rule, rule = arguments.rules[0]
     head = summaries[headline_rule]
@@ -390,12 +277,12 @@ def main(argv=None) -> dict:
         },
         "by_rule": summaries,
         "seeds": seeds,
-        "settings": {k: v for k, v in common.arguments_record(arguments).items() if k != "rules"}
+        "settings": {k: v for k, v in runs.arguments_record(arguments).items() if k != "rules"}
         | {"rules": [name for name, _ in arguments.rules]},
         "seconds": round(time.time() - started, 1),
-        "command": common.command("retirement.py", argv),
+        "command": runs.command("retirement", argv),
     }
-    path = common.write_result(result, arguments.results_dir, arguments.output)
+    path = runs.write_result(result, arguments.results_dir, arguments.output)
     plots.retirement_curves(seeds, summaries, headline_rule, path)
     print(f"{result['seconds']} s")
     return result

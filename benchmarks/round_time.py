@@ -4,7 +4,7 @@ Creates a throwaway SQLite project of N synthetic galaxies at SIZE px, simulates
 Celery worker on the filesystem broker, runs `manage.py retrain --wait`, and reads the stage timings
 the tasks record in the model version.
 
-    .venv/bin/python benchmarks/round_time.py [--subjects 1000] [--size 64] [--classifications 3000]
+    .venv/bin/python -m benchmarks.round_time [--subjects 1000] [--size 64] [--classifications 3000]
 """
 
 import argparse
@@ -17,12 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks import runs
 
-from benchmarks import common  # noqa: E402
-
-RESULTS = common.RESULTS
+ROOT = runs.ROOT
 
 
 def main() -> None:
@@ -103,7 +100,7 @@ def main() -> None:
         "command": "make bench-round-time",
         "note": "wall time from `retrain --wait` to the recorded round, including queueing and TensorFlow import",
     }
-    common.write_result(result, RESULTS, "round_time")
+    runs.write_result(result, runs.RESULTS, "round_time")
     shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -142,9 +142,10 @@ def worker_pids(master: int, workers: int) -> list[int]:
     raise RuntimeError(f"the web server started {len(pids)} of its {workers} workers")
 
 
-def generator_command(script: str, **options) -> list[str]:
-    """`python benchmarks/<script> --name value ...` (a name's underscores become dashes)."""
-    command = [sys.executable, str(ROOT / "benchmarks" / script)]
+def generator_command(module: str, **options) -> list[str]:
+    """`python -m benchmarks.<module> --name value ...` (a name's underscores become dashes), to
+    run from ROOT."""
+    command = [sys.executable, "-m", f"benchmarks.{module}"]
     for name, value in options.items():
         command += [f"--{name.replace('_', '-')}", str(value)]
     return command
@@ -163,13 +164,13 @@ def load_command(port, path, clients, seconds, workdir, slug, post=False, cpu_pi
         )
         options["subjects"] = workdir / f"{slug}.subjects"
         options["cursor_file"] = workdir / f"{slug}.cursors"
-    return generator_command("loadgen.py", **options)
+    return generator_command("loadgen", **options)
 
 
 def run_generator(command: list[str], timeout: float) -> dict:
     """Run a load generator to its end; the JSON line it printed last."""
     output = subprocess.run(
-        command, capture_output=True, text=True, timeout=timeout, check=True
+        command, capture_output=True, text=True, timeout=timeout, check=True, cwd=ROOT
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -182,7 +183,7 @@ def load(port, path, clients, seconds, workdir, slug, post=False, cpu_pids=()) -
 def open_loop(port, slug, rate, seconds, workdir, cpu_pids) -> dict:
     """Volunteers' classifications arriving at `rate` a second for `seconds` (openloop.py)."""
     command = generator_command(
-        "openloop.py",
+        "openloop",
         port=port,
         slug=slug,
         rate=rate,
@@ -212,7 +213,7 @@ def profiles(port, slug, clients, seconds, workdir, master_pid) -> dict:
     for endpoint, path, post in endpoints(slug):
         command = load_command(port, path, clients, seconds + 5, workdir, slug, post)
         found[endpoint] = serving_profile.profile_under_load(
-            lambda command=command: subprocess.Popen(command, stdout=subprocess.DEVNULL),
+            lambda command=command: subprocess.Popen(command, stdout=subprocess.DEVNULL, cwd=ROOT),
             master_pid,
             seconds,
             workdir / f"{endpoint}.pyspy.txt",
@@ -238,3 +239,68 @@ def measure_size(
         cells.append({"subjects": size, "clients": clients, "endpoint": "pgbench", **measured})
         print(json.dumps(cells[-1]), flush=True)
     return cells
+
+
+def start_gunicorn(env: dict, port: int, workers: int, threads: int, log: Path) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "starling.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(threads),
+            "--keep-alive",
+            "30",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(log, "ab"),
+        stderr=subprocess.STDOUT,
+    )
+    return listening(process, port)
+
+
+def listening(process: subprocess.Popen, port: int) -> subprocess.Popen:
+    """`process` once it accepts connections on `port`."""
+    for _ in range(100):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the web server {process.args[:4]} did not start")
+
+
+def start_granian(env: dict, port: int, workers: int, threads: int, workdir: Path):
+    """The same application on granian (a WSGI server written in Rust), the same number of worker
+    processes and of threads each: the comparison the closed-loop cells are set beside."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "granian",
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--blocking-threads",
+            str(threads),
+            "starling.wsgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=open(workdir / "granian.log", "ab"),
+        stderr=subprocess.STDOUT,
+    )
+    return listening(process, port)

@@ -17,23 +17,19 @@ Per seed, from independent random streams (synthetic.streams):
   transferred start is already there at the smallest count, the saving is censored at it (a
   lower bound, said in the result).
 
-    .venv/bin/python benchmarks/transfer.py                       # the README's figures
-    .venv/bin/python benchmarks/transfer.py --preset smoke        # a minute or two
+    .venv/bin/python -m benchmarks.transfer                       # the README's figures
+    .venv/bin/python -m benchmarks.transfer --preset smoke        # a minute or two
 """
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks import common, plots, runs, savings
 
-from benchmarks import common, plots  # noqa: E402
-
-RESULTS = common.RESULTS
 README_MARKER = "transfer"
 PRESETS = {
     "standard": {"seeds": 6, "pretrain": 3000, "labels": "25,50,100,200,400", "test": 2000},
@@ -44,7 +40,7 @@ PRESETS = {
 def parse_arguments(argv=None):
     parser = argparse.ArgumentParser(description="Transfer learning against training from scratch")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="standard")
-    for name in ("seeds", "pretrain", "test"):
+    for name in ("pretrain", "test"):
         parser.add_argument(f"--{name}", type=int)
     parser.add_argument("--labels", help="comma-separated labelled counts on survey B, ascending")
     parser.add_argument("--image-size", type=int, default=32)
@@ -53,10 +49,8 @@ def parse_arguments(argv=None):
     parser.add_argument("--epochs", type=int, help="maximum epochs a fit (default: production's)")
     parser.add_argument("--frozen-epochs", type=int, help="default: production's")
     parser.add_argument("--fine-tune-rate", type=float, help="default: production's")
-    parser.add_argument("--jobs", type=int, default=2, help="seeds side by side, one process each")
-    parser.add_argument("--output", default="transfer")
-    parser.add_argument("--results-dir", type=Path, default=RESULTS)
-    arguments = common.with_preset(parser.parse_args(argv), PRESETS)
+    runs.add_run_arguments(parser, "transfer", jobs=2, resume=False)
+    arguments = runs.with_preset(parser.parse_args(argv), PRESETS)
     try:
         arguments.labels = [int(text) for text in str(arguments.labels).split(",")]
     except ValueError:
@@ -157,11 +151,11 @@ def summarise(seeds: list[dict], labels: list[int]) -> dict:
 
     scratch, transfer = curve("scratch"), curve("transfer")
     # Labels saved: to reach the from-scratch mean curve's NLL at the largest count.
-    value = common.saving(transfer, scratch, labels)
-    interval, method = common.paired_interval(
-        lambda t, s: common.saving(t, s, labels), transfer, scratch
+    value = savings.saving(transfer, scratch, labels)
+    interval, method = savings.paired_interval(
+        lambda t, s: savings.saving(t, s, labels), transfer, scratch
     )
-    needed = common.first_crossing(labels, transfer.mean(axis=0), scratch[:, -1].mean())
+    needed = savings.first_crossing(labels, transfer.mean(axis=0), scratch[:, -1].mean())
     return {
         "labels": labels,
         "scratch_nll": scratch.mean(axis=0).round(4).tolist(),
@@ -177,7 +171,7 @@ def summarise(seeds: list[dict], labels: list[int]) -> dict:
         "label_saving_interval": interval,
         "interval_method": method,
         "per_seed_saving": [
-            round(common.saving(transfer[[i]], scratch[[i]], labels), 4) for i in range(len(seeds))
+            round(savings.saving(transfer[[i]], scratch[[i]], labels), 4) for i in range(len(seeds))
         ],
     }
 
@@ -217,17 +211,17 @@ def readme_section(result: dict, when: str) -> str:
         f"{settings['frozen_epochs']} epochs under fresh heads, then every layer at "
         f"{settings['fine_tune_rate']:g}x the learning rate. Test: expected vote NLL on "
         f"{settings['test']:,} survey-B galaxies (nats, lower is better), mean over seeds. "
-        f"Figures from the run of {when} ({common.duration(result)}, `benchmarks/results/transfer.json`):",
+        f"Figures from the run of {when} ({runs.duration(result)}, `benchmarks/results/transfer.json`):",
         "",
         *rows,
         "",
         f"From random weights, {labels[-1]:,} labels reach {summary['target_nll']:.3f} nats; "
-        f"{reach}. **Labels saved: {common.percent(headline['label_saving'])} "
-        f"(95% BCa interval over seeds {common.interval(headline['label_saving_interval'])}); the "
+        f"{reach}. **Labels saved: {runs.percent(headline['label_saving'])} "
+        f"(95% BCa interval over seeds {runs.interval(headline['label_saving_interval'])}); the "
         "issue's target (≥ 50% with the interval above 0) is "
         + ("met" if headline["target_met"] else "not met")
         + ".** Per seed: "
-        + ", ".join(common.percent(value) for value in summary["per_seed_saving"])
+        + ", ".join(runs.percent(value) for value in summary["per_seed_saving"])
         + ".",
         "",
         "![transfer](benchmarks/results/transfer.png)",
@@ -238,11 +232,11 @@ def readme_section(result: dict, when: str) -> str:
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
     started = time.time()
-    seeds = common.run_seeds(run_seed, arguments, range(arguments.seeds), arguments.jobs)
+    seeds = runs.run_seeds(run_seed, arguments, range(arguments.seeds), arguments.jobs)
     summary = summarise(seeds, arguments.labels)
     settings = training_settings(arguments)
     result = {
-        "command": common.command("transfer.py", argv),
+        "command": runs.command("transfer", argv),
         "headline": {
             "label_saving": summary["label_saving"],
             "label_saving_interval": summary["label_saving_interval"],
@@ -256,7 +250,7 @@ def main(argv=None) -> dict:
         },
         "summary": summary,
         "settings": {
-            **common.arguments_record(arguments),
+            **runs.arguments_record(arguments),
             "frozen_epochs": settings.frozen_epochs,
             "fine_tune_rate": settings.fine_tune_rate,
         },
@@ -264,7 +258,7 @@ def main(argv=None) -> dict:
         "seconds": round(time.time() - started, 1),
     }
     plots.transfer_curves(
-        summary, seeds, common.write_result(result, arguments.results_dir, arguments.output)
+        summary, seeds, runs.write_result(result, arguments.results_dir, arguments.output)
     )
     return result
 

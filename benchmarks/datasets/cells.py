@@ -12,14 +12,15 @@ drawn, as in mlworker/synthetic.py:
 - "infected": p rises with the puncta's total brightness (a few faint puncta are ambiguous).
 
 Cells have no "up": the set is rotation-invariant. Writes an .npz with `images` (n, size, size, 3)
-and `p` (n, 2) for `benchmarks/active_learning.py --dataset FILE`.
+and `p` (n, 2) for `python -m benchmarks.active_learning --dataset FILE`.
 
-    .venv/bin/python benchmarks/datasets/cells.py /tmp/cells.npz --n 12000 --size 32
+    .venv/bin/python -m benchmarks.datasets.cells /tmp/cells.npz --n 12000 --size 32
 """
 
-import dataset_file  # noqa: E402  (beside this script)
 import numpy as np
 from scipy import ndimage
+
+from benchmarks.datasets import dataset_file
 
 QUESTIONS = ("dividing", "infected")
 

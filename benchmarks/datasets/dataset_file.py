@@ -1,5 +1,5 @@
 """The command line the dataset scripts share: make n images of a size and write them as .npz
-(`images`, `p`) for `benchmarks/active_learning.py --dataset FILE`."""
+(`images`, `p`) for `python -m benchmarks.active_learning --dataset FILE`."""
 
 import argparse
 from collections.abc import Callable

@@ -1,14 +1,15 @@
 """A second, non-galaxy image set whose label depends on orientation: is the bar vertical? is it bright?
 
 Writes an .npz with `images` (n, size, size) and `p` (n, 2) true probabilities, for
-`benchmarks/active_learning.py --dataset FILE --no-rotation-invariant` (rotating these images would
+`python -m benchmarks.active_learning --dataset FILE --no-rotation-invariant` (rotating these images would
 change their answers, so the project setting for them is rotation_invariant = False).
 
-    .venv/bin/python benchmarks/datasets/oriented_bars.py /tmp/oriented_bars.npz --n 3000 --size 32
+    .venv/bin/python -m benchmarks.datasets.oriented_bars /tmp/oriented_bars.npz --n 3000 --size 32
 """
 
-import dataset_file  # noqa: E402  (beside this script)
 import numpy as np
+
+from benchmarks.datasets import dataset_file
 
 
 def make_bars(n: int, size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

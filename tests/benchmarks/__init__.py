@@ -1,20 +1,14 @@
-"""Helpers for the benchmark tests: load a benchmark script, and write a README section from a
-result file into a scratch README."""
+"""Helpers for the benchmark tests: write a README section from a result file into a scratch
+README, and a benchmark module's tiny run shared by the tests of a module."""
 
 import importlib
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from benchmarks import readme_figures
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def load(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def readme_section(tmp_path: Path, marker: str, **result_paths) -> str:
@@ -27,9 +21,8 @@ def readme_section(tmp_path: Path, marker: str, **result_paths) -> str:
         "a\n<!-- active-learning -->\n<!-- /active-learning -->\n"
         f"<!-- {marker} -->\nstale\n<!-- /{marker} -->\nz\n"
     )
-    figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
     active_learning = ROOT / "benchmarks" / "results" / "active_learning.json"
-    figures.main(readme, {"active_learning": active_learning, **result_paths})
+    readme_figures.main(readme, {"active_learning": active_learning, **result_paths})
     text = readme.read_text()
     assert "stale" not in text and text.startswith("a\n") and text.endswith("z\n")
     return text
@@ -41,14 +34,13 @@ def run_tiny(benchmark, arguments: list[str], tmp_path_factory) -> tuple[dict, P
     return benchmark.main([*arguments, "--results-dir", str(folder), "--output", "tiny"]), folder
 
 
-def benchmark_fixtures(script: str, tiny_arguments: list[str]):
-    """A benchmark test module's two module fixtures: `benchmark` (benchmarks/<script> loaded)
-    and `tiny` (one tiny run of it, `run_tiny`'s result and folder)."""
+def benchmark_fixtures(name: str, tiny_arguments: list[str]):
+    """A benchmark test module's two module fixtures: `benchmark` (benchmarks.<name>) and `tiny`
+    (one tiny run of it, `run_tiny`'s result and folder)."""
 
     @pytest.fixture(scope="module")
     def benchmark():
-        # Imported as benchmarks.<name>, so that `--jobs 2` child processes can import it too.
-        return importlib.import_module(f"benchmarks.{Path(script).stem}")
+        return importlib.import_module(f"benchmarks.{name}")
 
     @pytest.fixture(scope="module")
     def tiny(benchmark, tmp_path_factory):

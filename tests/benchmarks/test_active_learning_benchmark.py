@@ -8,17 +8,42 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.benchmarks import ROOT, benchmark_fixtures, load, readme_section
+from benchmarks import active_learning, active_learning_summary, readme_figures, runs, savings
+from tests.benchmarks import ROOT, readme_section, run_tiny
 
 TINY = [
     *("--pool", "80", "--test", "60", "--initial", "20", "--batch", "20", "--rounds", "1"),
-    *("--samples", "5", "--seeds", "2", "--image-size", "16", "--epochs", "2"),
+    *("--samples", "5", "--seeds", "2", "--image-size", "16", "--epochs", "1"),
     *("--strategies", "random,power_bald,entropy"),
 ]
 
 
-# The tiny run takes its seeds side by side (the other tests here count calls in this process).
-benchmark, tiny = benchmark_fixtures("active_learning.py", [*TINY, "--jobs", "2"])
+@pytest.fixture(scope="module")
+def benchmark():
+    return active_learning
+
+
+@pytest.fixture(scope="module")
+def bars(tmp_path_factory) -> Path:
+    """An image set of another kind as .npz (benchmarks/datasets/oriented_bars.py), pool + test."""
+    path = tmp_path_factory.mktemp("bars") / "bars.npz"
+    subprocess.run(
+        [sys.executable, "-m", "benchmarks.datasets.oriented_bars", str(path)]
+        + ["--n", "140", "--size", "16"],
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(benchmark, bars, tmp_path_factory):
+    """The tiny run of every test below that reads one: both starts, three strategies, on the bars
+    (the galaxies are the other tests' data); its seeds side by side (the other tests here count
+    calls in this process)."""
+    on_bars = ["--dataset", str(bars), "--no-rotation-invariant", "--jobs", "2"]
+    return run_tiny(benchmark, [*TINY, *on_bars], tmp_path_factory)
 
 
 def test_a_tiny_run_reports_the_headline_the_issues_read(tiny):
@@ -70,9 +95,9 @@ def test_each_start_and_strategy_is_measured_against_scratch_random(benchmark, t
     assert set(headline["coverage_new_default_300"]) == {"50", "80", "95"}
     assert headline["pretraining_seconds"] == 0.0
     by_start = result["curves_by_start"]
-    reference = benchmark.curve_array(by_start["scratch"]["random"], "nll")
-    default_random = benchmark.curve_array(by_start["default"]["random"], "nll")
-    expected = benchmark.common.saving(default_random, reference, labelled, 1.0)
+    reference = active_learning_summary.curve_array(by_start["scratch"]["random"], "nll")
+    default_random = active_learning_summary.curve_array(by_start["default"]["random"], "nll")
+    expected = savings.saving(default_random, reference, labelled, 1.0)
     assert headline["saving_vs_scratch_random"]["default_random"]["full"] == round(expected, 3)
     # scratch's own savings (the keys that meant scratch before issue 25) are against its random
     assert headline["saving"]["entropy"] == headline["saving_vs_scratch_random"]["scratch_entropy"]
@@ -86,15 +111,14 @@ def test_the_default_start_pools_members_and_scores_under_the_symmetries(benchma
     default_settings, default_changes = benchmark.training_settings(arguments, "default")
     assert (scratch_settings.members, scratch_changes) == (1, {"test_time_symmetries": 1})
     assert default_settings.members > 1 and default_changes == {}
-    assert scratch_settings.epochs == default_settings.epochs == 2  # the command line's, both
+    assert scratch_settings.epochs == default_settings.epochs == 1  # the command line's, both
 
 
 def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     result, folder = tiny
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- active-learning -->\nstale\n<!-- /active-learning -->\nrest\n")
-    figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
-    figures.main(readme, {"active_learning": folder / "tiny.json"})
+    readme_figures.main(readme, {"active_learning": folder / "tiny.json"})
     text = readme.read_text()
     assert "stale" not in text and text.startswith("intro") and text.endswith("rest\n")
     worse = result["headline"]["rounds_worse_than_baseline"]
@@ -103,26 +127,12 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     assert f"{result['summary']['random']['nll_mean'][-1]:.3f}" in text
 
 
-def test_the_same_run_works_on_another_image_set_given_as_npz(benchmark, tmp_path):
-    subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "datasets" / "oriented_bars.py"),
-            str(tmp_path / "bars.npz"),
-            *("--n", "140", "--size", "16"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    arguments = [
-        *TINY,
-        *("--dataset", str(tmp_path / "bars.npz"), "--no-rotation-invariant"),
-        *("--results-dir", str(tmp_path), "--output", "bars", "--strategies", "random,bald"),
-        *("--starts", "scratch"),
-    ]
-    result = benchmark.main(arguments)
+def test_the_same_run_works_on_another_image_set_given_as_npz(tiny):
+    result, _ = tiny
     assert result["settings"]["rotation_invariant"] is False
-    assert set(result["summary"]) == {"random", "bald"} and result["vote_noise_floor_nll"] > 0
+    assert result["settings"]["dataset"].endswith("bars.npz")
+    assert set(result["summary"]) == {"random", "power_bald", "entropy"}
+    assert result["vote_noise_floor_nll"] > 0
 
 
 def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, monkeypatch):
@@ -198,7 +208,7 @@ def test_a_resumed_run_keeps_the_seeds_it_finished_and_refuses_other_settings(
         [*TINY, "--seeds", "3", "--results-dir", str(tmp_path), "--resume"]
     )
     partial = tmp_path / "active_learning.partial.json"
-    record = benchmark.common.arguments_record(arguments)
+    record = runs.arguments_record(arguments)
     partial.write_text(
         json.dumps({"settings": record, "seeds": [{"kept": 1}], "seed_numbers": [1], "seconds": 5})
     )
@@ -212,9 +222,9 @@ def test_a_resumed_run_keeps_the_seeds_it_finished_and_refuses_other_settings(
 
 
 def test_the_speed_table_is_written_from_the_result_files(tmp_path):
-    figures = load("readme_figures", ROOT / "benchmarks" / "readme_figures.py")
     speed = {
-        name: figures.RESULT_FILES[name] for name in ("mc_scoring", "round_time", "pool_scale")
+        name: readme_figures.RESULT_FILES[name]
+        for name in ("mc_scoring", "round_time", "pool_scale")
     }
     text = readme_section(tmp_path, "speed", **speed)
     results = {name: json.loads(path.read_text()) for name, path in speed.items()}

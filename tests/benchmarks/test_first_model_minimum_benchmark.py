@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from benchmarks import first_model_minimum
+from benchmarks import first_model_minimum, runs
 from tests.benchmarks import readme_section
 
 TINY = [
@@ -44,6 +44,6 @@ def test_a_tiny_run_summarises_each_size_and_names_the_minimum_it_chose(tmp_path
 def test_the_project_default_is_the_minimum_the_committed_run_chose():
     from labelling.models import Project
 
-    saved = json.loads((first_model_minimum.RESULTS / "first_model_minimum.json").read_text())
+    saved = json.loads((runs.RESULTS / "first_model_minimum.json").read_text())
     default = Project._meta.get_field("retrain_minimum_labelled_subjects").default
     assert default == saved["headline"]["minimum_labelled_subjects"]

@@ -9,12 +9,12 @@ from benchmarks import common
 from tests.benchmarks import benchmark_fixtures, readme_section
 
 TINY = [
-    *("--pool", "30", "--initial", "40", "--seeds", "3", "--image-size", "16"),
+    *("--pool", "30", "--initial", "40", "--seeds", "2", "--image-size", "16"),
     *("--samples", "5", "--epochs", "1", "--rules", "0.2,0.1/0.3/4"),
 ]
 
 
-benchmark, tiny = benchmark_fixtures("retirement.py", TINY)
+benchmark, tiny = benchmark_fixtures("retirement", TINY)
 
 
 def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny):
@@ -27,7 +27,7 @@ def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny):
     assert headline["rule"] == "0.2" and set(saved["by_rule"]) == {"0.2", "0.1/0.3/4"}
     assert (headline["threshold"], headline["max_expected_change"]) == (0.2, 1.0)
     assert headline["best_rule"] in saved["by_rule"]
-    assert [seed["fixed_votes"] for seed in saved["seeds"]] == [30 * 15] * 3
+    assert [seed["fixed_votes"] for seed in saved["seeds"]] == [30 * 15] * 2
 
 
 def test_the_headline_is_the_arithmetic_of_the_seeds(tiny):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import serving, serving_profile
+from benchmarks import serving_profile, serving_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,11 +67,13 @@ def server_taking():
 def open_loop(port: int, rate: float, seconds: float, folder: Path) -> dict:
     (folder / "cookies").write_text("".join(f"session{i} csrf{i}\n" for i in range(4)))
     (folder / "subjects").write_text("\n".join(str(1000 + i) for i in range(2000)) + "\n")
-    command = [sys.executable, str(ROOT / "benchmarks" / "openloop.py"), "--port", str(port)]
+    command = [sys.executable, "-m", "benchmarks.openloop", "--port", str(port)]
     command += ["--slug", "s", "--rate", str(rate), "--seconds", str(seconds), "--warmup", "0.5"]
     command += ["--cookies-file", str(folder / "cookies"), "--subjects", str(folder / "subjects")]
     command += ["--cursor-file", str(folder / "cursors"), "--drain-seconds", "20"]
-    output = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    output = subprocess.run(
+        command, capture_output=True, text=True, timeout=60, check=True, cwd=ROOT
+    )
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
@@ -84,7 +86,7 @@ def test_open_loop_keeps_its_rate_and_mix_on_a_server_that_keeps_up(server_takin
     assert run["next"]["requests"] == 66
     assert 95 <= run["achieved_per_s"] <= 101
     assert run["submit"]["p99_ms"] < 100
-    assert serving.holds(run)
+    assert serving_summary.holds(run)
     posts = [json.loads(body) for method, _, body in handler.seen if method == "POST"]
     assert all(path.endswith("next?count=3") for method, path, _ in handler.seen if method == "GET")
     # Each volunteer walks the subjects from its own cursor: no volunteer is sent one twice.
@@ -100,7 +102,7 @@ def test_open_loop_counts_latency_from_when_each_request_was_due(server_taking, 
     run = open_loop(port, rate=100, seconds=2, folder=tmp_path)
     assert run["submit"]["p99_ms"] > 1500  # a closed-loop client would see about 20 ms
     assert run["achieved_per_s"] < 60
-    assert not serving.holds(run)
+    assert not serving_summary.holds(run)
 
 
 def test_profile_puts_each_sample_in_its_innermost_layer():

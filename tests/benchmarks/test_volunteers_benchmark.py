@@ -5,16 +5,17 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import common
+from benchmarks import common, volunteers_crowd
 from mlworker import reliability
 from tests.benchmarks import benchmark_fixtures, readme_section
 
+# One seed, in this process (the active-learning tiny run is the one that runs seeds side by side).
 TINY = [
-    *("--preset", "small", "--pool", "40", "--test", "20", "--crowd", "40", "--seeds", "2"),
+    *("--preset", "small", "--pool", "40", "--test", "20", "--crowd", "40", "--seeds", "1"),
     *("--image-size", "16", "--samples", "4", "--epochs", "1", "--members", "1"),
 ]
 
-benchmark, tiny = benchmark_fixtures("volunteers.py", [*TINY, "--jobs", "2"])
+benchmark, tiny = benchmark_fixtures("volunteers", TINY)
 
 
 def test_a_tiny_run_writes_the_headline_the_issue_reads(tiny, tmp_path):
@@ -54,8 +55,8 @@ def test_honest_sessions_vote_alike_in_both_crowds_and_bad_ones_as_their_kind(be
         "session": np.tile(np.arange(3), 4),
         "uniforms": rng.random((12, 3)),
     }
-    clean = benchmark.simulate_votes(p, classifications, ["honest"] * 3, questions)
-    bad = benchmark.simulate_votes(
+    clean = volunteers_crowd.simulate_votes(p, classifications, ["honest"] * 3, questions)
+    bad = volunteers_crowd.simulate_votes(
         p, classifications, ["honest", "one-button", "hostile"], questions
     )
     honest = clean.volunteer == 0
@@ -70,4 +71,4 @@ def test_honest_sessions_vote_alike_in_both_crowds_and_bad_ones_as_their_kind(be
     nobody = [np.zeros_like(table) for table in counts]
     reach = common.true_reach(p, questions)
     expected = np.sqrt(np.sum(reach * (0.5 - p) ** 2) / np.sum(reach))
-    assert benchmark.catalogue_rmse(nobody, p, reach) == pytest.approx(expected)
+    assert volunteers_crowd.catalogue_rmse(nobody, p, reach) == pytest.approx(expected)

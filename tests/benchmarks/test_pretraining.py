@@ -1,10 +1,10 @@
-"""Self-supervised trunks (mlworker/pretraining.py) on tiny images."""
+"""Self-supervised trunks (benchmarks/pretraining.py, the levers benchmark's) on tiny images."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from mlworker import pretraining
+from benchmarks import pretraining
 from mlworker.model import ModelConfig
 from mlworker.questions import independent
 

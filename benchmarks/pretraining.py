@@ -1,9 +1,11 @@
-"""Learn from every image a project holds: a self-supervised trunk, before any vote.
+"""Learn from every image a project holds: a self-supervised trunk, before any vote (the levers
+benchmark's `pretrained` lever; production does not pretrain, so this lives with the benchmarks).
 
 The trunk is the network a fresh model would train (model.build_trunk: the convolutions and the
 dense features), fitted without labels on all the project's images, labelled or not. It is saved
-as a Keras file and becomes the project's starting model through the transfer path (transfer.py,
-model.build_source_trunk): the vote head learns on it, then everything is fine-tuned.
+as a Keras file and becomes the starting model through production's transfer path
+(mlworker/transfer.py, model.build_source_trunk): the vote head learns on it, then everything is
+fine-tuned.
 
 The method is SimCLR (Chen et al. 2020): each image's two views must be told apart from every other
 image's in the batch (a projector on top, the normalised-temperature cross-entropy), with views
