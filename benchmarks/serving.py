@@ -140,11 +140,11 @@ def build_queue(project_id: int) -> tuple[float, int]:
 
 
 def pgbench_script(project: dict, volunteers: tuple[int, int], path: Path) -> Path:
-    """The submit's statement (labelling.volunteer.submission.SUBMIT_SQL) with pgbench variables."""
-    from labelling.volunteer.submission import SUBMIT_SQL, _counts_sql
+    """The submit's statement (labelling.volunteer.submission.submit_statement) with pgbench
+    variables."""
+    from labelling.volunteer.submission import submit_statement
 
-    counts, _ = _counts_sql({"smooth-or-featured": "smooth"})
-    statement = SUBMIT_SQL.replace("{counts}", counts)
+    statement = submit_statement(1)  # one answered question, smooth-or-featured = smooth
     for name, value in {
         "%(question_0)s": "'smooth-or-featured'",
         "%(answer_0)s": "'smooth'",

@@ -185,7 +185,9 @@ def _counts_expression(answered: int) -> str:
 
 
 @functools.cache
-def _submit_sql(answered: int) -> str:
+def submit_statement(answered: int) -> str:
+    """SUBMIT_SQL for a vote that answers `answered` questions: its parameters are those of
+    `_counts_sql` (`%(question_<i>)s`, `%(answer_<i>)s`) and `_submit_in_one_statement`'s."""
     return SUBMIT_SQL.replace("{counts}", _counts_expression(answered))
 
 
@@ -210,7 +212,7 @@ def _submit_in_one_statement(
     }
     try:
         found, classification_id, after_retirement, requested, status = _execute_prepared(
-            _submit_sql(len(walked)), params
+            submit_statement(len(walked)), params
         )
     except IntegrityError:  # the session's volunteer no longer exists (the only foreign key left)
         raise VolunteerGone(
