@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
         bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round bench-transfer \
         bench-levers bench-volunteers bench-first-model-minimum \
         services clean \
-        reliability-doc
+        reliability-doc docs-figures
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,9 +37,18 @@ test-fast: $(STAMP) services imports
 
 test-slow: $(STAMP) services
 	$(PY) -m pytest -m slow
-	$(PY) scripts/reliability_doc.py
 
-# docs/reliability.md's table of measured counts, from docs/reliability.json (the fault tests write it).
+# The figures the docs show, from the tests that take them (which still assert what they show):
+# the browser tests' screenshots in docs/screenshots/, the fault tests' counts in
+# docs/reliability.json and docs/reliability.md's table. Every other test run writes them to
+# test-artifacts/docs/ (git-ignored) and leaves docs/ alone.
+DOCS_FIGURE_TESTS := tests/faults tests/labelling/volunteer/test_browser_volunteer.py \
+                     tests/labelling/staff/test_browser_dashboard.py \
+                     tests/labelling/staff/test_browser_own_project.py
+docs-figures: $(STAMP) services
+	STARLING_WRITE_DOCS=1 $(PY) -m pytest $(DOCS_FIGURE_TESTS)
+
+# docs/reliability.md's table of measured counts, redrawn from docs/reliability.json.
 reliability-doc: $(STAMP)
 	$(PY) scripts/reliability_doc.py
 

@@ -24,8 +24,8 @@ ROLES = ("train", "validation", "held_out")
 # A version is judged worse than the image-free baseline when its held-out NLL is higher by more
 # than this many standard errors of the paired per-subject difference (one-sided, about 10%).
 # A plain comparison of means on an early round's ~15 held-out subjects was decided by one subject:
-# one confident miss (40 nats) flagged CNNs that beat the baseline on 13 of 14 held-out subjects
-# and by 0.6 nats on 2,000 test galaxies (README, "calibrated from round 0").
+# one confident miss flagged CNNs that beat the baseline on nearly all the other held-out subjects
+# and on the test galaxies (README, "The loop, the queue and retirement in detail", tells the case).
 WORSE_STANDARD_ERRORS = 1.28
 
 
@@ -44,13 +44,16 @@ def model_config(
     kernels starting at zero (an untrained model predicts the mean fractions). Trained on 8
     dropout masks per image at once with the alpha = 0.5 objective (model.py), which lets the
     masks spread where the image does not settle the votes. Chosen on 100 labelled synthetic
-    galaxies (README, "calibrated from round 0"): the paper's six convolutions / dense 128 with
-    one mask per step scored 12 nats where the image-free baseline scores 2.8.
+    galaxies, where the paper's six convolutions / dense 128 with one mask per step did far worse
+    than the image-free baseline; how this layout's first model compares with that baseline is
+    benchmarks/results/first_round.json's `headline` (`nll_mean`, `baseline_nll_mean`; README,
+    "The first model against the image-free baseline").
 
     With a `trunk_source` (another project's version or a Keras file, transfer.py) the trunk is
     the source's instead of the four convolutions, and the head is built fresh on its features.
     Images with no "up" (`rotation_invariant`) are scored under their 8 symmetries: in the levers
-    screen (README) that lowered the test NLL on both image kinds at no cost in training.
+    screen that lowered the test NLL on both image kinds at no cost in training
+    (`headline.levers.<kind>.symmetries` in benchmarks/results/levers.json).
     """
     return ModelConfig(
         image_size=image_size,

@@ -1,8 +1,8 @@
 """The question tree as the model and the vote maths see it: one `QuestionConfig` per question.
 
-Plain Python (no NumPy, no TensorFlow), so the web process (labelling.tree) uses the same type as
-the worker, the benchmarks and the retirement rule. The web side's richer form (texts, shortcuts)
-is labelling.tree.QuestionNode; `Tree.head_questions()` turns it into these.
+Plain Python (no NumPy, no TensorFlow), so the web process (labelling.core.tree) uses the same
+type as the worker, the benchmarks and the retirement rule. The web side's richer form (texts,
+shortcuts) is labelling.core.tree.QuestionNode; `Tree.head_questions()` turns it into these.
 """
 
 from collections.abc import Sequence

@@ -13,7 +13,8 @@ class TrainingSettings:
     epochs: int = 40
     # A network starting from random weights trains this long before early stopping may stop it:
     # the validation NLL of an early round's ~15 subjects jumps by nats from epoch to epoch, and
-    # stopping on its first dip left round-0 models worse than the image-free baseline (README).
+    # stopping on its first dip left round-0 models worse than the image-free baseline (README,
+    # "The loop, the queue and retirement in detail").
     min_epochs: int = 25
     batch_size: int = 32
     min_steps_per_epoch: int = 20
@@ -22,22 +23,27 @@ class TrainingSettings:
     learning_rate: float = 2e-3
     # A version is this many networks, each trained from its own initialisation (or each from the
     # matching member of the version it warm-starts from), their MC samples pooled when scoring:
-    # in the levers screen (README), pooling two lowered the test NLL on both image kinds, where
-    # keeping the one with the lower validation NLL was decided by a noisy validation split.
+    # pooling lowered the test NLL on both image kinds, where keeping the one with the lower
+    # validation NLL was decided by a noisy validation split (the levers screens' changes against
+    # scratch: `headline.levers.<kind>.pooled` in benchmarks/results/levers_more.json and
+    # `.ensemble` in levers.json; README, "Levers for a model that learns from few labels").
     members: int = 2
     # With one member: a network starting from random weights is trained this many times from
     # different initialisations and the one with the lowest validation NLL kept (before pooling,
-    # on 100 labels about one training run in five failed to learn the image).
+    # a first model's training run on few labels sometimes failed to learn the image).
     fresh_restarts: int = 2
     validation_share: float = 0.15
     held_out_share: float = 0.15
-    # A model started from another one's trunk (transfer.py) first trains only its new head for
-    # this many epochs, the trunk frozen, then every layer at fine_tune_rate x learning_rate
-    # (0.3: in a probe on the transfer benchmark's data, 1.0 and no frozen epochs did worse at
-    # 100 and 400 labels and 0.1 did worse at 400; README, "starting from a model").
     # Weight of the agreement between two views of unlabelled images in each step's loss
-    # (consistency.py); 0: the model learns from labelled images alone.
+    # (consistency.py); 0: the model learns from labelled images alone (its screen against that:
+    # `headline.levers.<kind>.consistency` in benchmarks/results/levers_consistency.json).
     consistency_weight: float = 0.0
+    # A model started from another one's trunk (transfer.py) first trains only its new head for
+    # this many epochs, the trunk frozen, then every layer at fine_tune_rate x learning_rate. The
+    # rate was chosen in probes on the transfer benchmark's data against 1x, 0.1x and no frozen
+    # epochs (README, "Does starting from a model that already knows save labels?", the probes'
+    # table); the run with these values is benchmarks/results/transfer.json (`settings`, and
+    # `headline.label_saving`).
     frozen_epochs: int = 10
     fine_tune_rate: float = 0.3
 

@@ -1,10 +1,12 @@
 """Write the measured counts of the fault tests into docs/reliability.md.
 
-The fault tests (`make test-slow`) store what they measured in docs/reliability.json; this script
-renders that file as the table between the `<!-- fault-results -->` markers, so every number the
-document quotes comes from a run. `--check` exits 1 when the document is not what the file gives.
+The fault tests store what they measured in docs/reliability.json when `make docs-figures` runs
+them (in test-artifacts/docs/ on any other run); this script renders that file as the table
+between the `<!-- fault-results -->` markers, so every number the document quotes comes from a
+run. `--check` exits 1 when the document is not what the file gives. `--results` and `--output`
+render another results file into another copy of the document (docs/reliability.md's text).
 
-    .venv/bin/python scripts/reliability_doc.py [--check]
+    .venv/bin/python scripts/reliability_doc.py [--check] [--results FILE --output FILE]
 """
 
 import argparse
@@ -63,16 +65,17 @@ def updated(document: str, results: dict) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check; write nothing")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the counts (JSON)")
+    parser.add_argument("--output", type=Path, default=DOCUMENT, help="the document to write")
     arguments = parser.parse_args()
-    results = json.loads(RESULTS.read_text())
-    document = DOCUMENT.read_text()
-    wanted = updated(document, results)
+    results = json.loads(arguments.results.read_text())
+    wanted = updated(DOCUMENT.read_text(), results)
     if arguments.check:
-        if wanted != document:
-            print(f"{DOCUMENT} is out of date with {RESULTS}: run scripts/reliability_doc.py")
+        if not arguments.output.exists() or wanted != arguments.output.read_text():
+            print(f"{arguments.output} is out of date with {arguments.results}: run {__file__}")
             return 1
         return 0
-    DOCUMENT.write_text(wanted)
+    arguments.output.write_text(wanted)
     return 0
 
 

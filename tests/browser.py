@@ -1,9 +1,9 @@
 """Helpers the browser tests share: where their screenshots go, and waiting on the dashboard for a
 retrain by the real worker."""
 
-from pathlib import Path
-
 from playwright.sync_api import expect
+
+from tests.outputs import docs_folder
 
 # The web tests' two-question tree (tests.conftest.TWO_QUESTION_TREE) as staff type it in the form.
 TREE_TEXT = """smooth-or-featured: Is the galaxy smooth or featured?
@@ -13,13 +13,14 @@ bar: Is there a bar?
   bar [b] Bar
   no-bar [n] No bar"""
 
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
-
-def screenshot(page, name: str) -> None:
-    """The whole page, as docs/screenshots/<name> (the README shows them)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+def screenshot(page, name: str, full_page: bool = True) -> None:
+    """The page (the whole of it, or the viewport) as screenshots/<name> in the docs folder: docs/
+    for `make docs-figures` (the README shows them), test-artifacts/docs/ otherwise
+    (tests/outputs.py)."""
+    folder = docs_folder() / "screenshots"
+    folder.mkdir(exist_ok=True)
+    page.screenshot(path=str(folder / name), full_page=full_page)
 
 
 def wait_for_ready_versions(page, count: int, seconds: int = 120) -> None:

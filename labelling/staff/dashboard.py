@@ -1,7 +1,9 @@
 """Staff pages: set up a project, watch it, judge the model, take the catalogue away.
 
 Every view goes through `staff_only` (anonymous -> login, volunteers -> 403) and fetches the
-project through `staff_project`. Logic lives in services/selectors/loop/exports/charts.
+project through `staff_project`. The rules live where their concern does: `labelling.core`
+(projects, selectors), `labelling.catalogue` (imports, exports), `labelling.loop` (claims,
+model_selectors), `labelling.crowd.crowd_selectors`, and `staff_selectors` and `charts` beside this.
 """
 
 import tempfile

@@ -11,23 +11,34 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from tests.outputs import DOCS, ROOT, docs_folder
 from tests.processes import free_port, start_logged, wait_for_port
 
-ROOT = Path(__file__).resolve().parents[2]
 WEB_APPLICATION_NAME = "starling-fault-web"
-# What the fault tests measured in their last run; docs/reliability.md's table of counts is
-# generated from it (scripts/reliability_doc.py), here after every result as by `make reliability-doc`.
-RESULTS = ROOT / "docs" / "reliability.json"
 
 
 def record_result(name: str, **counts) -> None:
-    """Store one fault test's counts (with the date) in the results file, replacing its last, and
-    regenerate the document's table from it."""
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    """Store one fault test's counts (with the date) in reliability.json, replacing its last, and
+    regenerate reliability.md's table from it (scripts/reliability_doc.py): in docs/ for
+    `make docs-figures`, else in test-artifacts/docs/, starting from docs/' counts."""
+    folder = docs_folder()
+    results_file = folder / "reliability.json"
+    start = results_file if results_file.exists() else DOCS / "reliability.json"
+    results = json.loads(start.read_text()) if start.exists() else {}
     results[name] = {**counts, "date": datetime.date.today().isoformat()}
-    RESULTS.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "reliability_doc.py")], check=True)
-    print(f"[fault result] {name}: {counts}")
+    results_file.write_text(json.dumps(dict(sorted(results.items())), indent=2) + "\n")
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "reliability_doc.py"),
+            "--results",
+            str(results_file),
+            "--output",
+            str(folder / "reliability.md"),
+        ],
+        check=True,
+    )
+    print(f"[fault result] {name}: {counts} ({results_file})")
 
 
 class Gunicorn:

@@ -11,6 +11,16 @@ from mlworker.training_settings import TrainingSettings
 QUICK = TrainingSettings(epochs=3, min_steps_per_epoch=5, patience=3, fresh_restarts=1, members=1)
 
 
+@pytest.fixture(scope="module")
+def quick_fit(tiny_galaxies, galaxy_questions):
+    """A first version fitted on the tiny galaxies (keys 0..299), for the tests that only read it."""
+    images, counts = tiny_galaxies
+    config = pipeline.model_config(galaxy_questions, image_size=24)
+    return pipeline.fit_and_evaluate(
+        images, counts, range(len(images)), config, settings=QUICK, samples=10
+    )
+
+
 def test_a_subject_keeps_its_role_for_good_as_the_labelled_set_grows():
     first = pipeline.split_roles(range(200))
     later = pipeline.split_roles([*range(1000), *range(200)][::-1])
@@ -111,10 +121,9 @@ def test_a_model_that_cannot_see_anything_is_marked_worse_than_the_baseline(gala
     assert fit.metrics["_held_out"]["nll"] > fit.metrics["_held_out"]["baseline_nll"] + 2
 
 
-def test_scoring_ranks_by_joint_mi_or_by_entropy(tiny_galaxies, galaxy_questions):
-    images, counts = tiny_galaxies
-    config = pipeline.model_config(galaxy_questions, image_size=24)
-    fit = pipeline.fit_and_evaluate(images, counts, range(len(images)), config, settings=QUICK)
+def test_scoring_ranks_by_joint_mi_or_by_entropy(tiny_galaxies, quick_fit):
+    images, _ = tiny_galaxies
+    fit = quick_fit
     bald = pipeline.score(fit.model, images[:20], volunteers=15, samples=12, strategy="bald")
     entropy = pipeline.score(fit.model, images[:20], volunteers=15, samples=12, strategy="entropy")
     assert bald.samples["bar"].shape == (20, 2, 12) and bald.exact
@@ -181,13 +190,11 @@ def test_an_ensemble_is_saved_and_loaded_whole_and_warm_starts_member_by_member(
 
 
 def test_a_version_is_judged_beside_the_one_before_on_the_same_held_out_subjects(
-    tiny_galaxies, galaxy_questions, tmp_path
+    tiny_galaxies, galaxy_questions, quick_fit, tmp_path
 ):
     images, counts = tiny_galaxies
     config = pipeline.model_config(galaxy_questions, image_size=24)
-    first = pipeline.fit_and_evaluate(
-        images, counts, range(len(images)), config, settings=QUICK, samples=10
-    )
+    first = quick_fit
     assert "_against_previous" not in first.metrics  # nothing to compare a first version with
     folder = registry.save_model_version(tmp_path / "v1", first.model, first.config, first.metrics)
     spoiled = registry.load_model_version(folder)[0]  # certain of "smooth" for every image

@@ -104,7 +104,7 @@ def test_model_beats_predicting_the_mean_on_held_out_subjects(trained, tiny_gala
 def test_warm_start_begins_where_the_previous_model_ended(trained, tiny_galaxies, galaxy_questions):
     images, counts = tiny_galaxies
     config = ModelConfig(image_size=24, questions=galaxy_questions, **SMALL)
-    one_epoch = TrainingSettings(epochs=1)
+    one_epoch = TrainingSettings(epochs=1, min_steps_per_epoch=5)
     warm = training.train(
         images, counts, config, settings=one_epoch, seed=0, warm_start=trained.model, **SPLIT
     )

@@ -2,8 +2,6 @@
 field guide, three classifications at desktop size (mouse and keyboard) and on a 390 x 844 phone
 (touch), their own page; axe-core finds no serious or critical accessibility violation."""
 
-from pathlib import Path
-
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
@@ -15,9 +13,9 @@ from labelling.loop import rounds
 from labelling.models import Classification, Project
 from labelling.staff import guides
 from mlworker import synthetic
+from tests.browser import screenshot
 from tests.conftest import TWO_QUESTION_TREE
 
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "screenshots"
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 TUTORIAL = """## Welcome
@@ -95,8 +93,7 @@ def test_a_new_volunteer_reads_the_tutorial_classifies_three_images_and_sees_the
         "alt", "A synthetic galaxy, drawn for practice"
     )
     assert_accessible(page, "home")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "home.png"))
+    screenshot(page, "home.png", full_page=False)
     card.get_by_role("link", name="Classify Galaxy Hunt").click()
 
     close_tutorial_after_checks(page)
@@ -117,8 +114,7 @@ def test_a_new_volunteer_reads_the_tutorial_classifies_three_images_and_sees_the
         "alt", f"Example of 'Bar' (subject {project.subjects.order_by('pk')[3].pk})"
     )
     assert_accessible(page, "field guide")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "field-guide.png"))
+    screenshot(page, "field-guide.png", full_page=False)
     page.keyboard.press("Escape")
     expect(guide).to_be_hidden()
     page.get_by_role("button", name="Field guide").click()
@@ -128,7 +124,7 @@ def test_a_new_volunteer_reads_the_tutorial_classifies_three_images_and_sees_the
     expect(page.get_by_role("button", name="Field guide")).to_be_focused()
 
     assert_accessible(page, "classify")
-    page.screenshot(path=str(SCREENSHOTS / "classify-desktop.png"))
+    screenshot(page, "classify-desktop.png", full_page=False)
     caption = page.locator("#subject-caption")
     seen = []
     # First image by mouse, then keyboard: the answers are buttons named by their text.
@@ -192,8 +188,7 @@ def test_on_a_phone_a_volunteer_classifies_three_images_by_touch(
     assert smooth["height"] >= 48 and smooth["width"] >= 300, smooth
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert_accessible(page, "classify on a phone")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "classify-phone.png"))
+    screenshot(page, "classify-phone.png", full_page=False)
 
     caption = page.locator("#subject-caption")
     seen = []
@@ -214,6 +209,6 @@ def test_on_a_phone_a_volunteer_classifies_three_images_by_touch(
     page.goto(f"{live_server.url}/me/")
     expect(page.locator("#volunteer-total")).to_have_text("3")
     assert_accessible(page, "volunteer page on a phone")
-    page.screenshot(path=str(SCREENSHOTS / "volunteer-phone.png"))
+    screenshot(page, "volunteer-phone.png", full_page=False)
     context.close()
     assert csp_violations == []
