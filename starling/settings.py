@@ -111,6 +111,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # What the account may do in the staff page's project (labelling/staff/access.py).
+                "labelling.staff.access.project_access",
             ],
         },
     },
@@ -156,6 +158,31 @@ MODEL_ROOT = Path(env_str("MODEL_ROOT", str(DATA_DIR / "models")))
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Project teams (labelling/teams/). Who may start a project: "anyone" signed in, or
+# "administrators" (superusers) only; whether a project goes public only once a site administrator
+# approved the owner's review request (true), or when its team publishes it (false).
+STARLING_PROJECT_CREATORS = env_str("STARLING_PROJECT_CREATORS", "anyone")
+if STARLING_PROJECT_CREATORS not in ("anyone", "administrators"):
+    raise ImproperlyConfigured(
+        "Invalid value for STARLING_PROJECT_CREATORS: expected anyone or administrators, "
+        f"received {STARLING_PROJECT_CREATORS!r}"
+    )
+STARLING_PROJECT_REVIEW = env_bool("STARLING_PROJECT_REVIEW", True)
+
+# Mail (password resets): SMTP when EMAIL_HOST is set, else printed on the web process's console.
+EMAIL_HOST = env_str("EMAIL_HOST")
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "starling@localhost")
 
 # Sign-in throttling (django-axes): after AXES_FAILURE_LIMIT failed sign-ins for one username from
 # one address, that pair is refused (429, templates/registration/locked_out.html) for the cool-off.

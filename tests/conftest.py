@@ -133,7 +133,11 @@ def other_volunteer(db):
 
 @pytest.fixture
 def staff(db):
-    return get_user_model().objects.create_user("staff", password="staff-password-1", is_staff=True)
+    """A site administrator: the owner of every project (labelling/teams/permissions.py). The
+    roles of a project's team are tested in tests/labelling/teams."""
+    return get_user_model().objects.create_user(
+        "staff", password="staff-password-1", is_staff=True, is_superuser=True
+    )
 
 
 # Any 32 letters or digits: Django's CSRF check compares the X-CSRFToken header with the cookie.

@@ -18,6 +18,12 @@ class NotFound(StarlingError):
     status = 404
 
 
+class Forbidden(StarlingError):
+    """The account may not do this (its message says which role would)."""
+
+    status = 403
+
+
 class Conflict(StarlingError):
     status = 409
 

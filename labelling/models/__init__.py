@@ -20,6 +20,14 @@ from labelling.models.projects import (
     RetrainState,
 )
 from labelling.models.subjects import Classification, FieldGuideExample, Subject, SubjectStatus
+from labelling.models.teams import (
+    Membership,
+    MembershipAction,
+    MembershipChange,
+    ProjectReview,
+    ReviewStatus,
+    Role,
+)
 from labelling.models.volunteers import Volunteer, VolunteerExclusion, VolunteerReliability
 
 __all__ = [
@@ -30,14 +38,20 @@ __all__ = [
     "Answer",
     "Classification",
     "FieldGuideExample",
+    "Membership",
+    "MembershipAction",
+    "MembershipChange",
     "ModelVersion",
     "ModelVersionStatus",
     "Prediction",
     "Project",
+    "ProjectReview",
     "Question",
     "RetirementReason",
     "RetirementRule",
     "RetrainState",
+    "ReviewStatus",
+    "Role",
     "Subject",
     "SubjectStatus",
     "Volunteer",

@@ -302,3 +302,31 @@ def subjects_retired(*, project_id: int, subject_ids: list[int]) -> None:
         if client is not None:
             redis_failed("a retirement's queue update")
         serving_version_bump(project_id=project_id)
+
+
+def volunteer_seen_forget(*, volunteer_id: int, project_ids) -> None:
+    """The volunteer's history in these projects changed outside a vote (an anonymous volunteer's
+    classifications joined their account): their seen sets are reloaded from the database at their
+    next lookup. A failure bumps the projects' serving versions, as a missed vote's write does."""
+    if queue_redis_url() is None or not project_ids:
+        return
+    versions = dict(Project.objects.filter(pk__in=project_ids).values_list("pk", "serving_version"))
+    client = redis_client()
+    try:
+        if client is None:
+            raise redis.ConnectionError("Redis marked unavailable")
+        client.delete(
+            *[
+                _seen_key(project_id, version, volunteer_id)
+                for project_id, version in versions.items()
+            ],
+            *[
+                _cursor_key(project_id, version, volunteer_id)
+                for project_id, version in versions.items()
+            ],
+        )
+    except redis.RedisError:
+        if client is not None:
+            redis_failed("forgetting a volunteer's seen subjects")
+        for project_id in versions:
+            serving_version_bump(project_id=project_id)

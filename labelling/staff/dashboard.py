@@ -1,22 +1,19 @@
 """Staff pages: set up a project, watch it, judge the model, take the catalogue away.
 
-Every view goes through `staff_only` (anonymous -> login, volunteers -> 403) and fetches the
-project through `staff_project`. The rules live where their concern does: `labelling.core`
+Every view names the right it needs in its project for each method (labelling/staff/access.py;
+labelling/teams/permissions.py answers). The rules live where their concern does: `labelling.core`
 (projects, selectors), `labelling.catalogue` (imports, exports), `labelling.loop` (claims,
-model_selectors), `labelling.crowd.crowd_selectors`, and `staff_selectors` and `charts` beside this.
+model_selectors), `labelling.crowd.crowd_selectors`, `labelling.teams` (members, reviews), and
+`staff_selectors` and `charts` beside this.
 """
 
 import tempfile
-from functools import wraps
 from pathlib import Path
 
 from django.contrib import messages
-from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 
 from labelling.catalogue import exports, imports
 from labelling.core import projects, selectors
@@ -24,35 +21,17 @@ from labelling.core.errors import NotFound, StarlingError
 from labelling.core.tree import nodes_from_dicts, tree_from_nodes
 from labelling.crowd import crowd_selectors
 from labelling.loop import claims, model_selectors
-from labelling.models import (
-    ModelVersion,
-    ModelVersionStatus,
-    Prediction,
-    Project,
-)
+from labelling.models import ModelVersion, ModelVersionStatus, Prediction
 from labelling.staff import charts, staff_selectors
+from labelling.staff.access import any_account, project_page, site_page
 from labelling.staff.forms import SETTINGS_FIELDS, ProjectForm, UploadForm, tree_as_text
+from labelling.teams import members, permissions, reviews, team_selectors
+from labelling.teams.permissions import Right
 from mlworker import sources
 from mlworker.questions import GALAXY_QUESTIONS
 
 # A new project starts from the demo's galaxy tree (its one definition), as text to edit.
 DEFAULT_TREE = tree_as_text(tree_from_nodes(nodes_from_dicts(GALAXY_QUESTIONS)))
-
-
-def staff_only(view):
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not request.user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
-            raise PermissionDenied("Staff only")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-def staff_project(slug: str) -> Project:
-    return get_object_or_404(Project, slug=slug)
 
 
 def png(data: bytes) -> HttpResponse:
@@ -61,23 +40,36 @@ def png(data: bytes) -> HttpResponse:
     return response
 
 
-@staff_only
+@site_page(get=any_account)
 def home(request):
-    return render(
-        request, "labelling/dashboard/home.html", {"projects": selectors.project_list_all()}
-    )
+    """The account's projects; a site administrator's: every project, filtered by `?show=`."""
+    show = request.GET.get("show")
+    try:
+        listed = team_selectors.staff_home_projects(user=request.user, show=show)
+    except StarlingError as error:
+        return HttpResponse(error.message, status=error.status, content_type="text/plain")
+    context = {
+        "projects": listed,
+        "show": show or "all",
+        "filters": team_selectors.HOME_FILTERS,
+        "may_create": permissions.creation_refusal(request.user) is None,
+        "waiting": reviews.reviews_pending().count() if request.user.is_superuser else 0,
+    }
+    return render(request, "labelling/dashboard/home.html", context)
 
 
-@staff_only
+@site_page(get=permissions.creation_refusal, post=permissions.creation_refusal)
 def project_new(request):
-    # Unpublished until staff publish it, once its images are uploaded.
+    """Anyone the site lets start a project (STARLING_PROJECT_CREATORS) becomes its owner. It is
+    unpublished until its team publishes it, once its images are uploaded (and approved)."""
     form = ProjectForm(
         request.POST or None, initial={"questions": DEFAULT_TREE, "is_published": False}
     )
     if request.method == "POST" and form.is_valid():
         values = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS if name != "title"}
         try:
-            project = projects.project_create(
+            project = members.project_create_owned(
+                owner=request.user,
                 slug=form.cleaned_data["slug"],
                 title=form.cleaned_data["title"],
                 questions=form.cleaned_data["questions"],
@@ -91,12 +83,18 @@ def project_new(request):
     return _project_form_page(request, form, creating=True)
 
 
-@staff_only
-def project_edit(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.EDIT, post=Right.EDIT)
+def project_edit(request, project):
     initial = {"questions": tree_as_text(selectors.project_tree(project=project))}
-    form = ProjectForm(request.POST or None, instance=project, initial=initial)
+    administrator = permissions.is_site_administrator(request.user)
+    form = ProjectForm(
+        request.POST or None,
+        instance=project,
+        initial=initial,
+        publish_refusal=reviews.publish_refusal(project=project, administrator=administrator),
+    )
     form.fields["slug"].disabled = True
+    was_published = project.is_published
     if request.method == "POST" and form.is_valid():
         try:
             projects.project_update(
@@ -107,6 +105,8 @@ def project_edit(request, slug):
         except StarlingError as error:
             form.add_error("questions", error.message)
         else:
+            if project.is_published and not was_published and administrator:
+                reviews.review_record_administrator_publish(project=project, by=request.user)
             messages.success(request, "Project saved.")
             return redirect("staff_dashboard", slug=project.slug)
     return _project_form_page(request, form, project=project)
@@ -121,9 +121,8 @@ def _project_form_page(request, form, **context) -> HttpResponse:
     )
 
 
-@staff_only
-def project_upload(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.EDIT, post=Right.EDIT)
+def project_upload(request, project):
     form = UploadForm(request.POST or None, request.FILES or None)
     report = None
     if request.method == "POST" and form.is_valid():
@@ -154,9 +153,8 @@ def project_upload(request, slug):
     )
 
 
-@staff_only
-def project_dashboard(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.VIEW)
+def project_dashboard(request, project):
     versions = model_selectors.model_versions_recent(project=project)
     latest_round = model_selectors.round_latest(project=project)
     return render(
@@ -172,14 +170,14 @@ def project_dashboard(request, slug):
             "ready_versions": [v for v in versions if v.status == ModelVersionStatus.READY],
             "start_model": sources.describe(project.start_model),
             "crowd": crowd_selectors.standing_summary(project=project),
+            "owners": team_selectors.owner_names(project=project),
+            "latest_review": reviews.project_reviews(project=project).first(),
         },
     )
 
 
-@staff_only
-@require_POST
-def project_retrain(request, slug):
-    project = staff_project(slug)
+@project_page(post=Right.RETRAIN)
+def project_retrain(request, project):
     if claims.retrain_request(project=project):
         messages.success(
             request, "Retrain queued: a worker will train, score the pool and pick the next round."
@@ -189,9 +187,8 @@ def project_retrain(request, slug):
     return redirect("staff_dashboard", slug=project.slug)
 
 
-@staff_only
-def round_view(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.VIEW)
+def round_view(request, project):
     latest_round = model_selectors.round_latest(project=project)
     context = {
         "project": project,
@@ -202,9 +199,8 @@ def round_view(request, slug):
     return render(request, "labelling/dashboard/round.html", context)
 
 
-@staff_only
-def subject_list(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.VIEW)
+def subject_list(request, project):
     status = request.GET.get("status") or None
     if status not in (None, "active", "retired"):
         return HttpResponse(
@@ -221,9 +217,8 @@ def subject_list(request, slug):
     )
 
 
-@staff_only
-def subject_detail(request, slug, subject_id):
-    project = staff_project(slug)
+@project_page(get=Right.VIEW)
+def subject_detail(request, project, subject_id):
     try:
         subject = selectors.subject_get_in_project(project=project, subject_id=subject_id)
     except NotFound as error:
@@ -260,10 +255,10 @@ def subject_detail(request, slug, subject_id):
     )
 
 
-@staff_only
-def chart_votes(request, slug):
+@project_page(get=Right.VIEW)
+def chart_votes(request, project):
     window = staff_selectors.votes_per_hour_window()
-    rows = staff_selectors.votes_per_hour(project=staff_project(slug), since=window[0])
+    rows = staff_selectors.votes_per_hour(project=project, since=window[0])
     return png(
         charts.votes_per_hour(
             [hour for hour, _ in rows], [n for _, n in rows], start=window[0], end=window[1]
@@ -271,9 +266,9 @@ def chart_votes(request, slug):
     )
 
 
-@staff_only
-def chart_learning(request, slug):
-    versions = model_selectors.model_versions_ready(project=staff_project(slug))
+@project_page(get=Right.VIEW)
+def chart_learning(request, project):
+    versions = model_selectors.model_versions_ready(project=project)
     return png(
         charts.versions_against_baseline(
             [
@@ -290,9 +285,9 @@ def chart_learning(request, slug):
     )
 
 
-@staff_only
-def chart_calibration(request, slug, number):
-    version = get_object_or_404(ModelVersion, project=staff_project(slug), number=number)
+@project_page(get=Right.VIEW)
+def chart_calibration(request, project, number):
+    version = get_object_or_404(ModelVersion, project=project, number=number)
     coverage = {
         k: m["coverage"]
         for k, m in version.metrics.items()
@@ -301,9 +296,8 @@ def chart_calibration(request, slug, number):
     return png(charts.calibration(coverage))
 
 
-@staff_only
-def chart_posterior(request, slug, subject_id, number, question):
-    project = staff_project(slug)
+@project_page(get=Right.VIEW)
+def chart_posterior(request, project, subject_id, number, question):
     prediction = get_object_or_404(
         Prediction, subject_id=subject_id, subject__project=project, model_version__number=number
     )
@@ -331,25 +325,22 @@ def _csv_response(lines, filename: str) -> StreamingHttpResponse:
     return response
 
 
-@staff_only
-def export_classifications(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.EXPORT)
+def export_classifications(request, project):
     return _csv_response(
         exports.classifications_csv(project=project), f"{project.slug}-classifications.csv"
     )
 
 
-@staff_only
-def export_counts(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.EXPORT)
+def export_counts(request, project):
     return _csv_response(
         exports.vote_counts_csv(project=project), f"{project.slug}-vote-counts.csv"
     )
 
 
-@staff_only
-def export_predictions(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.EXPORT)
+def export_predictions(request, project):
     number = request.GET.get("version", "")
     if number and not number.isdigit():
         return HttpResponse(
@@ -372,7 +363,6 @@ def export_predictions(request, slug):
     )
 
 
-@staff_only
-def export_catalogue(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.EXPORT)
+def export_catalogue(request, project):
     return _csv_response(exports.catalogue_csv(project=project), f"{project.slug}-catalogue.csv")

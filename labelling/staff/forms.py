@@ -20,7 +20,7 @@ from django import forms
 from labelling.core import projects
 from labelling.core.errors import InvalidInput
 from labelling.core.tree import AnswerNode, QuestionNode, Tree, tree_problems
-from labelling.models import Project
+from labelling.models import Project, Role
 
 QUESTION_LINE = re.compile(r"^(?P<key>[a-z0-9][a-z0-9_-]*)\s*:\s*(?P<text>.+)$")
 ANSWER_LINE = re.compile(
@@ -160,10 +160,19 @@ class ProjectForm(forms.ModelForm):
             raise forms.ValidationError(problems)
         return nodes
 
+    def __init__(self, *args, publish_refusal: str | None = None, **kwargs):
+        """`publish_refusal`: why this account may not publish the project yet (it waits for a
+        site administrator's approval, labelling/teams/reviews.py), or None."""
+        super().__init__(*args, **kwargs)
+        self.publish_refusal = publish_refusal
+
     def clean_is_published(self):
-        """A project is published only once it has images: volunteers would find nothing."""
+        """A project is published only once it has images: volunteers would find nothing; and,
+        where projects are reviewed, once a site administrator approved it."""
         published = self.cleaned_data["is_published"]
         problem = projects.project_publish_problem(project=self.instance) if published else None
+        if published and not problem and not self.instance.is_published:
+            problem = self.publish_refusal
         if problem:
             raise forms.ValidationError(problem)
         return published
@@ -286,4 +295,22 @@ class StartFileForm(forms.Form):
         help_text="A backbone trained elsewhere: one image input (height, width, 1 or 3 channels), "
         "pixels in [0, 1], features or a feature map out. Loaded in Keras' safe mode: no Lambda "
         "layers. Put any preprocessing inside the model.",
+    )
+
+
+class MemberForm(forms.Form):
+    name_or_email = forms.CharField(
+        label="User name or e-mail",
+        max_length=254,
+        help_text="An existing account: whoever you add signs up first.",
+    )
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.RESEARCHER)
+
+
+class ReviewRequestForm(forms.Form):
+    note = forms.CharField(
+        label="A word to the administrator (optional)",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
     )

@@ -8,14 +8,14 @@ from labelling.core import selectors
 from labelling.core.errors import StarlingError
 from labelling.core.markdown import render_markdown
 from labelling.staff import guides
-from labelling.staff.dashboard import staff_only, staff_project
+from labelling.staff.access import project_page
 from labelling.staff.forms import GuideForm
+from labelling.teams.permissions import Right
 from labelling.volunteer import volunteer_selectors
 
 
-@staff_only
-def project_guide(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.EDIT, post=Right.EDIT)
+def project_guide(request, project):
     tree = selectors.project_tree(project=project)
     chosen = volunteer_selectors.field_guide_example_ids(project=project)
     initial = {

@@ -8,15 +8,15 @@ from django.templatetags.static import static
 from labelling.core import selectors, snapshots
 from labelling.core.markdown import render_markdown
 from labelling.staff import staff_selectors
-from labelling.staff.dashboard import staff_only, staff_project
+from labelling.staff.access import project_page
+from labelling.teams.permissions import Right
 from labelling.volunteer import volunteer_selectors
 
 PREVIEW_SUBJECTS = 5
 
 
-@staff_only
-def project_preview(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.PREVIEW)
+def project_preview(request, project):
     tree = selectors.project_tree(project=project)  # as saved now, not a web process's cached copy
     loops = tree.loops()
     if loops:

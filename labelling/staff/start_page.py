@@ -7,15 +7,19 @@ from django.shortcuts import redirect, render
 from labelling.core.errors import StarlingError
 from labelling.loop.tasks import training_settings
 from labelling.staff import start_models
-from labelling.staff.dashboard import staff_only, staff_project
+from labelling.staff.access import project_page
 from labelling.staff.forms import StartFileForm, StartVersionForm
+from labelling.teams import permissions
+from labelling.teams.permissions import Right
 from mlworker import sources
 
 
-@staff_only
-def project_start(request, slug):
-    project = staff_project(slug)
-    candidates = start_models.start_candidates(project=project)
+@project_page(get=Right.EDIT, post=Right.EDIT)
+def project_start(request, project):
+    # Only versions of projects whose data the account may take away (their exports).
+    candidates = start_models.start_candidates(project=project).filter(
+        project__in=permissions.projects_with(request.user, Right.EXPORT)
+    )
     action = request.POST.get("action") if request.method == "POST" else None
     version_form = StartVersionForm(
         request.POST if action == "version" else None, candidates=candidates

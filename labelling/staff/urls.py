@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labelling.staff import dashboard
+from labelling.staff import dashboard, review_pages, team_pages
 from labelling.staff import guide_page as dashboard_guide
 from labelling.staff import preview_page as dashboard_preview
 from labelling.staff import start_page as dashboard_start
@@ -9,6 +9,13 @@ from labelling.staff import volunteers_page as dashboard_volunteers
 urlpatterns = [
     path("", dashboard.home, name="staff_home"),
     path("projects/new/", dashboard.project_new, name="staff_project_new"),
+    path("reviews/", review_pages.review_list, name="staff_reviews"),
+    path(
+        "reviews/<int:review_id>/approve/", review_pages.review_approve, name="staff_review_approve"
+    ),
+    path(
+        "reviews/<int:review_id>/decline/", review_pages.review_decline, name="staff_review_decline"
+    ),
     path("projects/<slug:slug>/", dashboard.project_dashboard, name="staff_dashboard"),
     path("projects/<slug:slug>/edit/", dashboard.project_edit, name="staff_edit"),
     path("projects/<slug:slug>/upload/", dashboard.project_upload, name="staff_upload"),
@@ -16,6 +23,19 @@ urlpatterns = [
     path("projects/<slug:slug>/preview/", dashboard_preview.project_preview, name="staff_preview"),
     path("projects/<slug:slug>/start/", dashboard_start.project_start, name="staff_start"),
     path("projects/<slug:slug>/retrain/", dashboard.project_retrain, name="staff_retrain"),
+    path("projects/<slug:slug>/members/", team_pages.project_members, name="staff_members"),
+    path(
+        "projects/<slug:slug>/members/<int:user_id>/role/",
+        team_pages.member_role,
+        name="staff_member_role",
+    ),
+    path(
+        "projects/<slug:slug>/members/<int:user_id>/remove/",
+        team_pages.member_remove,
+        name="staff_member_remove",
+    ),
+    path("projects/<slug:slug>/review/", review_pages.project_review, name="staff_review"),
+    path("projects/<slug:slug>/delete/", team_pages.project_delete, name="staff_delete"),
     path(
         "projects/<slug:slug>/volunteers/",
         dashboard_volunteers.volunteer_list,

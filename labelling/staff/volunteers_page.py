@@ -4,20 +4,19 @@ weighed (agreement per question, votes, sessions from one address), and the excl
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
 
 from labelling.core.errors import StarlingError
 from labelling.crowd import crowd_selectors, exclusions
 from labelling.models import VolunteerExclusion
-from labelling.staff.dashboard import staff_only, staff_project
+from labelling.staff.access import project_page
+from labelling.teams.permissions import Right
 from mlworker.reliability import FLAG_BELOW
 
 LISTED = 50
 
 
-@staff_only
-def volunteer_list(request, slug):
-    project = staff_project(slug)
+@project_page(get=Right.VIEW)
+def volunteer_list(request, project):
     excluded = crowd_selectors.excluded_volunteer_ids(project=project)
     rows = crowd_selectors.least_reliable(project=project, limit=LISTED)
     return render(
@@ -34,13 +33,12 @@ def volunteer_list(request, slug):
     )
 
 
-@staff_only
-@require_POST
-def volunteer_exclude(request, slug, volunteer_id):
+@project_page(post=Right.EXCLUDE)
+def volunteer_exclude(request, project, volunteer_id):
     return _standing_change(
         request,
-        slug,
-        lambda project: exclusions.volunteer_exclude(
+        project,
+        lambda: exclusions.volunteer_exclude(
             project=project,
             volunteer_id=volunteer_id,
             by=request.user,
@@ -50,24 +48,22 @@ def volunteer_exclude(request, slug, volunteer_id):
     )
 
 
-@staff_only
-@require_POST
-def volunteer_lift(request, slug, volunteer_id):
+@project_page(post=Right.EXCLUDE)
+def volunteer_lift(request, project, volunteer_id):
     return _standing_change(
         request,
-        slug,
-        lambda project: exclusions.volunteer_exclusion_lift(
+        project,
+        lambda: exclusions.volunteer_exclusion_lift(
             project=project, volunteer_id=volunteer_id, by=request.user
         ),
         f"Volunteer {volunteer_id}'s votes count again.",
     )
 
 
-def _standing_change(request, slug, change, done: str):
+def _standing_change(request, project, change, done: str):
     """Run an exclusion or a lift; say what happened, or why it could not, on the list."""
-    project = staff_project(slug)
     try:
-        change(project)
+        change()
         messages.success(request, done)
     except StarlingError as error:
         messages.error(request, str(error))

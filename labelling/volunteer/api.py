@@ -19,6 +19,8 @@ from labelling.core.errors import Conflict, InvalidInput, NotFound, StarlingErro
 from labelling.core.selectors import SUBJECT_ID_LIMIT
 from labelling.models import Volunteer
 from labelling.queue import choice
+from labelling.teams import permissions
+from labelling.teams.permissions import Right
 from labelling.volunteer import accounts, openapi, ratelimit, submission
 from labelling.volunteer.openapi import CLASSIFICATION_FIELDS, MAX_COUNT, MAX_EXCLUDED
 
@@ -88,11 +90,15 @@ def method_not_allowed(request: HttpRequest, allowed: str) -> JsonResponse:
     return response
 
 
-def project_for_volunteers(slug: str) -> snapshots.ProjectSnapshot:
-    """The one scoped fetch for volunteer endpoints: a published project (cached), else 404;
-    409 while its stored tree loops (a volunteer could never finish a classification)."""
+def project_for_volunteers(slug: str, user=None) -> snapshots.ProjectSnapshot:
+    """The one scoped fetch for volunteer endpoints: a published project (cached), or an
+    unpublished one for the signed-in `user` whose role lets them try it (a tester's run before
+    launch, labelling/teams/permissions.py), else 404; 409 while its stored tree loops (a
+    volunteer could never finish a classification)."""
     snapshot = snapshots.project_snapshot(slug=slug)
-    if not snapshot.project.is_published:
+    if not snapshot.project.is_published and not (
+        user is not None and permissions.may(user, snapshot.project, Right.PREVIEW)
+    ):
         raise NotFound(f"Unknown project {slug!r}")
     loop_message = snapshots.tree_loop_message(snapshot)
     if loop_message:
@@ -176,7 +182,7 @@ def parse_count(raw: str | None) -> int | None:
 @api_endpoint(openapi.NEXT_SUBJECT)
 def next_subject(request: HttpRequest, slug: str) -> JsonResponse:
     """`?count=N` (1..10): {"subjects": [...]} best first; without it: {"subject": ... or null}."""
-    snapshot = project_for_volunteers(slug)
+    snapshot = project_for_volunteers(slug, request.user)
     exclude_ids = parse_exclude(request.GET.get("exclude", ""))
     count = parse_count(request.GET.get("count"))
     payload = next_subject_payload(
@@ -207,7 +213,7 @@ def next_subject_payload(
 @api_endpoint(openapi.PROJECT_DETAIL)
 def project_detail(request: HttpRequest, slug: str) -> JsonResponse:
     """What a client needs to classify: the question tree and the project's settings."""
-    snapshot = project_for_volunteers(slug)
+    snapshot = project_for_volunteers(slug, request.user)
     project = snapshot.project
     ensure_csrf_cookie_once(request)
     return JsonResponse(
@@ -251,7 +257,7 @@ def parse_classification(raw: bytes) -> dict:
 
 @api_endpoint(openapi.CLASSIFICATIONS)
 def classifications(request: HttpRequest, slug: str) -> JsonResponse:
-    snapshot = project_for_volunteers(slug)
+    snapshot = project_for_volunteers(slug, request.user)
     require_json(request.content_type)
     body = parse_classification(request.body)
     try:

@@ -9,6 +9,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from labelling.core import snapshots
 from labelling.core.errors import NotFound
 from labelling.core.markdown import render_markdown
+from labelling.teams import permissions
+from labelling.teams.permissions import Right
 from labelling.volunteer import volunteer_selectors
 from labelling.volunteer.api import session_volunteer_id
 
@@ -31,7 +33,7 @@ def classify(request: HttpRequest, slug: str) -> HttpResponse:
     except NotFound:
         raise Http404(f"Unknown project {slug!r}") from None
     project = snapshot.project
-    if not project.is_published:
+    if not project.is_published and not permissions.may(request.user, project, Right.PREVIEW):
         raise Http404(f"Unknown project {slug!r}")
     loop_message = snapshots.tree_loop_message(snapshot)
     if loop_message:

@@ -1,10 +1,14 @@
 """Reads for the volunteers' pages: the home page's project cards, the field guide, a volunteer's
 own contributions. (The classify page's reads are labelling/core's.)"""
 
+import logging
+
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from labelling.core.tree import Tree
 from labelling.models import (
@@ -17,8 +21,20 @@ from labelling.models import (
     Volunteer,
 )
 
+logger = logging.getLogger(__name__)
 CARDS_CACHE_KEY = "starling:project-cards"
 CARDS_CACHE_SECONDS = 30
+
+
+@receiver(post_save, sender=Project)
+@receiver(post_delete, sender=Project)
+def _project_changed(sender, **kwargs) -> None:
+    """A project published (its review approved), unpublished, renamed or deleted: the home page
+    shows it at once, not after the cards' cache expires."""
+    try:
+        cache.delete(CARDS_CACHE_KEY)
+    except Exception:  # a cache that is down must not fail the save; the cards expire anyway
+        logger.warning("could not drop the cached project cards", exc_info=True)
 
 
 def project_cards() -> list[dict]:

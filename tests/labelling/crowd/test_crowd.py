@@ -13,6 +13,8 @@ from labelling.catalogue import exports
 from labelling.crowd import crowd_selectors, exclusions, reliability
 from labelling.models import (
     Classification,
+    Membership,
+    Role,
     Subject,
     SubjectStatus,
     VolunteerExclusion,
@@ -145,7 +147,9 @@ def catalogue_row(project, subject, question) -> dict:
 
 
 @pytest.mark.django_db
-def test_the_volunteer_list_and_its_actions_are_for_staff_only(make_project, staff, volunteer):
+def test_the_volunteer_list_and_its_actions_are_for_the_projects_team(
+    make_project, staff, volunteer
+):
     project = make_project(subjects=4)
     crowd_votes(project, list(Subject.objects.filter(project=project)), anonymous(3))
     reliability.reliability_update(project=project)
@@ -154,9 +158,13 @@ def test_the_volunteer_list_and_its_actions_are_for_staff_only(make_project, sta
     assert Client().get(url).status_code == 302  # to the login page
 
     other = Client()
-    other.force_login(volunteer.user)
-    assert other.get(url).status_code == 403
-    assert other.post(f"{url}{target}/exclude/", {"reason": "x"}).status_code == 403
+    other.force_login(volunteer.user)  # not a member: the project is not revealed
+    assert other.get(url).status_code == 404
+    assert other.post(f"{url}{target}/exclude/", {"reason": "x"}).status_code == 404
+    Membership.objects.create(project=project, user=volunteer.user, role=Role.RESEARCHER)
+    assert other.get(url).status_code == 200  # a researcher reads the list, changes nothing
+    refused = other.post(f"{url}{target}/exclude/", {"reason": "x"})
+    assert refused.status_code == 403 and "collaborator role" in refused.content.decode()
     assert not VolunteerExclusion.objects.exists()
 
     client = Client()
