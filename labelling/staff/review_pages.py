@@ -14,7 +14,7 @@ from labelling.teams.permissions import Right
 
 @project_page(get=Right.VIEW, post=Right.REVIEW)
 def project_review(request, project):
-    form = ReviewRequestForm(request.POST or None)
+    form = ReviewRequestForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             reviews.review_request(project=project, by=request.user, note=form.cleaned_data["note"])
