@@ -67,3 +67,19 @@ class AcquisitionRoundAdmin(admin.ModelAdmin):
 class AcquisitionPickAdmin(admin.ModelAdmin):
     list_display = ["acquisition_round", "subject", "rank", "score", "is_exploration"]
     raw_id_fields = ["subject"]
+
+
+@admin.register(models.Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    """Site administrators may fix a team here; owners change it on its Team page, which records
+    each change (labelling/teams/members.py)."""
+
+    list_display = ["project", "user", "role", "created_at"]
+    list_filter = ["project", "role"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(models.ProjectReview)
+class ProjectReviewAdmin(admin.ModelAdmin):
+    list_display = ["project", "status", "requested_at", "decided_at"]
+    list_filter = ["status"]

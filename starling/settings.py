@@ -158,6 +158,7 @@ MODEL_ROOT = Path(env_str("MODEL_ROOT", str(DATA_DIR / "models")))
 
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
 
 # Project teams (labelling/teams/). Who may start a project: "anyone" signed in, or
 # "administrators" (superusers) only; whether a project goes public only once a site administrator

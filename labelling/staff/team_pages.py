@@ -45,32 +45,29 @@ def project_members(request, project):
 
 @project_page(post=Right.MEMBERS)
 def member_role(request, project, user_id):
-    role = request.POST.get("role", "")
-    return _team_change(
-        request,
-        project,
-        lambda: members.member_role_change(
-            project=project, by=request.user, user_id=user_id, role=role
-        ),
-        f"Account {user_id} is now a {role} of {project.title}.",
-    )
+    def change() -> str:
+        changed = members.member_role_change(
+            project=project, by=request.user, user_id=user_id, role=request.POST.get("role", "")
+        )
+        return f"{changed.user.get_username()} is now a {changed.role} of {project.title}."
+
+    return _team_change(request, project, change)
 
 
 @project_page(post=Right.MEMBERS)
 def member_remove(request, project, user_id):
-    return _team_change(
-        request,
-        project,
-        lambda: members.member_remove(project=project, by=request.user, user_id=user_id),
-        f"Account {user_id} is no longer a member of {project.title}.",
-    )
+    def change() -> str:
+        removed = members.member_remove(project=project, by=request.user, user_id=user_id)
+        return f"{removed.user.get_username()} is no longer a member of {project.title}."
+
+    return _team_change(request, project, change)
 
 
-def _team_change(request, project, change, done: str):
-    """Run a change to the team; say what happened, or why it could not, on the members page."""
+def _team_change(request, project, change):
+    """Run a change to the team (it returns what it did); say so, or why it could not, on the
+    members page."""
     try:
-        change()
-        messages.success(request, done)
+        messages.success(request, change())
     except StarlingError as error:
         messages.error(request, error.message)
     return redirect("staff_members", slug=project.slug)

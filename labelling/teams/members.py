@@ -29,7 +29,9 @@ def account_find(*, name_or_email: str):
     none; InvalidInput when several accounts share the e-mail."""
     name_or_email = name_or_email.strip()
     users = get_user_model().objects.filter(is_active=True)
-    user = users.filter(username__iexact=name_or_email).first()
+    named = list(users.filter(username__iexact=name_or_email)[:2])
+    exact = [user for user in named if user.username == name_or_email]
+    user = exact[0] if exact else named[0] if len(named) == 1 else None
     if user is not None or "@" not in name_or_email:
         if user is None:
             raise NotFound(
@@ -91,13 +93,15 @@ def member_role_change(*, project: Project, by, user_id: int, role: str) -> Memb
 
 
 @transaction.atomic
-def member_remove(*, project: Project, by, user_id: int) -> None:
+def member_remove(*, project: Project, by, user_id: int) -> Membership:
+    """Remove a member; returns the membership as it was."""
     _lock_team(project)
     membership = _membership(project, user_id)
     if membership.role == Role.OWNER:
         _refuse_last_owner(project, membership, "removed")
     membership.delete()
     _record(project, by, membership.user, MembershipAction.REMOVED, membership.role, "")
+    return membership
 
 
 def _lock_team(project: Project) -> None:
