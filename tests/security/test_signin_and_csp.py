@@ -86,6 +86,9 @@ def page_urls(project) -> list[str]:
         f"/projects/{project.slug}/classify/",
         "/me/",
         LOGIN,
+        "/accounts/signup/",
+        "/accounts/password/",
+        "/accounts/password/reset/",
     ]
     return volunteer_pages + [
         url

@@ -121,6 +121,10 @@ def test_every_staff_url_and_method_answers_each_account_as_the_table_says(team,
         "review_id": review.pk,
     }  # fmt: skip
     routes = staff_routes()
+    undeclared = [
+        name for name, pattern in routes.items() if not hasattr(pattern.callback, "needs")
+    ]
+    assert undeclared == [], "staff views that do not declare what each method needs (access.py)"
     assert sorted(set(routes) - set(TABLE)) == [], "staff URLs missing from TABLE"
     assert sorted(set(TABLE) - set(routes)) == [], "TABLE rows with no staff URL"
     clients = {account: team.client(account) for account in ACCOUNTS}
