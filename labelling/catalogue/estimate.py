@@ -90,9 +90,8 @@ def best_estimate(
         points = samples[question.key]
         alpha = 1.0 + counts[question.key]
         beta = alpha.sum() - alpha
-        low, high = (
-            mixture_quantile(points, weights.mask_weights, weights.vague, alpha, beta, level)
-            for level in tails
+        low, high = mixture_quantile(
+            points, weights.mask_weights, weights.vague, alpha, beta, tails
         )
         estimates[question.key] = Estimate(means[question.key], low, high)
     return estimates
@@ -104,16 +103,17 @@ def mixture_quantile(
     beta_weight: float,
     alpha: np.ndarray,
     beta: np.ndarray,
-    level: float,
+    levels,
 ) -> np.ndarray:
-    """inf{x : F(x) >= level} per answer, F the CDF of sum_t point_weights[t] delta(points[t, a])
-    + beta_weight Beta(alpha[a], beta[a]). points [T, answers] (T may be 0), point_weights [T],
-    alpha and beta [answers] -> [answers]; the weights sum to 1.
+    """inf{x : F(x) >= level} per level and answer, F the CDF of sum_t point_weights[t]
+    delta(points[t, a]) + beta_weight Beta(alpha[a], beta[a]). points [T, answers] (T may be 0),
+    point_weights [T], alpha and beta [answers], levels [L] -> [L, answers]; the weights sum to 1.
 
     Sorted per answer, s_0 = 0 <= s_1 <= ... <= s_T <= s_T+1 = 1, C_j the points' mass up to s_j:
     on [s_j, s_j+1) F(x) = C_j + w I(x), I the Beta CDF. With j the number of points where
     F(s_j) < level, the quantile lies in (s_j, s_j+1]: it is max(s_j, I^-1((level - C_j) / w)) if
     that comes before s_j+1, else the jump at s_j+1."""
+    levels = np.asarray(levels, dtype=np.float64)[:, None]  # [L, 1]
     answers = points.shape[1]
     order = np.argsort(points, axis=0)
     ordered = np.take_along_axis(points, order, axis=0)
@@ -121,14 +121,14 @@ def mixture_quantile(
     at_points = cumulative
     if beta_weight > 0:
         at_points = cumulative + beta_weight * betainc(alpha, beta, ordered)
-    gap = np.sum(at_points < level, axis=0)
-    columns = np.arange(answers)
+    gap = np.sum(at_points[None, :, :] < levels[:, :, None], axis=1)  # [L, answers]
+    columns = np.arange(answers)[None, :]
     start = np.vstack([np.zeros((1, answers)), ordered])[gap, columns]
     end = np.vstack([ordered, np.ones((1, answers))])[gap, columns]
-    inverse = np.full(answers, np.inf)
+    inverse = np.full(gap.shape, np.inf)
     if beta_weight > 0:
         below = np.vstack([np.zeros((1, answers)), cumulative])[gap, columns]
-        needed = (level - below) / beta_weight
+        needed = (levels - below) / beta_weight
         inverse = np.where(needed > 1.0, np.inf, betaincinv(alpha, beta, np.clip(needed, 0.0, 1.0)))
     return np.minimum(end, np.maximum(start, inverse))
 
