@@ -40,13 +40,14 @@ class LatestPrediction:
 
 @dataclass
 class SubjectEstimates:
-    """Reads a project's version list and volunteer weights once; then a chunk of subjects at a
-    time (`chunk`), the baseline fitted at most once, when a subject first needs it."""
+    """Reads a project's version list and volunteer weights once (`weights`: every volunteer's by
+    default, crowd_selectors.vote_weights); then a chunk of subjects at a time (`chunk`), the
+    baseline fitted at most once, when a subject first needs it."""
 
     project: Project
     tree: Tree
+    weights: dict[int, float] | None = None
     good: dict[int, int] = field(init=False)  # {good version pk: number}
-    weights: dict[int, float] = field(init=False)
     _alphas: dict[str, np.ndarray] | None = field(init=False, default=None)
 
     def __post_init__(self):
@@ -56,7 +57,8 @@ class SubjectEstimates:
                 project=self.project, status=ModelVersionStatus.READY, worse_than_baseline=False
             ).values_list("pk", "number")
         )
-        self.weights = crowd_selectors.vote_weights(project=self.project)
+        if self.weights is None:
+            self.weights = crowd_selectors.vote_weights(project=self.project)
 
     def weighted_counts(self, subject_ids: list[int]) -> dict[int, dict]:
         return crowd_selectors.weighted_vote_counts(
@@ -106,7 +108,9 @@ class SubjectEstimates:
         return {q.key: np.asarray(stored[q.key], dtype=np.float64) for q in self.questions}
 
     def _fitted_baseline(self) -> dict[str, np.ndarray]:
-        """mlworker.baseline.fit on every voted subject's weighted votes."""
+        """mlworker.baseline.fit on every voted subject's weighted votes (every volunteer's
+        weight read here: `weights` may hold only some)."""
+        weights = crowd_selectors.vote_weights(project=self.project)
         rows: list[dict] = []
         voted = Subject.objects.filter(project=self.project, classification_count__gt=0)
         last = 0
@@ -114,7 +118,9 @@ class SubjectEstimates:
             voted.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:CHUNK]
         ):
             last = ids[-1]
-            rows += self.weighted_counts(ids).values()
+            rows += crowd_selectors.weighted_vote_counts(
+                project=self.project, subject_ids=ids, weights=weights
+            ).values()
         return baseline.fit(
             {
                 q.key: np.array(
