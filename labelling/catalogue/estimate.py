@@ -20,7 +20,10 @@ marginal of answer a is
 
 With the baseline, it is conjugate: Dirichlet(alpha_q + k_q), answer a's marginal
 Beta(alpha_qa + k_qa, sum(alpha_q) + n_q - alpha_qa - k_qa). With no votes, the model (or the
-baseline) alone; with many votes, both approach the vote fraction k_qa / n_q.
+baseline) alone; with many votes, both approach the vote fraction k_qa / n_q. The T samples stand
+for the model's belief as so many points: with far more votes than a retirement limit the
+posterior settles on the few samples nearest the vote fraction, and the interval reflects their
+spacing more than the votes' precision.
 
 The interval's ends are exact quantiles of that marginal, with no grid and no sampling: between two
 consecutive point masses the CDF is (mass of the points below) + w_v I(x; a, b), I the regularised
