@@ -8,6 +8,7 @@ sends its value in the X-CSRFToken header of every unsafe request.
 """
 
 import sys
+from collections import Counter
 from contextlib import contextmanager
 
 import pytest
@@ -114,9 +115,31 @@ def client_class(request):
     return Client if request.param == "django" else DeployedClient
 
 
-def pytest_terminal_summary(terminalreporter):
-    """How many of the run's requests the deployed fast path answered, when any test called it."""
+def _answered() -> Counter:
     wsgi = sys.modules.get("starling.wsgi")
-    if wsgi is not None:
-        answered = dict(wsgi.application.answered)
-        terminalreporter.write_line(f"answered by the deployed fast path: {answered}")
+    return Counter(wsgi.application.answered) if wsgi is not None else Counter()
+
+
+_ANSWERED_BY_XDIST_WORKERS: Counter = Counter()
+
+
+def pytest_sessionfinish(session):
+    """Under pytest-xdist, each worker hands its count to the controller (`workeroutput`)."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["fast_path_answered"] = dict(_answered())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _ANSWERED_BY_XDIST_WORKERS.update(
+        getattr(node, "workeroutput", {}).get("fast_path_answered", {})
+    )
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many of the run's requests the deployed fast path answered, when any test called it
+    (summed over the xdist workers)."""
+    answered = _answered() + _ANSWERED_BY_XDIST_WORKERS
+    if answered:
+        terminalreporter.write_line(f"answered by the deployed fast path: {dict(answered)}")

@@ -154,7 +154,8 @@ def test_database_connections_terminated_mid_request(start_gunicorn):
             for _ in range(8):
                 time.sleep(1)
                 cursor.execute(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE application_name = %s AND datname = current_database()",
                     [WEB_APPLICATION_NAME],
                 )
                 terminated.append(cursor.fetchone()[0])
