@@ -17,20 +17,25 @@ Per seed, from independent random streams (synthetic.streams): galaxies, votes, 
   probability where none does (before any vote: the model alone). At 15 votes it is the vote
   fraction k/N. Catalogue RMSE against the true p weights each question by the share of
   volunteers the true p sends to it.
-- Headline: votes the model-aware rule spends until its catalogue RMSE first reaches the fixed
-  rule's final RMSE, as a saving against the fixed rule's 15 x pool votes (-1 for a seed that never
-  reaches it); a paired BCa interval over seeds (each seed brings both rules); the share of
-  model-retired subjects whose final estimate is off the true p by more than 0.2 on a question most
-  of their volunteers reach (true reach share >= 0.5), beside the fixed rule's share on the same
-  subjects (15 votes are noisy too).
+- Headline: votes the model-aware rule spends until its catalogue RMSE is within 2% of the fixed
+  rule's final RMSE (`votes_saved_equal_rmse`: equal quality needs a margin), and until it first
+  reaches that RMSE exactly (`votes_saved`), each as a saving against the fixed rule's 15 x pool
+  votes (-1 for a seed that never gets there); paired BCa intervals over seeds (each seed brings
+  both rules); the share of model-retired subjects whose final estimate is off the true p by more
+  than 0.2 on a question most of their volunteers reach (true reach share >= 0.5), beside the fixed
+  rule's share on the same subjects (15 votes are noisy too).
 
 The figures and the README section are in retirement_summary.py.
 
     .venv/bin/python -m benchmarks.retirement                     # the README's figures
     .venv/bin/python -m benchmarks.retirement --preset small      # a few minutes
+    .venv/bin/python -m benchmarks.retirement --resummarise       # the figures again from the
+                                                                  # result file's seeds, no training
 """
 
 import argparse
+import datetime
+import json
 import time
 
 import numpy as np
@@ -62,6 +67,12 @@ def parse_arguments(argv=None):
         default=DEFAULT_RULES,
         help="model-aware rules to try, each width[/max expected change in votes[/minimum votes]] "
         "(defaults: change 1, --minimum-votes); the first is the headline (the project default)",
+    )
+    parser.add_argument(
+        "--resummarise",
+        action="store_true",
+        help="compute the figures again from the seeds of <results-dir>/<output>.json (no "
+        "training; its own rules and settings), rewrite it and its plot",
     )
     runs.add_run_arguments(parser, "retirement", resume=False)
     arguments = runs.with_preset(parser.parse_args(argv), PRESETS)
@@ -253,29 +264,60 @@ def run_seed(seed: int, arguments) -> dict:
     }
 
 
+def summarised(seeds: list[dict], rules: list[tuple[str, retirement.Rule]]) -> dict:
+    """The result's headline (the first rule's, the project default) and by_rule, from the seeds."""
+    summaries = {name: summarise(seeds, name) for name, _ in rules}
+    headline_rule, rule = rules[0]
+    head = summaries[headline_rule]
+    headline = {
+        "votes_saved": head["votes_saved"],
+        "votes_saved_interval": head["votes_saved_interval"],
+        "share_off_by_0_2": head["share_off_by_0_2"],
+        "rule": headline_rule,
+        "threshold": rule.threshold,
+        "max_expected_change": rule.max_expected_change,
+        "minimum_votes": rule.minimum_votes,
+        "seeds": len(seeds),
+        "seeds_model_worse_than_baseline": sum(s["model_worse_than_baseline"] for s in seeds),
+        # The rule of those tried that saved the most votes (not the default: read beside it).
+        "best_rule": max(summaries, key=lambda name: summaries[name]["votes_saved"]),
+        **{k: v for k, v in head.items() if k not in ("votes_saved", "share_off_by_0_2")},
+    }
+    return {"headline": headline, "by_rule": summaries}
+
+
+def resummarise(arguments, argv) -> dict:
+    """The headline and by_rule of <results-dir>/<output>.json computed again from the seeds it
+    holds (no training), with the rules and settings it was run with; the plot drawn again."""
+    from benchmarks import readme_figures
+
+    path = arguments.results_dir / f"{arguments.output}.json"
+    if not path.exists():
+        raise SystemExit(f"--resummarise: no result file {path} to summarise again")
+    result = json.loads(path.read_text())
+    settings = result["settings"]
+    stored = argparse.Namespace(limit=settings["limit"], minimum_votes=settings["minimum_votes"])
+    rules = [rule_from_text(text, stored) for text in settings["rules"]]
+    earlier = result.get("resummarised", {}).get("from_run_of") or readme_figures.run_date(path)
+    result |= summarised(result["seeds"], rules)
+    result["resummarised"] = {
+        "on": datetime.date.today().isoformat(),
+        "from_run_of": earlier,
+        "command": runs.command("retirement", argv),
+    }
+    plot = runs.write_result(result, arguments.results_dir, arguments.output)
+    plots.retirement_curves(result["seeds"], result["by_rule"], rules[0][0], plot)
+    return result
+
+
 def main(argv=None) -> dict:
     arguments = parse_arguments(argv)
+    if arguments.resummarise:
+        return resummarise(arguments, argv)
     started = time.time()
     seeds = runs.run_seeds(run_seed, arguments, range(arguments.seeds), arguments.jobs)
-    summaries = {name: summarise(seeds, name) for name, _ in arguments.rules}
-    headline_rule, rule = arguments.rules[0]
-    head = summaries[headline_rule]
     result = {
-        "headline": {
-            "votes_saved": head["votes_saved"],
-            "votes_saved_interval": head["votes_saved_interval"],
-            "share_off_by_0_2": head["share_off_by_0_2"],
-            "rule": headline_rule,
-            "threshold": rule.threshold,
-            "max_expected_change": rule.max_expected_change,
-            "minimum_votes": rule.minimum_votes,
-            "seeds": arguments.seeds,
-            "seeds_model_worse_than_baseline": sum(s["model_worse_than_baseline"] for s in seeds),
-            # The rule of those tried that saved the most votes (not the default: read beside it).
-            "best_rule": max(summaries, key=lambda name: summaries[name]["votes_saved"]),
-            **{k: v for k, v in head.items() if k not in ("votes_saved", "share_off_by_0_2")},
-        },
-        "by_rule": summaries,
+        **summarised(seeds, arguments.rules),
         "seeds": seeds,
         "settings": {k: v for k, v in runs.arguments_record(arguments).items() if k != "rules"}
         | {"rules": [name for name, _ in arguments.rules]},
@@ -283,7 +325,7 @@ def main(argv=None) -> dict:
         "command": runs.command("retirement", argv),
     }
     path = runs.write_result(result, arguments.results_dir, arguments.output)
-    plots.retirement_curves(seeds, summaries, headline_rule, path)
+    plots.retirement_curves(seeds, result["by_rule"], arguments.rules[0][0], path)
     print(f"{result['seconds']} s")
     return result
 

@@ -1,5 +1,6 @@
 """Streamed CSV exports: raw classifications, vote counts per subject, a model version's
-predictions, and the catalogue of every subject (votes and the latest good model's estimate).
+predictions, and the catalogue of every subject (votes, the latest good model's posterior, and the
+best estimate from both).
 
 Each function yields CSV lines, reading the database in chunks (`.iterator(chunk_size=...)`), so a
 million subjects stream in constant memory to a file or an HTTP response.
@@ -10,17 +11,11 @@ import io
 import json
 from collections.abc import Iterator
 
+from labelling.catalogue.catalogue_estimates import SubjectEstimates
 from labelling.core.selectors import project_tree
 from labelling.core.votes import answer_counts
 from labelling.crowd import crowd_selectors
-from labelling.models import (
-    Classification,
-    ModelVersion,
-    ModelVersionStatus,
-    Prediction,
-    Project,
-    Subject,
-)
+from labelling.models import Classification, ModelVersion, Prediction, Project, Subject
 
 CHUNK = 2000
 
@@ -93,7 +88,8 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
     them the same with each vote weighted by its volunteer's reliability (":weighted"); how
     and when it retired ("limit" or "model", and the model version behind a model retirement);
     for a subject the model retired, each answer's predicted final vote fraction at the limit
-    (`question:answer:final_estimate`, the catalogue's estimate; empty otherwise)."""
+    (`question:answer:final_estimate`, the retirement rule's forecast; empty otherwise; the
+    catalogue's best estimate of the answer probabilities is catalogue_csv's)."""
     tree = project_tree(project=project)
     keys = tree.ordered_keys()
     header = ["subject_id", "original_name", "metadata", "status", "classifications"]
@@ -196,9 +192,12 @@ def predictions_missing_reason(*, version: ModelVersion) -> str | None:
 
 
 # Raw votes and, beside them, each vote counted with its volunteer's weight (labelling/crowd):
-# votes from volunteers judged unreliable or excluded count for little or nothing there.
+# votes from volunteers judged unreliable or excluded count for little or nothing there. Then the
+# model's own posterior mean vote fraction (mean, low90, high90), and the best estimate of the
+# answer's probability from the model and the weighted votes together (catalogue_estimates.py).
 CATALOGUE_VALUES = (
-    "votes", "fraction", "weighted_votes", "weighted_fraction", "mean", "low90", "high90"
+    "votes", "fraction", "weighted_votes", "weighted_fraction", "mean", "low90", "high90",
+    "estimate", "estimate_low90", "estimate_high90",
 )  # fmt: skip
 
 
@@ -206,8 +205,10 @@ def catalogue_csv(*, project: Project) -> Iterator[str]:
     """One row per subject and question, every subject (retired ones too): who it is (id, file
     name, metadata as JSON), how it retired, the question's N and per answer the votes, their
     fraction, the same weighted by each volunteer's reliability (N_weighted, weighted_votes,
-    weighted_fraction), and the posterior mean vote fraction with its 90% interval from the
-    latest good model version that scored the subject (`model_version`; empty when none has)."""
+    weighted_fraction), the posterior mean vote fraction with its 90% interval from the latest good
+    model version that scored the subject (`model_version`; empty when none has), and the best
+    estimate of the answer's probability with its 90% credible interval (estimate,
+    estimate_low90, estimate_high90: labelling/catalogue/estimate.py)."""
     tree = project_tree(project=project)
     keys = tree.ordered_keys()
     answer_keys = list(dict.fromkeys(a.key for key in keys for a in tree.questions[key].answers))
@@ -216,12 +217,7 @@ def catalogue_csv(*, project: Project) -> Iterator[str]:
     header += [f"{answer}:{value}" for answer in answer_keys for value in CATALOGUE_VALUES]
     header += ["model_version", "mutual_information"]
     yield _line(header)
-    good = dict(
-        ModelVersion.objects.filter(
-            project=project, status=ModelVersionStatus.READY, worse_than_baseline=False
-        ).values_list("pk", "number")
-    )
-    weights = crowd_selectors.vote_weights(project=project)
+    estimator = SubjectEstimates(project=project, tree=tree)
     subjects = Subject.objects.filter(project=project).order_by("pk")
     fields = ["pk", "original_name", "metadata", "status", "retirement_reason", "retired_at"]
     last = 0
@@ -230,54 +226,42 @@ def catalogue_csv(*, project: Project) -> Iterator[str]:
         if not chunk:
             return
         last = chunk[-1][0]
-        latest = _latest_predictions([row[0] for row in chunk], good)
-        weighted = crowd_selectors.weighted_vote_counts(
-            project=project, subject_ids=[row[0] for row in chunk], weights=weights
-        )
+        weighted = estimator.weighted_counts([row[0] for row in chunk])
+        estimated = estimator.chunk(weighted)
         for pk, name, metadata, status, reason, retired_at, votes in chunk:
-            number, per_question = latest.get(pk, ("", {}))
+            latest, estimates = estimated[pk]
             described = [pk, name, json.dumps(metadata, sort_keys=True), status, reason]
             described.append(retired_at.isoformat() if retired_at else "")
+            per_question = latest.per_question if latest else {}
             for key in keys:
                 total, weighted_total, cells, information = _catalogue_cells(
-                    tree, key, votes, weighted[pk], per_question
+                    tree, key, votes, weighted[pk], per_question, estimates[key]
                 )
                 blank = [""] * len(CATALOGUE_VALUES)
                 answers = [value for answer in answer_keys for value in cells.get(answer, blank)]
+                number = latest.number if latest else ""
                 yield _line([*described, key, total, weighted_total, *answers, number, information])
 
 
-def _latest_predictions(subject_ids: list[int], good: dict[int, int]) -> dict[int, tuple]:
-    """{subject id: (version number, per_question)} from the latest good version scoring it."""
-    rows = Prediction.objects.filter(subject_id__in=subject_ids, model_version_id__in=list(good))
-    latest: dict[int, tuple] = {}
-    for subject_id, version_id, per_question in rows.values_list(
-        "subject_id", "model_version_id", "per_question"
-    ):
-        number = good[version_id]
-        if subject_id not in latest or latest[subject_id][0] < number:
-            latest[subject_id] = (number, per_question)
-    return latest
-
-
-def _catalogue_cells(tree, key: str, votes, weighted, per_question: dict) -> tuple:
+def _catalogue_cells(tree, key: str, votes, weighted, per_question: dict, estimate) -> tuple:
     """(N, weighted N, {answer: CATALOGUE_VALUES}, mutual information) of a question."""
     counts = answer_counts(votes, tree, key)
     weighted_counts = answer_counts(weighted, tree, key)
     total, weighted_total = sum(counts), round(sum(weighted_counts), 4)
     question = per_question.get(key, {})
     cells = {}
-    for answer, count, weight in zip(
-        tree.questions[key].answers, counts, weighted_counts, strict=True
+    for index, (answer, count, weight) in enumerate(
+        zip(tree.questions[key].answers, counts, weighted_counts, strict=True)
     ):
-        estimate = question.get("answers", {}).get(answer.key, {})
+        model = question.get("answers", {}).get(answer.key, {})
         cells[answer.key] = [
             count,
             round(count / total, 6) if total else "",
             round(weight, 4),
             round(weight / weighted_total, 6) if weighted_total else "",
-            estimate.get("mean", ""),
-            estimate.get("low", ""),
-            estimate.get("high", ""),
+            model.get("mean", ""),
+            model.get("low", ""),
+            model.get("high", ""),
+            *(round(float(end[index]), 6) for end in estimate),
         ]
     return total, weighted_total, cells, question.get("mutual_information", "")

@@ -62,13 +62,18 @@ def trusted_vote_counts(*, project: Project, subject_ids: list[int]) -> dict[int
     return counts
 
 
-def vote_weights(*, project: Project) -> dict[int, float]:
+def vote_weights(*, project: Project, volunteer_ids: list[int] | None = None) -> dict[int, float]:
     """Each volunteer's weight as the last round estimated it, 0 for an excluded one (a volunteer
-    no round has weighed yet is missing: `weighted_vote_counts` gives them the prior weight)."""
-    weights = dict(
-        VolunteerReliability.objects.filter(project=project).values_list("volunteer_id", "weight")
-    )
-    return weights | dict.fromkeys(excluded_volunteer_ids(project=project), 0.0)
+    no round has weighed yet is missing: `weighted_vote_counts` gives them the prior weight);
+    every volunteer of the project's, or those of `volunteer_ids`."""
+    rows = VolunteerReliability.objects.filter(project=project)
+    if volunteer_ids is not None:
+        rows = rows.filter(volunteer_id__in=volunteer_ids)
+    weights = dict(rows.values_list("volunteer_id", "weight"))
+    excluded = excluded_volunteer_ids(project=project)
+    if volunteer_ids is not None:
+        excluded &= set(volunteer_ids)
+    return weights | dict.fromkeys(excluded, 0.0)
 
 
 def weighted_vote_counts(

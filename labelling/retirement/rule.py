@@ -3,18 +3,11 @@
 NumPy/SciPy only (no Django, no TensorFlow): the web side's task, the tests and the benchmark call
 these same functions.
 
-Prior over a subject's answer probabilities theta (one vector per question): a mixture of
-- the latest good model version's T stored MC-dropout samples, point masses of weight (1 - e) / T
-  each; all heads share one dropout mask, so one component carries every question's probabilities;
-- a vague component of weight e = VAGUE_WEIGHT: a flat Dirichlet(1, ..., 1) per question, so that
-  votes contradicting a confident model can overrule it (a "robust mixture prior").
-
-Votes so far: k_q of n_q per question (n_q = the volunteers who reached q). The posterior is the
-same mixture reweighted by each component's likelihood of every question's votes, following the
-tree (a question nobody reached contributes nothing):
-
-    w_t  ∝ (1 - e) / T * prod_q Multinomial(k_q; n_q, p_qt)
-    w_v  ∝ e * prod_q DirichletMultinomial(k_q; n_q, 1)       (its posterior: Dirichlet(1 + k_q))
+The prior over a subject's answer probabilities theta and its posterior given the votes so far
+(`posterior`, `posterior_mean_answers`) are mlworker/mixture.py's: the latest good model version's T
+stored MC-dropout samples as point masses, plus a vague flat Dirichlet of weight e = VAGUE_WEIGHT
+(a "robust mixture prior"), reweighted by every question's votes; w_t and w_v below are those
+posterior weights.
 
 Of the volunteers still to come (limit - classifications), m_q reach question q: the remaining
 volunteers times the share the posterior mean answers send down the tree, rounded. Answer a of q
@@ -31,30 +24,17 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
-from scipy.special import gammaln, logsumexp
 
 from labelling import retirement_reasons
 from mlworker.acquisition import credible_interval, reach_share
-from mlworker.baseline import log_pmf as dirichlet_multinomial_log_pmf
+from mlworker.mixture import VAGUE_WEIGHT, Posterior, posterior, posterior_mean_answers
 
-# Prior weight of the vague component. 0.1: after 3 agreeing votes, a model sure at 0.97 keeps 97%
-# of the posterior; one contradicting vote of 3 hands the vague component 25%, two of 3 91%.
-VAGUE_WEIGHT = 0.1
 INTERVAL_MASS = 0.9
 # "Expected change below one": E|K - E[K]| < 1 vote.
 MAX_EXPECTED_CHANGE_VOTES = 1.0
-PROBABILITY_FLOOR = 1e-12
 
 # Which rule a project uses is models.RetirementRule; the fixed-count rule is fixed_count.py.
 REASON_LIMIT, REASON_MODEL = retirement_reasons.LIMIT, retirement_reasons.MODEL
-
-
-@dataclass(frozen=True)
-class Posterior:
-    """Mixture weights after the votes: mask_weights [T] and vague (their sum is 1)."""
-
-    mask_weights: np.ndarray
-    vague: float
 
 
 @dataclass(frozen=True)
@@ -90,70 +70,6 @@ class Forecast:
                 for a, answer in enumerate(answers)
             },
         }
-
-
-def _check_samples(samples: dict, questions: Sequence) -> None:
-    sizes = set()
-    for question in questions:
-        array = samples.get(question.key)
-        if array is None or array.ndim != 2 or array.shape[1] != len(question.answers):
-            raise ValueError(
-                f"Invalid samples for question {question.key!r}: expected an array "
-                f"[samples, {len(question.answers)}], received "
-                f"{None if array is None else array.shape}"
-            )
-        sizes.add(array.shape[0])
-    if len(sizes) != 1 or 0 in sizes:
-        raise ValueError(f"Invalid samples: expected one positive sample count, received {sizes}")
-
-
-def multinomial_log_pmf(probabilities: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """log Multinomial(counts; sum(counts), p): probabilities [T, answers], counts [answers] -> [T]."""
-    counts = np.asarray(counts, dtype=np.float64)
-    log_p = np.log(np.clip(probabilities, PROBABILITY_FLOOR, 1.0))
-    coefficient = gammaln(counts.sum() + 1) - gammaln(counts + 1).sum()
-    return coefficient + log_p @ counts
-
-
-def posterior(
-    samples: dict[str, np.ndarray],
-    counts: dict[str, np.ndarray],
-    questions: Sequence,
-    *,
-    vague_weight: float = VAGUE_WEIGHT,
-) -> Posterior:
-    """Mixture weights given the votes. samples {q: [T, answers]}, counts {q: int [answers]}
-    (a question missing from counts has no votes); questions: key/answers/reached_from objects."""
-    if not 0.0 <= vague_weight < 1.0:
-        raise ValueError(f"Invalid vague_weight: expected 0 <= w < 1, received {vague_weight}")
-    _check_samples(samples, questions)
-    masks = len(samples[questions[0].key])
-    log_masks = np.full(masks, np.log1p(-vague_weight) - np.log(masks))
-    log_vague = np.log(vague_weight) if vague_weight > 0 else -np.inf
-    for question in questions:
-        observed = np.asarray(counts.get(question.key, np.zeros(len(question.answers))))
-        if observed.sum() == 0:
-            continue
-        log_masks = log_masks + multinomial_log_pmf(samples[question.key], observed)
-        flat = np.ones(len(question.answers))
-        log_vague = log_vague + float(dirichlet_multinomial_log_pmf(flat, observed))
-    log_all = np.append(log_masks, log_vague)
-    weights = np.exp(log_all - logsumexp(log_all))
-    return Posterior(mask_weights=weights[:-1], vague=float(weights[-1]))
-
-
-def posterior_mean_answers(
-    samples: dict[str, np.ndarray], counts: dict[str, np.ndarray], weights: Posterior, questions
-) -> dict[str, np.ndarray]:
-    """E[theta_q] under the posterior: {q: [answers]}."""
-    means = {}
-    for question in questions:
-        observed = np.asarray(counts.get(question.key, np.zeros(len(question.answers))), float)
-        dirichlet = (1.0 + observed) / (len(question.answers) + observed.sum())
-        means[question.key] = (
-            weights.mask_weights @ samples[question.key] + weights.vague * dirichlet
-        )
-    return means
 
 
 def remaining_votes_pmf(

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 
 from labelling.catalogue import exports, imports
 from labelling.core import projects, selectors
-from labelling.core.errors import NotFound, StarlingError
+from labelling.core.errors import StarlingError
 from labelling.core.tree import nodes_from_dicts, tree_from_nodes
 from labelling.crowd import crowd_selectors
 from labelling.loop import claims, model_selectors
@@ -218,45 +218,6 @@ def subject_list(request, slug):
         request,
         "labelling/dashboard/subjects.html",
         {"project": project, "page": page, "status": status or "", "search": search},
-    )
-
-
-@staff_only
-def subject_detail(request, slug, subject_id):
-    project = staff_project(slug)
-    try:
-        subject = selectors.subject_get_in_project(project=project, subject_id=subject_id)
-    except NotFound as error:
-        raise Http404(str(error)) from None
-    tree = selectors.project_tree(project=project)
-    history = staff_selectors.subject_prediction_history(subject=subject)
-    questions = []
-    for key in tree.ordered_keys():
-        votes = (subject.vote_counts or {}).get(key, {})
-        answers = tree.questions[key].answers
-        questions.append(
-            {
-                "key": key,
-                "text": tree.questions[key].text,
-                "votes": [(answer.text, votes.get(answer.key, 0)) for answer in answers],
-                "total": sum(votes.values()),
-                "history": [(p.model_version.number, p.per_question.get(key, {})) for p in history],
-            }
-        )
-    return render(
-        request,
-        "labelling/dashboard/subject.html",
-        {
-            "project": project,
-            "subject": subject,
-            "questions": questions,
-            "latest": history[0] if history else None,
-            "forecast": [
-                {"key": key, **subject.retirement_forecast[key]}
-                for key in tree.ordered_keys()
-                if key in (subject.retirement_forecast or {})
-            ],
-        },
     )
 
 

@@ -92,6 +92,11 @@ def subjects_next_in_queue(*, project: Project, count: int = 12):
     )
 
 
+def subject_volunteer_ids(*, subject: Subject) -> list[int]:
+    """The volunteers who classified the subject."""
+    return list(subject.classifications.values_list("volunteer_id", flat=True))
+
+
 def subject_prediction_history(*, subject: Subject) -> list[Prediction]:
     """The subject's predictions, newest model version first."""
     return list(

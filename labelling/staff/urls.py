@@ -4,6 +4,7 @@ from labelling.staff import dashboard
 from labelling.staff import guide_page as dashboard_guide
 from labelling.staff import preview_page as dashboard_preview
 from labelling.staff import start_page as dashboard_start
+from labelling.staff import subject_page as dashboard_subject
 from labelling.staff import volunteers_page as dashboard_volunteers
 
 urlpatterns = [
@@ -35,7 +36,7 @@ urlpatterns = [
     path("projects/<slug:slug>/subjects/", dashboard.subject_list, name="staff_subjects"),
     path(
         "projects/<slug:slug>/subjects/<int:subject_id>/",
-        dashboard.subject_detail,
+        dashboard_subject.subject_detail,
         name="staff_subject",
     ),
     path(
