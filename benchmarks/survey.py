@@ -42,7 +42,7 @@ from benchmarks import common, runs, survey_arms, survey_crowd, survey_project, 
 
 # BUDGET: filled in from the measured run (see the module docstring).
 PRESETS = {
-    "standard": dict(pool=600, image_size=16, crowd=300, seeds=5, epochs=10, rounds=12, points=24),
+    "standard": dict(pool=600, image_size=16, crowd=300, seeds=5, epochs=10, rounds=6, points=24),
     "small": dict(pool=200, image_size=16, crowd=120, seeds=2, epochs=6, rounds=4, points=12),
     "tiny": dict(
         pool=24,
@@ -193,7 +193,8 @@ def brief(arm: dict) -> str:
         f"final RMSE {arm['final_rmse']:.4f} after {arm['votes_spent']} votes, "
         f"{arm['versions']} versions ({arm['versions_worse_than_baseline']} worse than the "
         f"baseline), {arm['retired_by_model']} retired by the model, {arm['flagged']} flagged "
-        f"({arm['seconds']:.0f} s)"
+        f"({arm['seconds']:.0f} s: rounds {arm['round_seconds']:.0f} s, exports "
+        f"{arm['checkpoint_seconds']:.0f} s)"
     )
 
 

@@ -122,9 +122,9 @@ def unit_weights(votes, **_):
     )
 
 
-def beat_tick(project) -> bool:
-    """Beat's two tasks for the project, and a retrain it queued run at once as a worker would;
-    returns whether a round has ranked the queue."""
+def beat_tick(project, seconds: dict) -> bool:
+    """Beat's two tasks for the project, and a retrain it queued run at once as a worker would
+    (its duration added to seconds["rounds"]); returns whether a round has ranked the queue."""
     from labelling.core import selectors
     from labelling.loop import tasks
     from labelling.models import ModelVersion, ModelVersionStatus, Project
@@ -132,7 +132,9 @@ def beat_tick(project) -> bool:
 
     if project.pk in tasks.check_retraining_schedules():
         token = Project.objects.values_list("retrain_token", flat=True).get(pk=project.pk)
+        started = time.time()
         tasks.retrain.apply(args=[project.pk], task_id=token)
+        seconds["rounds"] += time.time() - started
         version = ModelVersion.objects.filter(project=project).order_by("-number").first()
         if version is None or version.status == ModelVersionStatus.FAILED:
             raise RuntimeError(f"{project.slug}: the retrain failed: {version and version.error}")
@@ -168,10 +170,14 @@ def run_arm(arm: str, shared: Seed, checkpoints: list[int], extra=None) -> dict:
         else mock.patch("mlworker.reliability.estimate", unit_weights)
     )
 
+    seconds = {"rounds": 0.0, "checkpoints": 0.0}
+
     def checkpoint():
+        begun = time.time()
         rows = survey_project.catalogue_rows(project)
         estimates = survey_project.catalogue_estimates(rows, index, shared.questions)
         curve.append((votes, common.catalogue_rmse(estimates, shared.p, shared.reach)))
+        seconds["checkpoints"] += time.time() - begun
         if extra is not None:
             extra(project, index, votes, rows)
         return rows
@@ -208,7 +214,7 @@ def run_arm(arm: str, shared: Seed, checkpoints: list[int], extra=None) -> dict:
             )
             votes += 1
             if ARMS[arm]["loop"] and votes % arguments.votes_per_tick == 0:
-                model_ranked = beat_tick(project)
+                model_ranked = beat_tick(project, seconds)
         if not curve or curve[-1][0] != votes:
             rows = checkpoint()
     result = {
@@ -218,6 +224,8 @@ def run_arm(arm: str, shared: Seed, checkpoints: list[int], extra=None) -> dict:
         "final_rmse": round(curve[-1][1], 6),
         **arm_record(project),
         "seconds": round(time.time() - started, 1),
+        "round_seconds": round(seconds["rounds"], 1),
+        "checkpoint_seconds": round(seconds["checkpoints"], 1),
     }
     if arguments.keep_catalogues:
         survey_project.write_rows(rows, catalogue_path(arguments, shared.seed, arm))
@@ -260,17 +268,18 @@ def classic_then_model(shared: Seed, points: list[int], found: dict):
     """The `extra` of classic's run (run_arm) that adds "classic, then a model": at each of
     `points` (votes spent), production's round fit (`pipeline.fit_and_evaluate` with the project's
     model config and training settings, as `retrain` calls it) on every subject with votes so far,
-    counted as classic counts them (unweighted), scored on every subject; its posterior mean goes
-    into the export's model column (`rows_with_model`), where the catalogue's estimate finds it for
-    every subject and question without votes. A model worse than the image-free baseline on its
-    held-out split is not used (as production does not use one). Fills `found` {votes: point}."""
+    counted as classic counts them (unweighted), scored on every subject; the catalogue's best
+    estimate is then production's function of its samples and each subject's votes in classic's
+    export (`rows_with_model`): the model where a subject has no votes, the votes where it has
+    many. A model worse than the image-free baseline on its held-out split is not used (as
+    production does not use one): the export's estimate stands. Fills `found` {votes: point}."""
 
     def extra(project, index, votes, rows):
         if votes not in points:
             return
         started = time.time()
-        means, fit = model_means(project, index, shared.questions, seed=votes)
-        filled = survey_project.rows_with_model(rows, index, shared.questions, means)
+        samples, fit = model_samples(project, index, shared.questions, seed=votes)
+        filled = survey_project.rows_with_model(rows, index, shared.questions, samples)
         estimates = survey_project.catalogue_estimates(filled, index, shared.questions)
         found[votes] = {
             "rmse": round(common.catalogue_rmse(estimates, shared.p, shared.reach), 6),
@@ -290,9 +299,10 @@ def classic_then_model(shared: Seed, points: list[int], found: dict):
     return extra
 
 
-def model_means(project, index: dict, questions, seed: int) -> tuple[dict, object]:
-    """({pool item: [questions] posterior mean first-answer probability}, the fit) of a model
-    fitted on the project's votes so far (empty when it is worse than the image-free baseline)."""
+def model_samples(project, index: dict, questions, seed: int) -> tuple[dict, object]:
+    """({pool item: {question: [T, answers]}} MC samples of every subject, the fit) of a model
+    fitted on the project's votes so far (no samples when it is worse than the image-free
+    baseline on its held-out split: production would not use it either)."""
     from labelling.loop import model_selectors, tasks
     from mlworker import data, pipeline
 
@@ -318,5 +328,7 @@ def model_means(project, index: dict, questions, seed: int) -> tuple[dict, objec
     scored = pipeline.score(
         fit.model, pool, volunteers=project.retirement_limit, samples=project.mc_samples
     )
-    means = np.stack([scored.samples[q.key][:, 0, :].mean(axis=-1) for q in questions], axis=1)
-    return {index[pk]: means[row] for row, pk in enumerate(ids)}, fit
+    return {
+        index[pk]: {q.key: scored.samples[q.key][row].T for q in questions}
+        for row, pk in enumerate(ids)
+    }, fit

@@ -11,6 +11,7 @@ import csv
 import os
 import random
 import secrets
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,11 @@ def ready(folder: Path, training: dict) -> None:
         if value is not None:
             os.environ[variable] = str(value)
     django.setup()
+    from celery.exceptions import AlwaysEagerIgnored
+
+    # beat's retrain request goes through send_task (to a broker nobody reads here); the
+    # benchmark runs the task itself, as a worker would (survey_arms.beat_tick).
+    warnings.filterwarnings("ignore", category=AlwaysEagerIgnored)
     from django.core.management import call_command
 
     import starling.celery  # noqa: F401  (the app the tasks run under, with its eager setting)
@@ -130,56 +136,58 @@ def catalogue_rows(project) -> list[dict]:
     return list(csv.DictReader(exports.catalogue_csv(project=project)))
 
 
-def best_estimate(row: dict, answer: str) -> float | None:
-    """The catalogue's best estimate of `answer` in an export row, None where the row has none.
-
-    The export has no best-estimate column yet (issue 39, point 1): until it has, the weighted vote
-    fraction where the question has votes, else the model's posterior mean. When the column lands
-    this reads it, and nothing else changes."""
-    for column in (f"{answer}:weighted_fraction", f"{answer}:mean"):
-        if row.get(column, "") != "":
-            return float(row[column])
-    return None
+def best_estimate(row: dict, answer: str) -> float:
+    """The catalogue's best estimate of `answer`'s probability in an export row (the
+    `<answer>:estimate` column: the model's posterior and the weighted votes together, or the
+    image-free baseline and the votes where no good model has scored the subject)."""
+    return float(row[f"{answer}:estimate"])
 
 
 def catalogue_estimates(rows: list[dict], index: dict, questions) -> np.ndarray:
-    """[items, questions]: each question's first-answer estimate for every pool item from export
-    rows (`best_estimate`); where a row has none (no votes and no model), the image-free estimate
-    (`mlworker.baseline`'s Dirichlet-multinomial fitted to the export's votes, its mean)."""
-    from mlworker import baseline
-
+    """[items, questions]: each question's first-answer estimate for every pool item, from the
+    export's rows (`best_estimate`)."""
     column = {q.key: i for i, q in enumerate(questions)}
+    first = {q.key: q.answers[0] for q in questions}
     estimates = np.full((len(index), len(questions)), np.nan)
-    votes = {q.key: [] for q in questions}
     for row in rows:
-        question = next(q for q in questions if q.key == row["question"])
-        value = best_estimate(row, question.answers[0])
-        if value is not None:
-            estimates[index[int(row["subject_id"])], column[question.key]] = value
-        if int(row["N"]):
-            votes[question.key].append([int(row[f"{a}:votes"]) for a in question.answers])
-    for q in questions:
-        alpha = baseline.fit_question(np.array(votes[q.key]).reshape(-1, len(q.answers)))
-        missing = np.isnan(estimates[:, column[q.key]])
-        estimates[missing, column[q.key]] = alpha[0] / alpha.sum()
+        item = index[int(row["subject_id"])]
+        estimates[item, column[row["question"]]] = best_estimate(row, first[row["question"]])
+    if np.isnan(estimates).any():
+        raise ValueError(f"The export left {int(np.isnan(estimates).sum())} estimates out")
     return estimates
 
 
-def rows_with_model(rows: list[dict], index: dict, questions, means: dict) -> list[dict]:
-    """The export's rows as the owner would have them with a model of their own beside the votes:
-    `means` ({pool item: [questions] first-answer posterior mean}) in the model's column of each
-    row of those items (classic, then a model)."""
-    column = {q.key: i for i, q in enumerate(questions)}
-    first = {q.key: q.answers[0] for q in questions}
-    filled = []
+def rows_with_model(rows: list[dict], index: dict, questions, samples: dict) -> list[dict]:
+    """The export's rows as the owner would have them with a model of their own: the catalogue's
+    best estimate (production's `best_estimate`) from that model's samples ({pool item: {question:
+    [T, answers]}}) and each subject's weighted votes in the export (classic, then a model)."""
+    from labelling.catalogue.estimate import best_estimate as estimate_from
+
+    by_subject: dict[int, list[dict]] = {}
     for row in rows:
-        item = index[int(row["subject_id"])]
-        if item in means:
-            row = {
-                **row,
-                f"{first[row['question']]}:mean": float(means[item][column[row["question"]]]),
-            }
-        filled.append(row)
+        by_subject.setdefault(int(row["subject_id"]), []).append(row)
+    filled = []
+    for subject_id, subject_rows in by_subject.items():
+        item = index[subject_id]
+        if item not in samples:
+            filled += subject_rows
+            continue
+        answers = {q.key: q.answers for q in questions}
+        counts = {
+            row["question"]: np.array(
+                [float(row[f"{a}:weighted_votes"]) for a in answers[row["question"]]]
+            )
+            for row in subject_rows
+        }
+        estimates = estimate_from(counts, questions, samples=samples[item])
+        for row in subject_rows:
+            estimate = estimates[row["question"]]
+            row = dict(row)
+            for a, answer in enumerate(answers[row["question"]]):
+                row[f"{answer}:estimate"] = float(estimate.mean[a])
+                row[f"{answer}:estimate_low90"] = float(estimate.low[a])
+                row[f"{answer}:estimate_high90"] = float(estimate.high[a])
+            filled.append(row)
     return filled
 
 
