@@ -24,7 +24,32 @@ volunteers the truth sends to it. Measured (survey_summary.py): per seed the vot
 until its RMSE is at most 1.02 x classic's final RMSE, as a share of classic's votes saved (paired
 BCa intervals over seeds); each arm's RMSE at a quarter of classic's votes; each lever's share.
 
-The run's budget: see BUDGET below.
+What is production's and what is not: every step above is the product's own function, with
+Project's defaults and production's settings, except what the run's budget sets (below) and
+- no Redis and SQLite: the queue answers from SQL (as the product does without Redis) and a vote is
+  the ORM path of `classification_submit` (the embedded default's; PostgreSQL's one statement does
+  the same steps);
+- volunteers wait while a round trains (in production they go on voting): a round's picks are
+  never stale;
+- the weighting lever has no switch in the product: no_weighting stands `unit_weights` in for
+  mlworker.reliability.estimate (weight 1, nobody flagged) in that arm alone;
+- "picks off" is the product's own strategy "random": a round's batch is random, but the rest of
+  the queue is still ordered by the model's score (round_record gives every other subject its
+  score as priority), so the model still steers once a random batch is used up.
+
+The run's budget (`make bench-survey` <= 3 h on this 2-core machine, both image kinds, 5 seeds):
+a round (two networks, the 8 symmetries, T = 50) is most of a looping arm's cost and does not
+shrink with the pool below 640 training subjects (20 steps an epoch at least), so the knobs are
+the number of rounds, their epochs and the image side. Measured here (a loaded machine, 60% of the
+CPU): one seed of 600 synthetic galaxies at 16 px, 10 epochs a round, a round every 1,286 votes
+(6 versions an arm): 988 CPU seconds (27 minutes), of them about 23 s a round, 35 s a
+classic_then_model fit, 10-20 ms a vote (Django's ORM), 1 s an export. The standard preset takes
+8 rounds (a round every 1,000 votes: ~1,180 CPU s a seed); with `--jobs 2` a dataset's 5 seeds run
+as 3 batches of ~1,200 s, both datasets ~2 h, leaving a third for a busier machine. The product's
+cadence (a round every 200 new votes) would be 45 rounds an arm here (~8 h a seed); the first
+model waits for the cadence's votes as well as for the product's minimum of 200 labelled subjects
+(Project.retrain_minimum_labelled_subjects, kept), so it arrives at 1,000 votes, not ~220. The
+tiny preset (tests) runs every arm on 24 images in about 45 s.
 
     .venv/bin/python -m benchmarks.survey --preset standard --jobs 2 --resume    # make bench-survey
     .venv/bin/python -m benchmarks.survey --preset small --seeds 1               # minutes
@@ -40,9 +65,9 @@ import numpy as np
 
 from benchmarks import common, runs, survey_arms, survey_crowd, survey_project, survey_summary
 
-# BUDGET: filled in from the measured run (see the module docstring).
+# The budget's arithmetic is in the module docstring.
 PRESETS = {
-    "standard": dict(pool=600, image_size=16, crowd=300, seeds=5, epochs=10, rounds=6, points=24),
+    "standard": dict(pool=600, image_size=16, crowd=300, seeds=5, epochs=10, rounds=8, points=24),
     "small": dict(pool=200, image_size=16, crowd=120, seeds=2, epochs=6, rounds=4, points=12),
     "tiny": dict(
         pool=24,

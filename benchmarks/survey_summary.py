@@ -88,10 +88,19 @@ def summarise(seeds: list[dict], arms: list[str]) -> dict:
     if {"default", CLASSIC_THEN_MODEL} <= set(arms):
         default, model = needed(seeds, "default"), needed(seeds, CLASSIC_THEN_MODEL)
         interval, method = savings.paired_interval(mean_saving, default[:, None], model[:, None])
+        fits = [int(votes) for votes in seeds[0]["arms"][CLASSIC_THEN_MODEL]["votes"][1:-1]]
         summary["default_vs_classic_then_model"] = {
             "saving": round(mean_saving(default[:, None], model[:, None]), 4),
             "interval": interval,
             "interval_method": method,
+            # At each of classic_then_model's fits: both arms' RMSE, mean over seeds.
+            "at_fits": {
+                str(votes): {
+                    arm: round(float(np.mean([at_votes(s, arm, votes) for s in seeds])), 5)
+                    for arm in ("default", CLASSIC_THEN_MODEL)
+                }
+                for votes in fits
+            },
         }
     summary["levers"] = {}
     for lever, (on, off) in LEVERS.items():
@@ -183,7 +192,11 @@ def readme_section(result: dict, when: str) -> str:
         + ("; ".join(sentences) or "—")
         + '. "The same quality": the catalogue\'s RMSE against the true answer probabilities '
         f"over every image comes within {MARGIN - 1:.0%} of classic's final RMSE; negative: more "
-        "votes than classic (−100%: never within reach of classic's budget).",
+        "votes than classic (−100%: never within reach of classic's budget). The catalogue is "
+        "the owner's export, its best estimate of every answer (the model's posterior and the "
+        "weighted votes together; the image-free baseline and the votes where there is no model). "
+        "A project's defaults retire at a fixed count: model-aware retirement is a lever a team "
+        "turns on, measured here as one more arm.",
         "",
     ]
     for name, entry in datasets.items():
@@ -213,7 +226,8 @@ def dataset_table(name: str, entry: dict) -> list[str]:
     summary, settings = entry["summary"], entry["settings"]
     rows = [
         f"### {DATASETS.get(name, name).capitalize()}: {settings['pool']:,} images at "
-        f"{settings['image_size']} px, {summary['seeds']} seeds, a round every "
+        f"{settings['image_size']} px, {summary['seeds']} seed{'s' if summary['seeds'] > 1 else ''}"
+        ", a round every "
         f"{settings['retrain_after_new_votes']:,} new votes",
         "",
         "| arm | votes for classic's catalogue (saved, 95% interval) | RMSE at a quarter of "
@@ -228,12 +242,24 @@ def dataset_table(name: str, entry: dict) -> list[str]:
             f"{values['rmse_at_quarter_budget']:.4f} | {values['final_rmse']:.4f} | "
             f"{runs.percent(values['votes_spent_share'])} |"
         )
+    arms = summary["arms"]
+    rows += [
+        "",
+        "At a quarter of classic's votes, the catalogue RMSE of Starling's defaults is "
+        f"{arms['default']['rmse_at_quarter_budget'] / arms['classic']['rmse_at_quarter_budget']:.0%}"
+        " of classic's.",
+    ]
     against = summary.get("default_vs_classic_then_model")
     if against:
+        checkpoints = ", ".join(
+            f"{int(votes) / (15 * settings['pool']):.0%} of the votes: "
+            f"{pair['default']:.4f} against {pair[CLASSIC_THEN_MODEL]:.4f}"
+            for votes, pair in against["at_fits"].items()
+        )
         rows += [
-            "",
             "Against classic, then a model, to the same catalogue: Starling's defaults spent "
-            f"{runs.percent(against['saving'])} fewer votes ({runs.interval(against['interval'])}).",
+            f"{runs.percent(against['saving'])} fewer votes ({runs.interval(against['interval'])}"
+            f"); at its fits, the RMSE of Starling's defaults against its own: {checkpoints}.",
         ]
     levers = summary["levers"]
     if levers:
