@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-slow imports lint format bench bench-mc-scoring bench-active-learning \
         bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round bench-transfer \
-        bench-levers bench-volunteers bench-first-model-minimum \
+        bench-levers bench-volunteers bench-first-model-minimum bench-survey \
         services clean \
         reliability-doc docs-figures
 
@@ -82,6 +82,18 @@ bench-active-learning: $(STAMP)
 
 bench-active-learning-smoke: $(STAMP)
 	$(PY) -m benchmarks.active_learning --preset smoke --output active_learning_smoke
+
+# A survey start to finish (issue 39): Starling's loop against Galaxy Zoo's classic one, every arm a
+# project run through production's own functions, on the synthetic galaxies and on the cells, the
+# standard preset's seeds each (within 3 hours on this 2-core machine: benchmarks/survey.py says
+# why). Each finished seed is kept in benchmarks/results/survey_<images>.partial.json (`--resume`);
+# both runs write their part of benchmarks/results/survey.json.
+SURVEY_RUN := $(PY) -m benchmarks.survey --preset standard --jobs 2 --resume
+bench-survey: $(STAMP)
+	$(SURVEY_RUN)
+	@mkdir -p var && test -f var/cells.npz || $(PY) -m benchmarks.datasets.cells var/cells.npz --n 4000 --size 32 --seed 25
+	$(SURVEY_RUN) --dataset var/cells.npz
+	$(PY) -m benchmarks.readme_figures
 
 # Fixed 15-vote retirement against model-aware retirement (issue 14); one core is enough.
 bench-retirement: $(STAMP)

@@ -47,6 +47,12 @@ def true_reach(p: np.ndarray, questions) -> np.ndarray:
     return np.stack([share[q.key] for q in questions], axis=-1)
 
 
+def catalogue_rmse(estimates: np.ndarray, p: np.ndarray, reach: np.ndarray) -> float:
+    """RMSE of a catalogue's first-answer estimates [items, questions] against the true p, each
+    question weighted by the share of volunteers the true p sends to it (`true_reach`)."""
+    return float(np.sqrt(np.sum(reach * (estimates - p) ** 2) / np.sum(reach)))
+
+
 def test_set(images: np.ndarray, p: np.ndarray, counts: dict, questions) -> dict:
     """A test set: images, the true answer probabilities (`truth`) and the votes
     ({key: [items, answers]}); p is [items, questions]."""

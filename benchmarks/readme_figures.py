@@ -24,6 +24,7 @@ from benchmarks import (
     retirement_summary,
     runs,
     serving_summary,
+    survey_summary,
     transfer,
     volunteers_summary,
 )
@@ -31,6 +32,7 @@ from benchmarks import (
 ROOT = runs.ROOT
 # (the module that writes a section, its result file, the other result files it reads)
 SECTIONS = (
+    (survey_summary, "survey", ()),
     (active_learning_readme, "active_learning", ("active_learning_cells",)),
     (first_round, "first_round", ("active_learning",)),
     (first_model_minimum, "first_model_minimum", ()),

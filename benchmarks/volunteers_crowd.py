@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from benchmarks import common
 from mlworker import reliability
 
 HOSTILE_SESSIONS = 5  # sessions per hostile person, from one address
@@ -58,18 +59,9 @@ def simulate_votes(p, classifications: dict, kinds, questions) -> reliability.Vo
         strict=True,
     ):  # fmt: skip
         chance = first_answer_probability(kinds[session], p[subject])
-        given: dict[str, int] = {}
-        for question in questions:
-            reached = not question.reached_from or any(
-                given.get(parent) == question_answer_index(questions, index, parent, answer)
-                for parent, answer in question.reached_from
-            )
-            if not reached:
-                continue
-            i = index[question.key]
-            given[question.key] = 0 if uniforms[i] < chance[i] else 1
-            for name, value in (("volunteer", session), ("subject", subject), ("question", i),
-                                ("answer", given[question.key])):  # fmt: skip
+        for key, answer in walk(chance, uniforms, questions).items():
+            for name, value in (("volunteer", session), ("subject", subject),
+                                ("question", index[key]), ("answer", answer)):  # fmt: skip
                 columns[name].append(value)
     return reliability.Votes.from_lists(
         **columns,
@@ -77,6 +69,23 @@ def simulate_votes(p, classifications: dict, kinds, questions) -> reliability.Vo
         volunteers=len(kinds),
         subjects=len(p),
     )
+
+
+def walk(chance: np.ndarray, uniforms: np.ndarray, questions) -> dict[str, int]:
+    """One classification along the tree of yes/no questions: {question key: answer index} for
+    the questions reached, answer 0 where the question's uniform is below its first answer's
+    chance. chance, uniforms: [questions] in the order of `questions`."""
+    index = {q.key: i for i, q in enumerate(questions)}
+    given: dict[str, int] = {}
+    for question in questions:
+        reached = not question.reached_from or any(
+            given.get(parent) == question_answer_index(questions, index, parent, answer)
+            for parent, answer in question.reached_from
+        )
+        if reached:
+            i = index[question.key]
+            given[question.key] = 0 if uniforms[i] < chance[i] else 1
+    return given
 
 
 def draw(subjects, how_many, chance, taken, rng, questions: int) -> dict:
@@ -132,14 +141,10 @@ def catalogue_rmse(counts: list[np.ndarray], p: np.ndarray, reach: np.ndarray) -
     """RMSE against the true p of each question's first-answer estimate (k + 1/2) / (N + 1) — the
     vote fraction, kept off 0 and 1, and 1/2 where nobody (or only weight near 0) answered — each
     question weighted by its true reach share. The same for every crowd and weighting."""
-    errors = np.stack(
-        [
-            (table[:, 0] + 0.5) / (table.sum(axis=1) + 1.0) - p[:, q]
-            for q, table in enumerate(counts)
-        ],
-        axis=1,
+    estimates = np.stack(
+        [(table[:, 0] + 0.5) / (table.sum(axis=1) + 1.0) for table in counts], axis=1
     )
-    return float(np.sqrt(np.sum(reach * errors**2) / np.sum(reach)))
+    return common.catalogue_rmse(estimates, p, reach)
 
 
 # crowd-kit's aggregators estimate each worker's skill jointly with one discrete label per item:

@@ -7,14 +7,15 @@ from mlworker.acquisition import log_vote_likelihood, vote_posterior
 COVERAGE_MASSES = (0.5, 0.8, 0.95)
 
 
-def _coverage(samples: np.ndarray, counts: np.ndarray, mass: float) -> float:
+def _coverage(samples: np.ndarray, counts: np.ndarray, mass: float) -> float | None:
     """Share of (item, answer) pairs whose observed k falls in the central `mass` interval.
 
     Votes are discrete, so a plain interval [low_k, high_k] covers more than `mass` even for a
     perfect predictive (with N = 1 a 50% interval is often {0, 1}). Each observed k is given the
     slice [F(k - 1), F(k)] of the predictive CDF, and counts by the share of that slice inside
     [(1 - mass) / 2, (1 + mass) / 2] (the randomised PIT): a calibrated predictive covers `mass`
-    exactly, in expectation. Weighted counts (volunteer reliability) are rounded to whole votes.
+    exactly, in expectation. Weighted counts (volunteer reliability) are rounded to whole votes;
+    None when none is left to check (every item's weighted votes round to 0).
     """
     counts = np.rint(counts).astype(np.int64)
     totals = counts.sum(axis=-1)
@@ -33,7 +34,7 @@ def _coverage(samples: np.ndarray, counts: np.ndarray, mass: float) -> float:
             overlap = np.clip(np.minimum(upper, high_edge) - np.maximum(lower, low_edge), 0, None)
             inside += float(np.sum(overlap / np.maximum(upper - lower, 1e-12)))
             checked += int(rows.sum())
-    return inside / checked if checked else float("nan")
+    return inside / checked if checked else None
 
 
 def evaluate(samples_by_question: dict[str, np.ndarray], counts: dict[str, np.ndarray]) -> dict:
@@ -53,13 +54,16 @@ def evaluate(samples_by_question: dict[str, np.ndarray], counts: dict[str, np.nd
             continue
         observed_fraction = question_counts[seen] / totals[seen, None]
         predicted_fraction = samples[seen].mean(axis=-1)
+        coverage = {
+            str(int(mass * 100)): _coverage(samples[seen], question_counts[seen], mass)
+            for mass in COVERAGE_MASSES
+        }
         report[key] = {
             "nll": float(-log_vote_likelihood(samples[seen], question_counts[seen]).mean()),
             "rmse": float(np.sqrt(np.mean((predicted_fraction - observed_fraction) ** 2))),
-            "coverage": {
-                str(int(mass * 100)): _coverage(samples[seen], question_counts[seen], mass)
-                for mass in COVERAGE_MASSES
-            },
+            # Empty when the weighted votes round to no whole vote to check (a version's metrics
+            # are stored as JSON, which has no NaN).
+            "coverage": {mass: share for mass, share in coverage.items() if share is not None},
             "items": int(seen.sum()),
         }
     return report

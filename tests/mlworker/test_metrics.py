@@ -1,5 +1,7 @@
 """Calibration of vote intervals: a perfect predictive covers exactly the nominal mass."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -26,3 +28,13 @@ def test_an_overconfident_predictive_covers_too_little():
     samples = np.stack([confident, 1 - confident], axis=1)[:, :, None]
     report = metrics.evaluate({"q": samples}, {"q": np.stack([first, 15 - first], axis=1)})
     assert report["q"]["coverage"]["80"] < 0.4
+
+
+def test_weighted_votes_that_round_to_none_leave_coverage_empty_and_the_report_storable():
+    """A held-out question whose only votes came from a down-weighted volunteer (0.3 of a vote):
+    nothing to check, so no coverage, and the report stays valid JSON (a version's metrics)."""
+    samples = np.full((2, 2, 5), 0.5)
+    counts = np.array([[0.3, 0.0], [0.0, 0.2]])
+    report = metrics.evaluate({"q": samples}, {"q": counts})
+    assert report["q"]["coverage"] == {} and report["q"]["items"] == 2
+    json.dumps(report, allow_nan=False)
