@@ -24,7 +24,7 @@ demo: $(STAMP)
 	bash scripts/demo.sh
 
 test: $(STAMP) services imports
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadgroup
 
 # The import contracts in pyproject.toml: layers one way, no cycles, mlworker without Django.
 imports: $(STAMP)
@@ -33,7 +33,7 @@ imports: $(STAMP)
 # Everything but the long fault tests (`-m slow`) and the benchmarks' tiny runs (`-m benchmark`),
 # for a quick loop while coding.
 test-fast: $(STAMP) services imports
-	$(PY) -m pytest -n 2 --dist loadfile -m "not slow and not benchmark"
+	$(PY) -m pytest -n 2 --dist loadgroup -m "not slow and not benchmark"
 
 test-slow: $(STAMP) services
 	$(PY) -m pytest -m slow

@@ -152,10 +152,9 @@ def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, 
 
         monkeypatch.setattr(pipeline, name, counted)
     # One start is enough here (the tiny run above covers both).
-    arguments = [*TINY, "--seeds", "1", "--rounds", "2", "--strategies", "random,bald"]
-    arguments += ["--starts", "scratch"]
+    arguments = [*TINY, "--seeds", "1", "--strategies", "random,bald", "--starts", "scratch"]
     result = benchmark.main([*arguments, "--results-dir", str(tmp_path), "--output", "spy"])
-    # One shared first round, then two rounds per strategy; a round picks through
+    # One shared first round, then one round per strategy; a round picks through
     # production's score + select when a good model exists, at random (the queue before any) when
     # none does.
     picks = [
@@ -164,9 +163,9 @@ def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, 
         for curves in by_strategy.values()
         for point in curves[0][:-1]
     ]
-    assert calls["fit_and_evaluate"] == 1 + 2 * 2
+    assert calls["fit_and_evaluate"] == 1 + 2 * 1
     assert calls["score"] == calls["select"] == picks.count("model")
-    assert len(picks) == 4 and set(picks) <= {"model", "random"}
+    assert len(picks) == 2 and set(picks) <= {"model", "random"}
     # A round warm-starts from the saved folder of the version that picked (as the retrain task
     # loads the latest good version's artefact), and from random weights when none did.
     assert warm_starts[0] is None
@@ -190,12 +189,12 @@ def test_a_version_worse_than_the_baseline_neither_picks_nor_is_trained_on(bench
 
     monkeypatch.setattr(pipeline, "fit_and_evaluate", always_worse)
     # bald picks through the model when a good one exists (random is the benchmark's reference).
-    arguments = [*TINY, "--rounds", "2", "--strategies", "random,bald", "--starts", "scratch"]
+    arguments = [*TINY, "--strategies", "random,bald", "--starts", "scratch"]
     curves = benchmark.run_seed(0, benchmark.parse_arguments(arguments))
-    assert all(start is None for start in warm_starts) and len(warm_starts) == 1 + 2 * 2
+    assert all(start is None for start in warm_starts) and len(warm_starts) == 1 + 2 * 1
     for by_strategy in curves.values():
         for curve in by_strategy.values():
-            assert [point.get("picked_by") for point in curve] == ["random", "random", None]
+            assert [point.get("picked_by") for point in curve] == ["random", None]
             assert all(point["held_out_flagged_worse"] for point in curve)
 
 

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 
 from mlworker import scoring
@@ -57,6 +58,8 @@ def test_trunk_is_deterministic_and_outputs_are_distributions(galaxy_questions):
 
 
 def test_trunk_once_path_and_generic_path_give_the_same_distribution(galaxy_questions):
+    # Seeded: twelve comparisons at about 2.5 standard errors each failed about one run in ten.
+    keras.utils.set_random_seed(3)
     model = tiny_model(galaxy_questions)
     images = np.random.default_rng(2).random((6, 16, 16, 1)).astype("float32")
     fast = scoring.mc_samples(model, images, samples=400)["smooth-or-featured"][:, 0, :]
