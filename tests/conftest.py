@@ -14,22 +14,6 @@ from labelling.volunteer import accounts, submission
 pytest_plugins = ["tests.worker", "tests.deployed"]
 
 
-# The tests that drive a real Celery worker (tests/worker.py) stop, start and kill workers, and wait
-# on leases and redelivered tasks: they pass in the order a serial run gives them. Under
-# pytest-xdist (`make test`: --dist loadgroup) their files form one group, run in that order in
-# one process, while every other file is a group of its own (as --dist loadfile would make it, so
-# a module's shared fixtures run once).
-CELERY_WORKER_FIXTURES = {"celery_worker", "start_worker", "only_own_workers"}
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the groups
-def pytest_collection_modifyitems(items):
-    worker_files = {item.path for item in items if CELERY_WORKER_FIXTURES & set(item.fixturenames)}
-    for item in items:
-        group = "celery-worker" if item.path in worker_files else str(item.path)
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
