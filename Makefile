@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[ml,dev]'
+	$(PY) -m pip install --quiet -e '.[ml,dev,bench]'
 	@touch $(STAMP)
 
 services:
@@ -94,7 +94,7 @@ bench-first-model-minimum: $(STAMP)
 
 # Careless and hostile volunteers: clean crowd, bad crowd unweighted and weighted (issue 26).
 bench-volunteers: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[ml,dev,compare]'
+	$(PY) -m pip install --quiet -e '.[ml,dev,bench,compare]'
 	$(PY) -m benchmarks.volunteers --jobs 2 --crowd-kit --resume
 	$(PY) -m benchmarks.readme_figures
 

@@ -25,13 +25,45 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Data and test sets
 
 
-def questions_for(p_columns: int, dataset: bool):
-    """The galaxy tree (synthetic.GALAXY_QUESTIONS) or independent yes/no questions (a dataset)."""
+def questions_for(p_columns: int, dataset: bool, parents=None):
+    """The galaxy tree (synthetic.GALAXY_QUESTIONS), or a dataset's yes/no questions: independent,
+    or a tree when the dataset names each question's `parents` (the question whose first answer,
+    "yes", leads to it; -1 for one every volunteer answers)."""
     from mlworker import questions, synthetic
 
-    if dataset:
+    if not dataset:
+        return questions.from_dicts(synthetic.GALAXY_QUESTIONS)
+    if parents is None:
         return questions.independent(p_columns)
-    return questions.from_dicts(synthetic.GALAXY_QUESTIONS)
+    parents = [int(parent) for parent in parents]
+    children = {parent: child for child, parent in enumerate(parents) if parent >= 0}
+    if (
+        len(parents) != p_columns
+        or any(not -1 <= parent < child for child, parent in enumerate(parents))
+        or len(children) < sum(parent >= 0 for parent in parents)
+    ):
+        raise ValueError(
+            f"Invalid parents: expected {p_columns} indices, each -1 or an earlier question's "
+            f"(one child per question), received {parents}"
+        )
+    return questions.from_dicts(
+        [
+            {
+                "key": f"q{index}",
+                "answers": [
+                    {"key": "yes", "next": f"q{children[index]}" if index in children else None},
+                    {"key": "no", "next": None},
+                ],
+            }
+            for index in range(p_columns)
+        ]
+    )
+
+
+def dataset_parents(path):
+    """The `parents` array of an .npz dataset (`questions_for`), or None when it has none."""
+    with np.load(path) as archive:
+        return archive["parents"] if "parents" in archive.files else None
 
 
 def truth(p: np.ndarray, questions) -> dict:
@@ -79,7 +111,8 @@ def make_data(seed: int, arguments) -> dict:
             needed, size=arguments.image_size, seed=streams["galaxies"]
         )
         images, p = galaxies.images, galaxies.p
-    questions = questions_for(p.shape[1], bool(arguments.dataset))
+    parents = dataset_parents(arguments.dataset) if arguments.dataset else None
+    questions = questions_for(p.shape[1], bool(arguments.dataset), parents)
     counts = synthetic.simulate_vote_counts(
         p, arguments.volunteers, np.random.default_rng(streams["votes"]), questions
     )
