@@ -67,15 +67,18 @@ bench-mc-scoring: $(STAMP)
 	$(PY) -m benchmarks.mc_scoring
 	$(PY) -m benchmarks.readme_figures
 
-# Today's model (scratch) against the new default, random and BALD, on the synthetic galaxies and
-# on fluorescence cells (issue 25), the standard preset's seeds each. Several hours on 2 cores: each finished seed is
-# kept in benchmarks/results/<output>.partial.json and `--resume` runs only the missing ones; the
-# galaxies' last call, with every seed done, only re-summarises to carry the cells' savings.
+# Today's model (scratch) against the new default, random and BALD, on the synthetic galaxies, on
+# fluorescence cells (issue 25) and on crops of a real immunohistochemistry slide (issue 42), the
+# standard preset's seeds each. Several hours on 2 cores: each finished seed is kept in
+# benchmarks/results/<output>.partial.json and `--resume` runs only the missing ones; the
+# galaxies' last call, with every seed done, only re-summarises to carry the other kinds' figures.
 AL_RUN := $(PY) -m benchmarks.active_learning --preset standard --jobs 2 --resume
 bench-active-learning: $(STAMP)
 	$(AL_RUN)
 	@mkdir -p var && test -f var/cells.npz || $(PY) -m benchmarks.datasets.cells var/cells.npz --n 4000 --size 32 --seed 25
 	$(AL_RUN) --dataset var/cells.npz --output active_learning_cells
+	@test -f var/tissue.npz || $(PY) -m benchmarks.datasets.tissue var/tissue.npz --n 4000 --size 32 --seed 42
+	$(AL_RUN) --dataset var/tissue.npz --output active_learning_tissue
 	$(AL_RUN)
 	$(PY) -m benchmarks.readme_figures
 

@@ -132,9 +132,13 @@ def make_data(seed: int, arguments) -> dict:
 
 # Where a benchmark's model starts, as issue 25 compares them: `scratch` is the model before that
 # issue (one network, the better of two initialisations on the validation NLL, scored on the image
-# as it is), `default` production's current default (TrainingSettings and pipeline.model_config).
+# as it is, its samples as drawn: no calibration, issue 42), `default` production's current
+# default (TrainingSettings and pipeline.model_config).
 STARTS = {
-    "scratch": ({"members": 1, "fresh_restarts": 2}, {"test_time_symmetries": 1}),
+    "scratch": (
+        {"members": 1, "fresh_restarts": 2, "calibration": "none"},
+        {"test_time_symmetries": 1},
+    ),
     "default": ({}, {}),
 }
 
@@ -275,14 +279,7 @@ def test_point(fitted, data: dict, arguments, probabilities: dict | None = None)
     base = baseline.expected_log_likelihood(fitted.alphas, truth, questions, arguments.volunteers)
     errors = [probabilities[q.key][:, 0, :].mean(axis=-1) - truth[q.key][:, 0] for q in questions]
     report = metrics.evaluate(probabilities, data["test_counts"])
-    weights = np.array([report[q.key]["items"] for q in questions], dtype=np.float64)
-    coverage = {
-        mass: float(
-            np.dot(weights, [report[q.key]["coverage"].get(mass, 0.0) for q in questions])
-            / weights.sum()
-        )
-        for mass in ("50", "80", "95")
-    }
+    coverage = metrics.overall_coverage(report, questions)
     return {
         "nll": float(-expected.mean()),
         "baseline_nll": float(-base.mean()),

@@ -46,6 +46,10 @@ class TrainingSettings:
     # `headline.label_saving`).
     frozen_epochs: int = 10
     fine_tune_rate: float = 0.3
+    # How a version's MC samples are calibrated after training, on the validation subjects' votes
+    # (mlworker/calibration.py): "spread" or "none" (the samples as drawn; the model before
+    # issue 42).
+    calibration: str = "overdispersion"
 
 
 DEFAULT_SETTINGS = TrainingSettings()  # production overrides fields from the environment

@@ -47,9 +47,17 @@ class ModelVersion(models.Model):
 
     @property
     def held_out_summary(self) -> dict:
-        """{"items", "nll", "baseline_nll", "difference_se", "worse"} on the held-out split (empty
-        before it is judged; versions judged before the paired rule have no "difference_se")."""
+        """{"items", "nll", "baseline_nll", "coverage", "difference_se", "worse"} on the held-out
+        split (empty before it is judged; versions judged before the paired rule have no
+        "difference_se", before calibration no "coverage": {"50", "80", "95"})."""
         return self.metrics.get("_held_out", {})
+
+    @property
+    def calibration(self) -> dict:
+        """{"spread", "temperature", "method", "items", ...}: how its MC samples were calibrated
+        after training, on that many validation subjects (mlworker/calibration.py; empty for a
+        version from before calibration)."""
+        return self.metrics.get("_calibration", {})
 
     @property
     def against_previous(self) -> dict:
