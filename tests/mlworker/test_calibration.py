@@ -72,7 +72,12 @@ def test_an_over_confident_version_is_widened_on_votes_it_was_not_fitted_on(
     assert before["80"] < 0.7  # over-confident: its 80% intervals hold far fewer votes
 
     fitted = pipeline.calibrate(
-        model, images, counts, np.arange(150), SAMPLES, TrainingSettings(calibration="overdispersion")
+        model,
+        images,
+        counts,
+        np.arange(150),
+        SAMPLES,
+        TrainingSettings(calibration="overdispersion"),
     )
     after = held_out_coverage(model, images, counts)
     assert fitted["method"] == "overdispersion" and fitted["items"] == 150
