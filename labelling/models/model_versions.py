@@ -54,10 +54,21 @@ class ModelVersion(models.Model):
 
     @property
     def calibration(self) -> dict:
-        """{"spread", "temperature", "method", "items", ...}: how its MC samples were calibrated
-        after training, on that many validation subjects (mlworker/calibration.py; empty for a
-        version from before calibration)."""
+        """{"method", "items", "noise", "spread", "temperature", ...}: how its MC samples were
+        calibrated after training, on that many validation subjects (mlworker/calibration.py;
+        empty for a version from before calibration)."""
         return self.metrics.get("_calibration", {})
+
+    @property
+    def calibration_summary(self) -> str:
+        """The calibration in words ("overdispersion: smooth 0.3, bar 0.6"), "" for none."""
+        fitted = self.calibration
+        if fitted.get("method") in (None, "none"):
+            return ""
+        if fitted["method"] == "overdispersion":
+            levels = ", ".join(f"{key} {level:g}" for key, level in fitted.get("noise", {}).items())
+            return f"overdispersion: {levels}"
+        return f"{fitted['method']} {fitted.get(fitted['method'], '')}"
 
     @property
     def against_previous(self) -> dict:

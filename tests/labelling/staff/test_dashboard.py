@@ -193,7 +193,11 @@ def test_the_versions_table_shows_held_out_coverage_and_the_calibration_beside_t
                 "baseline_nll": 2.733,
                 "coverage": {"50": 0.487, "80": 0.791, "95": 0.944},
             },
-            "_calibration": {"method": "spread", "spread": 1.4563, "items": 38},
+            "_calibration": {
+                "method": "overdispersion",
+                "noise": {"smooth-or-featured": 0.3, "bar": 0.0},
+                "items": 38,
+            },
         },
     )
     client = Client()
@@ -202,7 +206,8 @@ def test_the_versions_table_shows_held_out_coverage_and_the_calibration_beside_t
     (cell,) = re.findall(r'<td class="held-out">(.*?)</td>', page)
     text = re.sub(r"<[^>]+>", "", cell)
     assert text.startswith("2.104 · 2.733") and "coverage 0.49/0.79/0.94" in text
-    assert "calibrated on 38 validation subjects: spread ×1.46" in text
+    assert "calibrated on 38 validation subjects, overdispersion: " in text
+    assert "smooth-or-featured 0.3" in text and "bar 0" in text
 
 
 def test_retrain_now_button_claims_a_retrain_once(project, staff):
