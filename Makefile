@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[ml,dev]'
+	$(PY) -m pip install --quiet -e '.[ml,dev,bench]'
 	@touch $(STAMP)
 
 services:
@@ -70,15 +70,18 @@ bench-mc-scoring: $(STAMP)
 	$(PY) -m benchmarks.mc_scoring
 	$(PY) -m benchmarks.readme_figures
 
-# Today's model (scratch) against the new default, random and BALD, on the synthetic galaxies and
-# on fluorescence cells (issue 25), the standard preset's seeds each. Several hours on 2 cores: each finished seed is
-# kept in benchmarks/results/<output>.partial.json and `--resume` runs only the missing ones; the
-# galaxies' last call, with every seed done, only re-summarises to carry the cells' savings.
+# Today's model (scratch) against the new default, random and BALD, on the synthetic galaxies, on
+# fluorescence cells (issue 25) and on crops of a real immunohistochemistry slide (issue 42), the
+# standard preset's seeds each. Several hours on 2 cores: each finished seed is kept in
+# benchmarks/results/<output>.partial.json and `--resume` runs only the missing ones; the
+# galaxies' last call, with every seed done, only re-summarises to carry the other kinds' figures.
 AL_RUN := $(PY) -m benchmarks.active_learning --preset standard --jobs 2 --resume
 bench-active-learning: $(STAMP)
 	$(AL_RUN)
 	@mkdir -p var && test -f var/cells.npz || $(PY) -m benchmarks.datasets.cells var/cells.npz --n 4000 --size 32 --seed 25
 	$(AL_RUN) --dataset var/cells.npz --output active_learning_cells
+	@test -f var/tissue.npz || $(PY) -m benchmarks.datasets.tissue var/tissue.npz --n 4000 --size 32 --seed 42
+	$(AL_RUN) --dataset var/tissue.npz --output active_learning_tissue
 	$(AL_RUN)
 	$(PY) -m benchmarks.readme_figures
 
@@ -109,7 +112,7 @@ bench-first-model-minimum: $(STAMP)
 
 # Careless and hostile volunteers: clean crowd, bad crowd unweighted and weighted (issue 26).
 bench-volunteers: $(STAMP)
-	$(PY) -m pip install --quiet -e '.[ml,dev,compare]'
+	$(PY) -m pip install --quiet -e '.[ml,dev,bench,compare]'
 	$(PY) -m benchmarks.volunteers --jobs 2 --crowd-kit --resume
 	$(PY) -m benchmarks.readme_figures
 

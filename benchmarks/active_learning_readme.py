@@ -120,8 +120,78 @@ def start_rows(result: dict, name: str) -> list[str]:
     return rows
 
 
-def starts_lines(result: dict, cells: tuple | None) -> list[str]:
-    """The comparison of today's model (scratch) with the new default, galaxies and cells."""
+# The other image kinds a run of `make bench-active-learning` writes: (result name, how the README
+# names them, what they are).
+OTHER_KINDS = (
+    (
+        "active_learning_cells",
+        "cells",
+        "Fluorescence cells (`benchmarks/datasets/cells.py`, RGB, two questions)",
+    ),
+    (
+        "active_learning_tissue",
+        "tissue",
+        "Crops of a real immunohistochemistry slide (`benchmarks/datasets/tissue.py`: scikit-image's "
+        "bundled IHC image, truth from its DAB stain; RGB, two questions in a tree)",
+    ),
+)
+
+
+def other_kind_lines(other: dict, when: str, result_name: str, name: str, what: str) -> list[str]:
+    """Another image kind's table of starts and its coverage and cells worse than the baseline."""
+    return [
+        "",
+        f"{what}, the same run on {other['settings']['seeds']} seeds (run of {when}, "
+        f"{runs.duration(other)}, `benchmarks/results/{result_name}.json`):",
+        "",
+        *start_rows(other, name),
+        "",
+        "- Coverage near 300 labels, scratch-random / default-random: "
+        + " and ".join(
+            " / ".join(f"{c[m]:.0%}" for m in ("50", "80", "95"))
+            for c in (
+                other["headline"]["coverage_random_300"],
+                other["headline"]["coverage_new_default_300"],
+            )
+        )
+        + "; cells worse than the baseline: "
+        + by_start_text(other["headline"])
+        + ".",
+    ]
+
+
+def coverage_table(kinds: list[tuple[str, dict]]) -> list[str]:
+    """The default's 50/80/95% coverage with random picks at every point from 300 labels, one
+    column per image kind (`coverage_new_default_by_labelled` of each result)."""
+    by_kind = [
+        (name, result["headline"].get("coverage_new_default_by_labelled")) for name, result in kinds
+    ]
+    by_kind = [(name, coverage) for name, coverage in by_kind if coverage]
+    if not by_kind:
+        return []
+    labelled = sorted({int(n) for _, coverage in by_kind for n in coverage if int(n) >= 300})
+    rows = [
+        "",
+        "The default's vote intervals with random picks, share of test votes inside its 50 / 80 / "
+        "95% intervals (within 3 points of 50 / 80 / 95 is issue 42's target):",
+        "",
+        "| labelled | " + " | ".join(name for name, _ in by_kind) + " |",
+        "|---|" + "---|" * len(by_kind),
+    ]
+    for n in labelled:
+        cells = [
+            " / ".join(f"{coverage[str(n)][m]:.0%}" for m in ("50", "80", "95"))
+            if str(n) in coverage
+            else "—"
+            for _, coverage in by_kind
+        ]
+        rows.append(f"| {n} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def starts_lines(result: dict, others: dict) -> list[str]:
+    """The comparison of today's model (scratch) with the new default on every image kind, and
+    the default's coverage on each side by side. others: {result name: (result, date)}."""
     if "summary_by_start" not in result:
         return []
     settings = result["training"].get("default", {})
@@ -131,9 +201,16 @@ def starts_lines(result: dict, cells: tuple | None) -> list[str]:
         "### The model before issue 25 (scratch) against the new default",
         "",
         "Same seeds, data, test sets and first labels; `scratch` is one network, the better of two "
-        "initialisations on the validation NLL, scored on the image as it is; `default` is "
-        f"production's default: {settings.get('members', '?')} networks whose MC samples are "
-        "pooled, scored under the image's 8 symmetries (README, levers). Labels saved to reach "
+        "initialisations on the validation NLL, scored on the image as it is, its samples as drawn; "
+        f"`default` is production's default: {settings.get('members', '?')} networks whose MC "
+        "samples are pooled, scored under the image's 8 symmetries (README, levers)"
+        + (
+            f", calibrated per version on its validation subjects ({settings['calibration']}, "
+            "`mlworker/calibration.py`)"
+            if settings.get("calibration", "none") != "none"
+            else ""
+        )
+        + ". Labels saved to reach "
         "scratch-random's mean NLL at a quarter, half and all of the budget, paired BCa 95% "
         "intervals over seeds:",
         "",
@@ -142,34 +219,19 @@ def starts_lines(result: dict, cells: tuple | None) -> list[str]:
         f"- The new default with random picks, near 300 labels: 50/80/95% coverage "
         f"{coverage['50']:.0%} / {coverage['80']:.0%} / {coverage['95']:.0%}.",
     ]
-    if cells:
-        other, when = cells
-        lines += [
-            "",
-            f"Fluorescence cells (`benchmarks/datasets/cells.py`, RGB, two questions), the same "
-            f"run on {other['settings']['seeds']} seeds (run of {when}, "
-            f"{runs.duration(other)}, `benchmarks/results/active_learning_cells.json`):",
-            "",
-            *start_rows(other, "cells"),
-            "",
-            "- Coverage near 300 labels, scratch-random / default-random: "
-            + " and ".join(
-                " / ".join(f"{c[m]:.0%}" for m in ("50", "80", "95"))
-                for c in (
-                    other["headline"]["coverage_random_300"],
-                    other["headline"]["coverage_new_default_300"],
-                )
-            )
-            + "; cells worse than the baseline: "
-            + by_start_text(other["headline"])
-            + ".",
-        ]
-    return lines
+    kinds = [("galaxies", result)]
+    for result_name, name, what in OTHER_KINDS:
+        if result_name in others:
+            other, when = others[result_name]
+            lines += other_kind_lines(other, when, result_name, name, what)
+            kinds.append((name, other))
+    return lines + coverage_table(kinds)
 
 
-def readme_section(result: dict, when: str, active_learning_cells: tuple | None = None) -> str:
+def readme_section(result: dict, when: str, **others: tuple) -> str:
     """The README's active-learning section (between its markers), every figure from the result
-    (and the second image set's, `active_learning_cells`: (result, date), when there)."""
+    (and the other image kinds', `active_learning_cells` / `active_learning_tissue`: (result,
+    date), when there)."""
     settings, headline, labelled = result["settings"], result["headline"], result["labelled"]
     summary = result["summary"]
     random_nll, baseline_nll = summary["random"]["nll_mean"], summary["random"]["baseline_nll_mean"]
@@ -221,7 +283,7 @@ def readme_section(result: dict, when: str, active_learning_cells: tuple | None 
         f"- Default strategy picked by this run: **{headline['default_strategy']}** "
         "(the largest saving at the full budget).",
         "",
-        *starts_lines(result, active_learning_cells),
+        *starts_lines(result, others),
         "",
         "![active learning](benchmarks/results/active_learning.png)",
         "",

@@ -9,13 +9,16 @@ import numpy as np
 from benchmarks import savings
 
 TARGETS = {"quarter": 0.25, "half": 0.5, "full": 1.0}
-# The image set of another kind the README shows beside the galaxies: its run writes
-# <output>_cells.json (`make bench-active-learning`), whose savings the galaxies' headline carries.
+# The image sets of other kinds the README shows beside the galaxies: their runs write
+# <output>_cells.json and <output>_tissue.json (`make bench-active-learning`), whose savings and
+# coverage the galaxies' headline carries (as `second_dataset` and `third_dataset`).
 SECOND_DATASET = "cells"
+THIRD_DATASET = "tissue"
 SECOND_DATASET_KEYS = (
     "saving_vs_scratch_random",
     "saving_vs_scratch_random_interval",
     "coverage_new_default_300",
+    "coverage_new_default_by_labelled",
     "coverage_random_300",
     "rounds_worse_than_baseline",
     "rounds_worse_than_baseline_by_start",
@@ -97,11 +100,17 @@ def coverage_at(curves: list, index: int) -> dict:
     }
 
 
+def coverage_by_labelled(curves: list, labelled: np.ndarray) -> dict:
+    """Mean 50/80/95% coverage over seeds at every point: {labelled: {"50", "80", "95"}}."""
+    return {str(int(n)): coverage_at(curves, index) for index, n in enumerate(labelled)}
+
+
 def against_scratch(by_start: dict, labelled: np.ndarray, arguments) -> dict:
     """Issue 25's keys: every start-and-strategy's saving against scratch-random at a quarter,
     half and all of the budget, with paired BCa intervals; the new default's coverage near 300
-    labels; its pretraining time (none: the default does not pretrain); the levers screen's
-    effects; the second image set's savings (from its own result file, when there)."""
+    labels and at every point (issue 42); its pretraining time (none: the default does not
+    pretrain); the levers screen's effects; the other image sets' savings and coverage (from
+    their own result files, when there)."""
     reference = curve_array(by_start["scratch"]["random"], "nll")
     saved, intervals = {}, {}
     for start, start_curves in by_start.items():
@@ -127,16 +136,15 @@ def against_scratch(by_start: dict, labelled: np.ndarray, arguments) -> dict:
         "saving_vs_scratch_random": saved,
         "saving_vs_scratch_random_interval": intervals,
         "coverage_new_default_300": coverage_at(new, at_300),
+        "coverage_new_default_by_labelled": coverage_by_labelled(new, labelled),
         "pretraining_seconds": 0.0,
         "levers": screened_levers(arguments.results_dir),
     }
-    second = arguments.results_dir / f"{arguments.output}_{SECOND_DATASET}.json"
-    if arguments.dataset is None and second.exists():
-        other = json.loads(second.read_text())["headline"]
-        keys["second_dataset"] = {
-            "name": SECOND_DATASET,
-            **{key: other.get(key) for key in SECOND_DATASET_KEYS},
-        }
+    for key, name in (("second_dataset", SECOND_DATASET), ("third_dataset", THIRD_DATASET)):
+        path = arguments.results_dir / f"{arguments.output}_{name}.json"
+        if arguments.dataset is None and path.exists():
+            other = json.loads(path.read_text())["headline"]
+            keys[key] = {"name": name, **{k: other.get(k) for k in SECOND_DATASET_KEYS}}
     return keys
 
 

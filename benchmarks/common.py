@@ -25,13 +25,45 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # Data and test sets
 
 
-def questions_for(p_columns: int, dataset: bool):
-    """The galaxy tree (synthetic.GALAXY_QUESTIONS) or independent yes/no questions (a dataset)."""
+def questions_for(p_columns: int, dataset: bool, parents=None):
+    """The galaxy tree (synthetic.GALAXY_QUESTIONS), or a dataset's yes/no questions: independent,
+    or a tree when the dataset names each question's `parents` (the question whose first answer,
+    "yes", leads to it; -1 for one every volunteer answers)."""
     from mlworker import questions, synthetic
 
-    if dataset:
+    if not dataset:
+        return questions.from_dicts(synthetic.GALAXY_QUESTIONS)
+    if parents is None:
         return questions.independent(p_columns)
-    return questions.from_dicts(synthetic.GALAXY_QUESTIONS)
+    parents = [int(parent) for parent in parents]
+    children = {parent: child for child, parent in enumerate(parents) if parent >= 0}
+    if (
+        len(parents) != p_columns
+        or any(not -1 <= parent < child for child, parent in enumerate(parents))
+        or len(children) < sum(parent >= 0 for parent in parents)
+    ):
+        raise ValueError(
+            f"Invalid parents: expected {p_columns} indices, each -1 or an earlier question's "
+            f"(one child per question), received {parents}"
+        )
+    return questions.from_dicts(
+        [
+            {
+                "key": f"q{index}",
+                "answers": [
+                    {"key": "yes", "next": f"q{children[index]}" if index in children else None},
+                    {"key": "no", "next": None},
+                ],
+            }
+            for index in range(p_columns)
+        ]
+    )
+
+
+def dataset_parents(path):
+    """The `parents` array of an .npz dataset (`questions_for`), or None when it has none."""
+    with np.load(path) as archive:
+        return archive["parents"] if "parents" in archive.files else None
 
 
 def truth(p: np.ndarray, questions) -> dict:
@@ -85,7 +117,8 @@ def make_data(seed: int, arguments) -> dict:
             needed, size=arguments.image_size, seed=streams["galaxies"]
         )
         images, p = galaxies.images, galaxies.p
-    questions = questions_for(p.shape[1], bool(arguments.dataset))
+    parents = dataset_parents(arguments.dataset) if arguments.dataset else None
+    questions = questions_for(p.shape[1], bool(arguments.dataset), parents)
     counts = synthetic.simulate_vote_counts(
         p, arguments.volunteers, np.random.default_rng(streams["votes"]), questions
     )
@@ -105,9 +138,13 @@ def make_data(seed: int, arguments) -> dict:
 
 # Where a benchmark's model starts, as issue 25 compares them: `scratch` is the model before that
 # issue (one network, the better of two initialisations on the validation NLL, scored on the image
-# as it is), `default` production's current default (TrainingSettings and pipeline.model_config).
+# as it is, its samples as drawn: no calibration, issue 42), `default` production's current
+# default (TrainingSettings and pipeline.model_config).
 STARTS = {
-    "scratch": ({"members": 1, "fresh_restarts": 2}, {"test_time_symmetries": 1}),
+    "scratch": (
+        {"members": 1, "fresh_restarts": 2, "calibration": "none"},
+        {"test_time_symmetries": 1},
+    ),
     "default": ({}, {}),
 }
 
@@ -248,14 +285,7 @@ def test_point(fitted, data: dict, arguments, probabilities: dict | None = None)
     base = baseline.expected_log_likelihood(fitted.alphas, truth, questions, arguments.volunteers)
     errors = [probabilities[q.key][:, 0, :].mean(axis=-1) - truth[q.key][:, 0] for q in questions]
     report = metrics.evaluate(probabilities, data["test_counts"])
-    weights = np.array([report[q.key]["items"] for q in questions], dtype=np.float64)
-    coverage = {
-        mass: float(
-            np.dot(weights, [report[q.key]["coverage"].get(mass, 0.0) for q in questions])
-            / weights.sum()
-        )
-        for mass in ("50", "80", "95")
-    }
+    coverage = metrics.overall_coverage(report, questions)
     return {
         "nll": float(-expected.mean()),
         "baseline_nll": float(-base.mean()),

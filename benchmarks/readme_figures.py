@@ -33,7 +33,11 @@ ROOT = runs.ROOT
 # (the module that writes a section, its result file, the other result files it reads)
 SECTIONS = (
     (survey_summary, "survey", ()),
-    (active_learning_readme, "active_learning", ("active_learning_cells",)),
+    (
+        active_learning_readme,
+        "active_learning",
+        ("active_learning_cells", "active_learning_tissue"),
+    ),
     (first_round, "first_round", ("active_learning",)),
     (first_model_minimum, "first_model_minimum", ()),
     (retirement_summary, "retirement", ()),
@@ -44,7 +48,13 @@ SECTIONS = (
     (serving_summary, "serving", ("serving_before",)),
 )
 # Other result files a section shows when they are there (it is written without them).
-OPTIONAL = {"active_learning_cells", "levers_more", "levers_consistency", "serving_before"}
+OPTIONAL = {
+    "active_learning_cells",
+    "active_learning_tissue",
+    "levers_more",
+    "levers_consistency",
+    "serving_before",
+}
 RESULT_FILES = {
     name: runs.RESULTS / f"{name}.json" for _, own, others in SECTIONS for name in (own, *others)
 }

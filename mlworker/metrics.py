@@ -67,3 +67,21 @@ def evaluate(samples_by_question: dict[str, np.ndarray], counts: dict[str, np.nd
             "items": int(seen.sum()),
         }
     return report
+
+
+def overall_coverage(report: dict, questions) -> dict:
+    """The 50/80/95% coverage of `evaluate`'s report over every question, each weighted by its
+    items with votes: {"50", "80", "95"} (empty when no question has votes)."""
+    weights = np.array([report[q.key]["items"] for q in questions], dtype=np.float64)
+    if weights.sum() == 0:
+        return {}
+    return {
+        str(int(mass * 100)): float(
+            np.dot(
+                weights,
+                [report[q.key]["coverage"].get(str(int(mass * 100)), 0.0) for q in questions],
+            )
+            / weights.sum()
+        )
+        for mass in COVERAGE_MASSES
+    }

@@ -53,6 +53,9 @@ class ModelConfig:
     # Networks in the version: 1, or more trained from different initialisations (or each from
     # its predecessor's member) whose MC samples are pooled when scoring (pipeline.py).
     members: int = 1
+    # A transform of the MC samples fitted after training on the validation subjects' votes
+    # (calibration.py): {"spread", "temperature", ...}; None: the samples as the network draws them.
+    calibration: dict | None = field(default=None, compare=False)
 
     def __post_init__(self):
         if not self.questions:

@@ -10,13 +10,14 @@ A benchmark that called anything else would measure code production never runs.
 """
 
 import hashlib
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from mlworker import acquisition, baseline, metrics, outcomes, scoring, training
+from mlworker import acquisition, baseline, calibration, metrics, outcomes, scoring, training
 from mlworker.model import BayesianCNN, ModelConfig
 from mlworker.training_settings import DEFAULT_SETTINGS, TrainingSettings
 
@@ -105,7 +106,7 @@ def split_roles(
 @dataclass
 class FitReport:
     model: BayesianCNN
-    metrics: dict  # per question (metrics.evaluate) and "_held_out", "_split", "_baseline"
+    metrics: dict  # per question (metrics.evaluate) and "_held_out", "_split", "_calibration", "_baseline"
     worse_than_baseline: bool
     training: training.TrainingResult
     alphas: dict[str, np.ndarray] = field(repr=False)
@@ -180,6 +181,7 @@ def fit_and_evaluate(
         candidates = [(validation_nll(r.model), r) for r in results]
         kept = min(range(len(candidates)), key=lambda index: candidates[index][0])
         result = candidates[kept][1]
+    calibrated = calibrate(result.model, images, counts, validation_rows, samples, settings)
     alphas = baseline.fit({key: np.asarray(value)[train_rows] for key, value in counts.items()})
     report = held_out_report(
         result.model, images, counts, held_out_rows, alphas, samples, previous=compare_with
@@ -199,11 +201,32 @@ def fit_and_evaluate(
         "validation_nll": [round(nll, 4) if np.isfinite(nll) else None for nll, _ in candidates],
         "kept": kept,
     }
+    report["_calibration"] = calibrated
     report["_baseline"] = {
         key: [round(float(a), 6) for a in value] for key, value in alphas.items()
     }
     restarts = [r.model for r in results]
     return FitReport(result.model, report, report["_held_out"]["worse"], result, alphas, restarts)
+
+
+def calibrate(model: BayesianCNN, images, counts, rows, samples: int, settings) -> dict:
+    """Fit the version's calibration (calibration.py, `settings.calibration`) on the subjects
+    `rows` (the validation split: never trained on) and store it in the config of every member,
+    so that `scoring.mc_samples` returns calibrated samples from now on (and a saved version
+    keeps it). Returns the fitted calibration with its cost in seconds."""
+    started = time.perf_counter()
+    for member in model.members:
+        member.config = member.config.replace(calibration=None)
+    drawn = scoring.mc_samples(model, images[rows], samples=samples) if len(rows) else None
+    held = {key: np.asarray(value)[rows] for key, value in counts.items()}
+    fitted = (
+        calibration.fit(drawn, held, model.config.questions, settings.calibration)
+        if drawn is not None
+        else {**calibration.identity(), "method": "none", "items": 0}
+    )
+    for member in model.members:
+        member.config = member.config.replace(calibration=fitted)
+    return {**fitted, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def _member_starts(warm_start, members: int) -> list:
@@ -234,6 +257,7 @@ def _pooled(results: list[training.TrainingResult]) -> training.TrainingResult:
 
 def held_out_report(model, images, counts, rows, alphas, samples: int, previous=None) -> dict:
     """Per-question metrics and the joint vote NLL of model and baseline on `rows`, with the
+    coverage of the vote intervals over every question ("coverage": {"50", "80", "95"}) and the
     judgement: "difference_se" (standard error of the mean per-subject NLL difference) and "worse";
     with a `previous` version, "_against_previous" (`against_previous`)."""
     questions = model.config.questions
@@ -248,6 +272,7 @@ def held_out_report(model, images, counts, rows, alphas, samples: int, previous=
         "items": int(len(rows)),
         "nll": float(model_nll.mean()),
         "baseline_nll": float(baseline_nll.mean()),
+        "coverage": metrics.overall_coverage(report, questions),
         **judge(model_nll, baseline_nll),
     }
     if previous is not None:

@@ -8,6 +8,7 @@ for models whose dropout is not only in the head.
 import numpy as np
 import tensorflow as tf
 
+from mlworker import calibration
 from mlworker.data import as_image_batch
 from mlworker.model import BayesianCNN
 
@@ -75,7 +76,8 @@ def mc_samples(
     """MC dropout samples {question: float32 [items, answers, samples]}, trunk once per image and
     view: the samples are shared out over an ensemble's members (`model.members`) and, with
     `config.test_time_symmetries` 8, over the image's 8 symmetries (the mixture then averages
-    over them)."""
+    over them). With a `config.calibration` (fitted per version, calibration.py), the samples
+    are calibrated here, so that every consumer reads the calibrated ones."""
     if samples < 1:
         raise ValueError(f"Invalid value for samples: expected >= 1, received {samples}")
     if model.extra_members and samples >= len(model.members):
@@ -84,8 +86,10 @@ def mc_samples(
             _network_samples(member, images, share, batch_size, compiled)
             for member, share in zip(model.members, shares, strict=True)
         ]
-        return {key: np.concatenate([part[key] for part in parts], axis=-1) for key in parts[0]}
-    return _network_samples(model, images, samples, batch_size, compiled)
+        drawn = {key: np.concatenate([part[key] for part in parts], axis=-1) for key in parts[0]}
+    else:
+        drawn = _network_samples(model, images, samples, batch_size, compiled)
+    return calibration.apply(drawn, model.config.calibration)
 
 
 def _shares(samples: int, parts: int) -> np.ndarray:

@@ -93,7 +93,8 @@ def training_settings():
 # from the data, or how it is scored and how many members it has (each member warm-starts from
 # the matching one, pipeline.py).
 NOT_SHAPE = (
-    "pixel_mean", "pixel_std", "initial_log_fractions", "test_time_symmetries", "members"
+    "pixel_mean", "pixel_std", "initial_log_fractions", "test_time_symmetries", "members",
+    "calibration",
 )  # fmt: skip
 
 

@@ -47,9 +47,28 @@ class ModelVersion(models.Model):
 
     @property
     def held_out_summary(self) -> dict:
-        """{"items", "nll", "baseline_nll", "difference_se", "worse"} on the held-out split (empty
-        before it is judged; versions judged before the paired rule have no "difference_se")."""
+        """{"items", "nll", "baseline_nll", "coverage", "difference_se", "worse"} on the held-out
+        split (empty before it is judged; versions judged before the paired rule have no
+        "difference_se", before calibration no "coverage": {"50", "80", "95"})."""
         return self.metrics.get("_held_out", {})
+
+    @property
+    def calibration(self) -> dict:
+        """{"method", "items", "noise", "spread", "temperature", ...}: how its MC samples were
+        calibrated after training, on that many validation subjects (mlworker/calibration.py;
+        empty for a version from before calibration)."""
+        return self.metrics.get("_calibration", {})
+
+    @property
+    def calibration_summary(self) -> str:
+        """The calibration in words ("overdispersion: smooth 0.3, bar 0.6"), "" for none."""
+        fitted = self.calibration
+        if fitted.get("method") in (None, "none"):
+            return ""
+        if fitted["method"] == "overdispersion":
+            levels = ", ".join(f"{key} {level:g}" for key, level in fitted.get("noise", {}).items())
+            return f"overdispersion: {levels}"
+        return f"{fitted['method']} {fitted.get(fitted['method'], '')}"
 
     @property
     def against_previous(self) -> dict:

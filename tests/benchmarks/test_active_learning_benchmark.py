@@ -93,6 +93,11 @@ def test_each_start_and_strategy_is_measured_against_scratch_random(benchmark, t
     assert set(headline["saving_vs_scratch_random"]) == arms | {"default_entropy"}
     assert set(headline["saving_vs_scratch_random_interval"]["default_random"]) == {"half", "full"}
     assert set(headline["coverage_new_default_300"]) == {"50", "80", "95"}
+    coverage = headline["coverage_new_default_by_labelled"]
+    assert set(coverage) == {"20", "40"} and set(coverage["40"]) == {"50", "80", "95"}
+    assert coverage["20"] == active_learning_summary.coverage_at(
+        result["curves_by_start"]["default"]["random"], 0
+    )
     assert headline["pretraining_seconds"] == 0.0
     by_start = result["curves_by_start"]
     reference = active_learning_summary.curve_array(by_start["scratch"]["random"], "nll")
@@ -103,6 +108,9 @@ def test_each_start_and_strategy_is_measured_against_scratch_random(benchmark, t
     assert headline["saving"]["entropy"] == headline["saving_vs_scratch_random"]["scratch_entropy"]
     assert result["training"]["scratch"]["members"] == 1
     assert result["training"]["default"]["members"] == 2
+    # the model before issue 42 draws its samples as they come; the default calibrates them
+    assert result["training"]["scratch"]["calibration"] == "none"
+    assert result["training"]["default"]["calibration"] != "none"
 
 
 def test_the_default_start_pools_members_and_scores_under_the_symmetries(benchmark):
@@ -125,6 +133,30 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
     assert f"**{worse} of 24**" in text  # 2 starts x 2 seeds x 3 strategies x 2 rounds
     assert "scratch) against the new default" in text and "| default, random |" in text
     assert f"{result['summary']['random']['nll_mean'][-1]:.3f}" in text
+
+
+def test_the_readme_shows_the_three_kinds_coverage_side_by_side(tiny, tmp_path):
+    _, folder = tiny
+    paths = {}
+    for index, name in enumerate(
+        ("active_learning", "active_learning_cells", "active_learning_tissue")
+    ):
+        result = json.loads((folder / "tiny.json").read_text())
+        result["headline"]["coverage_new_default_by_labelled"] = {
+            "100": {"50": 0.3, "80": 0.6, "95": 0.9},
+            "300": {"50": 0.47 + index / 100, "80": 0.79, "95": 0.94},
+            "500": {"50": 0.5, "80": 0.81, "95": 0.96},
+        }
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(result))
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- active-learning -->\n<!-- /active-learning -->\n")
+    readme_figures.main(readme, paths)
+    text = readme.read_text()
+    assert "| labelled | galaxies | cells | tissue |" in text
+    assert "| 300 | 47% / 79% / 94% | 48% / 79% / 94% | 49% / 79% / 94% |" in text
+    assert "| 500 | 50% / 81% / 96% |" in text and "| 100 |" not in text
+    assert "`benchmarks/results/active_learning_tissue.json`" in text
 
 
 def test_the_same_run_works_on_another_image_set_given_as_npz(tiny):

@@ -118,7 +118,11 @@ def test_a_model_that_cannot_see_anything_is_marked_worse_than_the_baseline(gala
         images, counts, range(items), config, settings=QUICK, samples=10
     )
     assert fit.worse_than_baseline
-    assert fit.metrics["_held_out"]["nll"] > fit.metrics["_held_out"]["baseline_nll"] + 2
+    # The calibration's overdispersion lets its samples reach both extremes (nearer by more than 0.7 nats here),
+    # but votes in lumps are the beta-binomial's own shape: it still wins by more than a nat.
+    assert fit.metrics["_calibration"]["method"] == "overdispersion"
+    assert max(fit.metrics["_calibration"]["noise"].values()) > 0
+    assert fit.metrics["_held_out"]["nll"] > fit.metrics["_held_out"]["baseline_nll"] + 1
 
 
 def test_scoring_ranks_by_joint_mi_or_by_entropy(tiny_galaxies, quick_fit):

@@ -159,6 +159,37 @@ def test_the_versions_table_shows_the_baseline_beside_the_model_and_flags_worse_
     assert "within the allowance" not in cells[2]
 
 
+def test_the_versions_table_shows_held_out_coverage_and_the_calibration_beside_the_nll(
+    project, staff
+):
+    ModelVersion.objects.create(
+        project=project,
+        number=1,
+        status="ready",
+        metrics={
+            "_held_out": {
+                "items": 41,
+                "nll": 2.104,
+                "baseline_nll": 2.733,
+                "coverage": {"50": 0.487, "80": 0.791, "95": 0.944},
+            },
+            "_calibration": {
+                "method": "overdispersion",
+                "noise": {"smooth-or-featured": 0.3, "bar": 0.0},
+                "items": 38,
+            },
+        },
+    )
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/staff/projects/{project.slug}/").content.decode()
+    (cell,) = re.findall(r'<td class="held-out">(.*?)</td>', page)
+    text = re.sub(r"<[^>]+>", "", cell)
+    assert text.startswith("2.104 · 2.733") and "coverage 0.49/0.79/0.94" in text
+    assert "calibrated on 38 validation subjects, overdispersion: " in text
+    assert "smooth-or-featured 0.3" in text and "bar 0" in text
+
+
 def test_retrain_now_button_claims_a_retrain_once(project, staff):
     client = Client()
     client.force_login(staff)
