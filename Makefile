@@ -23,10 +23,12 @@ services:
 demo: $(STAMP)
 	bash scripts/demo.sh
 
-# Serial: under pytest-xdist (`pytest -n 2`, which tests/settings.py supports with a Redis
-# database per process) the loop's worker-kill and recovery tests timed out in every run so far.
+# Two pytest-xdist processes, each with its own test database, Redis databases and data folder
+# (tests/settings.py); the files that drive a real Celery worker run together in one of them, in
+# the serial run's order (tests/scheduling.py). `$(PY) -m pytest` alone runs the suite serially.
+PYTEST_PARALLEL := -n 2 --dist loadfile
 test: $(STAMP) services imports
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 # The import contracts in pyproject.toml: layers one way, no cycles, mlworker without Django.
 imports: $(STAMP)
@@ -35,7 +37,7 @@ imports: $(STAMP)
 # Everything but the long fault tests (`-m slow`) and the benchmarks' tiny runs (`-m benchmark`),
 # for a quick loop while coding.
 test-fast: $(STAMP) services imports
-	$(PY) -m pytest -m "not slow and not benchmark"
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "not slow and not benchmark"
 
 test-slow: $(STAMP) services
 	$(PY) -m pytest -m slow

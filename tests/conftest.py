@@ -11,7 +11,7 @@ from labelling.core import projects
 from labelling.core.tree import AnswerNode, QuestionNode
 from labelling.volunteer import accounts, submission
 
-pytest_plugins = ["tests.worker", "tests.deployed"]
+pytest_plugins = ["tests.worker", "tests.deployed", "tests.scheduling"]
 
 
 @pytest.fixture(autouse=True)

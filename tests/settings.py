@@ -14,6 +14,10 @@ if _XDIST_WORKER.startswith("gw"):
     _index = int(_XDIST_WORKER[2:])
     os.environ.setdefault("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - 2 * _index}")
     os.environ.setdefault("TEST_CACHE_REDIS_URL", f"redis://127.0.0.1:6379/{14 - 2 * _index}")
+    # Two processes (and the workers they start) share the machine's cores: TensorFlow in each
+    # runs its ops on one thread instead of a pool per core that spins while the other waits.
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
 os.environ.setdefault(
     "DATABASE_URL",

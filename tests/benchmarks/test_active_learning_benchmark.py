@@ -40,14 +40,34 @@ def bars(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny(benchmark, bars, tmp_path_factory):
     """The tiny run of every test below that reads one: both starts, three strategies, on the bars
-    (the galaxies are the other tests' data); its seeds side by side (the other tests here count
-    calls in this process)."""
-    on_bars = ["--dataset", str(bars), "--no-rotation-invariant", "--jobs", "2"]
-    return run_tiny(benchmark, [*TINY, *on_bars], tmp_path_factory)
+    (the galaxies are the other tests' data), in this process with mlworker.pipeline's fit, score
+    and select counted: (result, folder, calls, warm starts)."""
+    from mlworker import pipeline
+
+    calls = {"fit_and_evaluate": 0, "score": 0, "select": 0}
+    warm_starts = []
+
+    def counted(name):
+        original = getattr(pipeline, name)
+
+        def call(*args, **kwargs):
+            calls[name] += 1
+            if name == "fit_and_evaluate":
+                warm_starts.append(kwargs.get("warm_start"))
+            return original(*args, **kwargs)
+
+        return call
+
+    on_bars = ["--dataset", str(bars), "--no-rotation-invariant", "--jobs", "1"]
+    with pytest.MonkeyPatch.context() as patch:
+        for name in calls:
+            patch.setattr(pipeline, name, counted(name))
+        result, folder = run_tiny(benchmark, [*TINY, *on_bars], tmp_path_factory)
+    return result, folder, calls, warm_starts
 
 
 def test_a_tiny_run_reports_the_headline_the_issues_read(tiny):
-    result, tmp_path = tiny
+    result, tmp_path, *_ = tiny
     saved = json.loads((tmp_path / "tiny.json").read_text())
     assert (tmp_path / "tiny.png").stat().st_size > 1000
     assert saved["labelled"] == [20, 40]
@@ -80,14 +100,14 @@ def test_a_tiny_run_reports_the_headline_the_issues_read(tiny):
 
 
 def test_every_strategy_starts_from_the_same_labelled_set_and_model(tiny):
-    result, _ = tiny
+    result, *_ = tiny
     for by_strategy in result["curves_by_start"].values():
         first = {s: [curve[0]["nll"] for curve in by_strategy[s]] for s in by_strategy}
         np.testing.assert_allclose(first["entropy"], first["random"], rtol=1e-6)
 
 
 def test_each_start_and_strategy_is_measured_against_scratch_random(benchmark, tiny):
-    result, _ = tiny
+    result, *_ = tiny
     headline, labelled = result["headline"], np.array(result["labelled"])
     arms = {"scratch_power_bald", "scratch_entropy", "default_random", "default_power_bald"}
     assert set(headline["saving_vs_scratch_random"]) == arms | {"default_entropy"}
@@ -123,7 +143,7 @@ def test_the_default_start_pools_members_and_scores_under_the_symmetries(benchma
 
 
 def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
-    result, folder = tiny
+    result, folder, *_ = tiny
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- active-learning -->\nstale\n<!-- /active-learning -->\nrest\n")
     readme_figures.main(readme, {"active_learning": folder / "tiny.json"})
@@ -136,7 +156,7 @@ def test_the_readme_section_is_written_from_the_result_file(tiny, tmp_path):
 
 
 def test_the_readme_shows_the_three_kinds_coverage_side_by_side(tiny, tmp_path):
-    _, folder = tiny
+    _, folder, *_ = tiny
     paths = {}
     for index, name in enumerate(
         ("active_learning", "active_learning_cells", "active_learning_tissue")
@@ -160,44 +180,29 @@ def test_the_readme_shows_the_three_kinds_coverage_side_by_side(tiny, tmp_path):
 
 
 def test_the_same_run_works_on_another_image_set_given_as_npz(tiny):
-    result, _ = tiny
+    result, *_ = tiny
     assert result["settings"]["rotation_invariant"] is False
     assert result["settings"]["dataset"].endswith("bars.npz")
     assert set(result["summary"]) == {"random", "power_bald", "entropy"}
     assert result["vote_noise_floor_nll"] > 0
 
 
-def test_the_benchmark_runs_productions_pipeline_functions(benchmark, tmp_path, monkeypatch):
+def test_the_benchmark_runs_productions_pipeline_functions(tiny):
     """One pipeline: every fit, score and selection goes through mlworker.pipeline."""
-    from mlworker import pipeline
-
-    calls = {"fit_and_evaluate": 0, "score": 0, "select": 0}
-    warm_starts = []
-    for name in calls:
-        original = getattr(pipeline, name)
-
-        def counted(*args, _original=original, _name=name, **kwargs):
-            calls[_name] += 1
-            if _name == "fit_and_evaluate":
-                warm_starts.append(kwargs.get("warm_start"))
-            return _original(*args, **kwargs)
-
-        monkeypatch.setattr(pipeline, name, counted)
-    # One start is enough here (the tiny run above covers both).
-    arguments = [*TINY, "--seeds", "1", "--strategies", "random,bald", "--starts", "scratch"]
-    result = benchmark.main([*arguments, "--results-dir", str(tmp_path), "--output", "spy"])
-    # One shared first round, then one round per strategy; a round picks through
-    # production's score + select when a good model exists, at random (the queue before any) when
-    # none does.
+    result, _, calls, warm_starts = tiny
+    # Per seed and start, one shared first round, then one round per strategy; a round picks
+    # through production's score + select when a good model exists, at random (the queue before
+    # any) when none does.
     picks = [
         point["picked_by"]
         for by_strategy in result["curves_by_start"].values()
         for curves in by_strategy.values()
-        for point in curves[0][:-1]
+        for curve in curves
+        for point in curve[:-1]
     ]
-    assert calls["fit_and_evaluate"] == 1 + 2 * 1
+    assert calls["fit_and_evaluate"] == 2 * 2 * (1 + 3)  # seeds x starts x (first + strategies)
     assert calls["score"] == calls["select"] == picks.count("model")
-    assert len(picks) == 2 and set(picks) <= {"model", "random"}
+    assert len(picks) == 2 * 2 * 3 and set(picks) <= {"model", "random"}
     # A round warm-starts from the saved folder of the version that picked (as the retrain task
     # loads the latest good version's artefact), and from random weights when none did.
     assert warm_starts[0] is None
