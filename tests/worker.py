@@ -22,6 +22,9 @@ from django.db import connection
 from tests.processes import start_logged
 
 WORKER_LEASE_SECONDS = 8
+# A worker's environment override for production's number of networks a version (an empty
+# variable is unset: TrainingSettings' default).
+PRODUCTION_MEMBERS = {"STARLING_MEMBERS": ""}
 
 
 class WorkerProcess:
@@ -87,6 +90,10 @@ def worker_environment(django_db_setup, tmp_path_factory):
         # version steers. The gate itself is tested with a worker of its own (test_loop.py).
         "STARLING_HELD_OUT_SHARE": "0",
         "STARLING_FRESH_RESTARTS": "1",  # one first model is enough for the loop tests
+        # One network a version (production trains two): the loop's claims, leases, rounds and
+        # recovery are the same for any number; the tests of production's two networks, and those
+        # that kill a worker mid-scoring (timed on two), start a worker with PRODUCTION_MEMBERS.
+        "STARLING_MEMBERS": "1",
         "STARLING_RETRAIN_LEASE_SECONDS": str(WORKER_LEASE_SECONDS),
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }

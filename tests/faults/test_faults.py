@@ -31,6 +31,7 @@ from tests.faults.conftest import WEB_APPLICATION_NAME, record_result
 from tests.faults.load import run_load
 from tests.labelling.loop.test_loop import demo_project, wait_for
 from tests.processes import OwnRedis
+from tests.worker import PRODUCTION_MEMBERS
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CLIENTS = 32
@@ -168,7 +169,7 @@ def test_database_connections_terminated_mid_request(start_gunicorn):
 
 def kill_a_worker_mid_scoring(project, start_worker) -> None:
     """Retrain on a worker of its own scoring 10 subjects a task; SIGKILL it after 20 predictions."""
-    doomed = start_worker(STARLING_SCORE_CHUNK=10)
+    doomed = start_worker(STARLING_SCORE_CHUNK=10, **PRODUCTION_MEMBERS)
     assert claims.retrain_request(project=project)
     wait_for(
         lambda: Prediction.objects.filter(model_version__project=project).count() >= 20,

@@ -22,6 +22,7 @@ from labelling.models import (
 from labelling.volunteer import accounts, submission
 from mlworker import synthetic
 from tests.conftest import submit_votes
+from tests.worker import PRODUCTION_MEMBERS
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -86,9 +87,10 @@ def round_recorded(project):
 
 
 def test_triggered_retrain_trains_scores_every_active_subject_and_reorders_the_queue(
-    celery_worker, worker_settings
+    only_own_workers, start_worker, worker_settings
 ):
     project = demo_project("loop-end-to-end")
+    start_worker(**PRODUCTION_MEMBERS)
     assert claims.retrain_request(project=project)
     acquisition_round = wait_for(lambda: round_recorded(project), 180, "the acquisition round")
     # select_round records its timings just after the round
@@ -193,7 +195,7 @@ def test_a_version_worse_than_the_baseline_does_not_reorder_the_queue(
         answers = featured if bright != (role == "held_out") else {"smooth-or-featured": "smooth"}
         submit_votes(project, subject, volunteers, answers, key_prefix=f"gate-{index}")
     priorities_before = dict(project.subjects.values_list("pk", "priority"))
-    start_worker(STARLING_HELD_OUT_SHARE="0.3", STARLING_TRAIN_EPOCHS="6")
+    start_worker(STARLING_HELD_OUT_SHARE="0.3", STARLING_TRAIN_EPOCHS="6", **PRODUCTION_MEMBERS)
     assert claims.retrain_request(project=project)
     wait_for(
         lambda: Project.objects.get(pk=project.pk).retrain_state == RetrainState.IDLE,
@@ -293,7 +295,7 @@ def test_worker_killed_mid_scoring_the_round_is_abandoned_within_a_lease_and_the
 ):
     project = demo_project("loop-killed-scoring", subjects=400, votes_per_subject_share=0.25)
     # chunks of 10 subjects: the pool takes many scoring tasks, time enough to kill one midway
-    doomed = start_worker(STARLING_TRAIN_EPOCHS=2, STARLING_SCORE_CHUNK=10)
+    doomed = start_worker(STARLING_TRAIN_EPOCHS=2, STARLING_SCORE_CHUNK=10, **PRODUCTION_MEMBERS)
     assert claims.retrain_request(project=project)
     version = wait_for_version(project, ModelVersionStatus.READY, 180, "training to end")
     wait_for(
