@@ -69,6 +69,9 @@ from benchmarks import common, runs, survey_arms, survey_crowd, survey_project, 
 PRESETS = {
     "standard": dict(pool=600, image_size=16, crowd=300, seeds=5, epochs=10, rounds=8, points=24),
     "small": dict(pool=200, image_size=16, crowd=120, seeds=2, epochs=6, rounds=4, points=12),
+    # Point 4's screen of candidates: the product's minimum of 200 labelled subjects half the pool
+    # (small's pool is all of it), 2 seeds, fewer rounds and epochs than standard.
+    "screen": dict(pool=400, image_size=16, crowd=200, seeds=2, epochs=6, rounds=4, points=16),
     "tiny": dict(
         pool=24,
         image_size=16,
@@ -83,7 +86,10 @@ PRESETS = {
         ctm_checkpoints="0.5",
     ),  # fmt: skip
 }
-ALL_ARMS = ["classic", survey_arms.CLASSIC_THEN_MODEL, *list(survey_arms.ARMS)[1:]]
+ISSUE_ARMS = ["classic", survey_arms.CLASSIC_THEN_MODEL, *(
+    arm for arm in list(survey_arms.ARMS)[1:] if arm not in survey_arms.SCREEN
+)]  # fmt: skip
+ALL_ARMS = [*ISSUE_ARMS, *survey_arms.SCREEN]
 
 
 def parse_arguments(argv=None):
@@ -103,7 +109,11 @@ def parse_arguments(argv=None):
     parser.add_argument("--ctm-checkpoints", help="classic_then_model's fits, shares of the budget")
     parser.add_argument("--careless", type=float, default=0.15, help="share of sessions")
     parser.add_argument("--hostile", type=float, default=0.05, help="share of sessions")
-    parser.add_argument("--arms", default=",".join(ALL_ARMS))
+    parser.add_argument(
+        "--arms",
+        default=",".join(ISSUE_ARMS),
+        help=f"the issue's arms by default; the candidates of point 4: {list(survey_arms.SCREEN)}",
+    )
     parser.add_argument("--keep-catalogues", type=Path, help="write each arm's last export here")
     parser.add_argument("--work-dir", type=Path, default=runs.ROOT / "var" / "survey-work")
     runs.add_run_arguments(parser, "survey")
