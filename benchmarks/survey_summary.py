@@ -5,7 +5,7 @@ from the result file."""
 
 import numpy as np
 
-from benchmarks import plots, runs, savings
+from benchmarks import plots, runs, savings, survey_screen
 from benchmarks.survey_arms import CLASSIC_THEN_MODEL, LEVERS
 
 README_MARKER = "survey"
@@ -19,6 +19,7 @@ NAMES = {
     "no_model_retirement": "defaults, model-aware retirement off",
     "no_weighting": "defaults, weighting off",
     "model_retirement": "defaults + model-aware retirement on",
+    **{arm: f"candidate: {arm.replace('_', ' ')}" for arm in survey_screen.SCREEN},
 }
 DATASETS = {"galaxies": "synthetic galaxies", "cells": "fluorescence cells"}
 
@@ -102,6 +103,7 @@ def summarise(seeds: list[dict], arms: list[str]) -> dict:
                 for votes in fits
             },
         }
+    summary["screen"] = survey_screen.summarise(seeds, arms, needed, at_votes)
     summary["levers"] = {}
     for lever, (on, off) in LEVERS.items():
         if {on, off} <= set(arms):
@@ -124,6 +126,8 @@ def headline(datasets: dict) -> dict:
         "votes_saved_vs_classic_then_model": {},
         "rmse_at_quarter_budget": {},
         "lever_share": {},
+        # Point 4's candidates beside the defaults in the same run (survey_screen.py).
+        "screen": {},
         "seeds": {},
         "margin": MARGIN,
     }
@@ -148,7 +152,15 @@ def headline(datasets: dict) -> dict:
         head["lever_share"][name] = {
             lever: values["share"] for lever, values in summary["levers"].items()
         }
+        screen = entry.get("screen") or summary.get("screen")
+        if screen:
+            head["screen"][name] = {
+                arm: {key: values[key] for key in SCREEN_KEYS} for arm, values in screen.items()
+            }
     return head
+
+
+SCREEN_KEYS = ("votes_saved", "minus_default", "rmse_at_quarter_budget", "quarter_share_of_classic")
 
 
 def plot(datasets: dict, path) -> None:
@@ -201,6 +213,7 @@ def readme_section(result: dict, when: str) -> str:
     ]
     for name, entry in datasets.items():
         lines += dataset_table(name, entry)
+        lines += survey_screen.table(entry)
     lines += [
         "![catalogue RMSE against votes spent](benchmarks/results/survey.png)",
         "",
