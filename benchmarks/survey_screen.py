@@ -74,6 +74,10 @@ def first_model_share(seeds: list[dict], arm: str) -> float | None:
     return round(float(np.mean([v / s["budget"] for v, s in zip(first, seeds, strict=True)])), 4)
 
 
+def label(arm: str) -> str:
+    return "Starling's defaults" if arm == "default" else CANDIDATES.get(arm, arm)
+
+
 def table(entry: dict) -> list[str]:
     """The README's table of a dataset's screen (nothing when it has none)."""
     screen = entry.get("screen") or entry["summary"].get("screen")
@@ -81,7 +85,14 @@ def table(entry: dict) -> list[str]:
         return []
     settings = entry.get("screen_settings", entry["settings"])
     seeds = len(next(iter(screen.values()))["votes_saved_per_seed"])
+    best = max(screen, key=lambda arm: screen[arm]["votes_saved"])
+    lowest = min(screen, key=lambda arm: screen[arm]["rmse_at_quarter_budget"])
     rows = [
+        f"Of the candidates, for the same catalogue the fewest votes: {label(best)} "
+        f"({runs.percent(screen[best]['votes_saved'])} fewer than classic); the best catalogue at "
+        f"a quarter of classic's votes: {label(lowest)} (RMSE "
+        f"{runs.percent(screen[lowest]['quarter_share_of_classic'])} of classic's).",
+        "",
         f"Closing the gap, the candidates screened ({settings['pool']:,} images, {seeds} seed"
         f"{'s' if seeds > 1 else ''}, "
         f"{settings['epochs']} epochs a round, a round every "
@@ -94,7 +105,7 @@ def table(entry: dict) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for arm, values in screen.items():
-        name = "Starling's defaults" if arm == "default" else CANDIDATES.get(arm, arm)
+        name = label(arm)
         per_seed = ", ".join(runs.percent(x) for x in values["votes_saved_per_seed"])
         first = values["first_model_votes_share"]
         worse = values["worse_than_classic_then_model_at"]

@@ -193,16 +193,25 @@ def readme_section(result: dict, when: str) -> str:
     sentences = []
     for name, saved in head["votes_saved"].items():
         sentences.append(
-            f"on the {DATASETS.get(name, name)}, **{runs.percent(saved['saving'])} fewer votes** "
-            f"(95% interval {runs.interval(saved['interval'])})"
+            f"**{fewer(saved['saving'])}** on the {DATASETS.get(name, name)} (95% interval "
+            f"{runs.interval(saved['interval'])})"
         )
+    presets = {entry["settings"]["preset"] for entry in datasets.values()}
     lines = [
         "## For a survey team: votes for a catalogue of every image (`make bench-survey`)",
         "",
-        "For the same catalogue quality as Galaxy Zoo's classic way (random order, every image "
-        "retired at 15 votes, no model), a project with Starling's defaults spent "
+        "For the same catalogue as Galaxy Zoo's classic way (random order, every image "
+        "retired at 15 votes, no model), a project with Starling's defaults needs "
         + ("; ".join(sentences) or "—")
-        + '. "The same quality": the catalogue\'s RMSE against the true answer probabilities '
+        + "."
+        + (
+            ""
+            if presets == {"standard"}
+            else f" These are the figures of a reduced run (the `{'`, `'.join(sorted(presets))}` "
+            "preset: fewer images, seeds, rounds and epochs than `make bench-survey`'s), the "
+            "screen of the candidates below; the full run replaces them."
+        )
+        + ' "The same catalogue": its RMSE against the true answer probabilities '
         f"over every image comes within {MARGIN - 1:.0%} of classic's final RMSE; negative: more "
         "votes than classic (−100%: never within reach of classic's budget). The catalogue is "
         "the owner's export, its best estimate of every answer (the model's posterior and the "
@@ -229,6 +238,13 @@ def readme_section(result: dict, when: str) -> str:
         "`benchmarks/results/survey.json`).",
     ]
     return "\n".join(lines)
+
+
+def fewer(saving: float) -> str:
+    """A saving as a survey team reads it."""
+    if saving >= 0:
+        return f"{runs.percent(saving)} fewer votes"
+    return "never within reach" if saving <= -1 else f"{runs.percent(-saving)} more votes"
 
 
 def settings_of(datasets: dict) -> dict:
