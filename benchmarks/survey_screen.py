@@ -120,4 +120,7 @@ def table(entry: dict) -> list[str]:
             + (", ".join(runs.percent(v / budget) for v in worse) or "none")
             + " |"
         )
+    missing = [label(arm) for arm in CANDIDATES if arm not in screen]
+    if missing:
+        rows += ["", "Not screened in this run: " + "; ".join(missing) + "."]
     return [*rows, ""]
