@@ -17,6 +17,20 @@ arm is a project of its own in a throwaway database, run with production's own f
   retirement on: it is off in Project's defaults, so turning it off changes nothing and
   no_model_retirement is the default project, not run twice).
 
+Point 4's candidates, run only when `--arms` names them (survey_arms.SCREEN; survey_screen.py
+gives their figures beside the defaults of the same run, under the result's `screen`), each a
+product switch with Project's default unchanged: **random_checks** (random_request_share 0.5,
+Galaxy Zoo Enhanced's split: half the requests random checks spread over the pool, the rest the
+ranked queue, whose round picks get the full count), **first_at_minimum** /
+**first_at_minimum_100** (retrain_first_at_minimum: the first model once 200 / 100 images have
+votes, not after the cadence's votes), **cadence_x2** (a round every half the run's votes) and
+**combined** (model-aware retirement, random checks, the first model at 100); model_retirement is
+the fifth. The `screen` preset (400 images, 2 seeds) is their screen:
+
+    nice -n 19 .venv/bin/python -m benchmarks.survey --preset screen --jobs 2 --resume \
+        --arms classic,classic_then_model,default,no_model_retirement,model_retirement,\
+random_checks,first_at_minimum_100,cadence_x2,combined
+
 Each arm runs until classic's budget (15 votes x N) is spent or every subject is retired. The
 catalogue is production's export at checkpoints; its estimate (survey_project.best_estimate) is
 scored against the true p: RMSE over every image, each question weighted by the share of
@@ -69,6 +83,9 @@ from benchmarks import common, runs, survey_arms, survey_crowd, survey_project, 
 PRESETS = {
     "standard": dict(pool=600, image_size=16, crowd=300, seeds=5, epochs=10, rounds=8, points=24),
     "small": dict(pool=200, image_size=16, crowd=120, seeds=2, epochs=6, rounds=4, points=12),
+    # Point 4's screen of candidates: the product's minimum of 200 labelled subjects half the pool
+    # (small's pool is all of it), 2 seeds, fewer rounds and epochs than standard.
+    "screen": dict(pool=400, image_size=16, crowd=200, seeds=2, epochs=6, rounds=4, points=16),
     "tiny": dict(
         pool=24,
         image_size=16,
@@ -83,7 +100,10 @@ PRESETS = {
         ctm_checkpoints="0.5",
     ),  # fmt: skip
 }
-ALL_ARMS = ["classic", survey_arms.CLASSIC_THEN_MODEL, *list(survey_arms.ARMS)[1:]]
+ISSUE_ARMS = ["classic", survey_arms.CLASSIC_THEN_MODEL, *(
+    arm for arm in list(survey_arms.ARMS)[1:] if arm not in survey_arms.SCREEN
+)]  # fmt: skip
+ALL_ARMS = [*ISSUE_ARMS, *survey_arms.SCREEN]
 
 
 def parse_arguments(argv=None):
@@ -103,7 +123,11 @@ def parse_arguments(argv=None):
     parser.add_argument("--ctm-checkpoints", help="classic_then_model's fits, shares of the budget")
     parser.add_argument("--careless", type=float, default=0.15, help="share of sessions")
     parser.add_argument("--hostile", type=float, default=0.05, help="share of sessions")
-    parser.add_argument("--arms", default=",".join(ALL_ARMS))
+    parser.add_argument(
+        "--arms",
+        default=",".join(ISSUE_ARMS),
+        help=f"the issue's arms by default; the candidates of point 4: {list(survey_arms.SCREEN)}",
+    )
     parser.add_argument("--keep-catalogues", type=Path, help="write each arm's last export here")
     parser.add_argument("--work-dir", type=Path, default=runs.ROOT / "var" / "survey-work")
     runs.add_run_arguments(parser, "survey")
@@ -237,15 +261,20 @@ def main(argv=None) -> dict:
         shutil.rmtree(arguments.work_dir, ignore_errors=True)
     path = arguments.results_dir / f"{arguments.output}.json"
     earlier = json.loads(path.read_text()).get("datasets", {}) if path.exists() else {}
-    datasets = {
-        **earlier,
-        arguments.dataset_name: {
-            "summary": survey_summary.summarise(seeds, arguments.arms),
-            "seeds": seeds,
-            "settings": runs.arguments_record(arguments),
-            "seconds": seconds,
-        },
+    entry = {
+        "summary": survey_summary.summarise(seeds, arguments.arms),
+        "seeds": seeds,
+        "settings": runs.arguments_record(arguments),
+        "seconds": seconds,
     }
+    before = earlier.get(arguments.dataset_name, {})
+    if not entry["summary"]["screen"] and (before.get("screen") or before.get("summary", {})):
+        # A run without the candidates keeps the dataset's earlier screen (point 4's figures).
+        screen = before.get("screen") or before["summary"].get("screen")
+        if screen:
+            entry["screen"] = screen
+            entry["screen_settings"] = before.get("screen_settings", before["settings"])
+    datasets = {**earlier, arguments.dataset_name: entry}
     result = runs.record(
         survey_summary.headline(datasets), arguments, argv, "survey", started, datasets=datasets
     )

@@ -55,6 +55,30 @@ ARMS = {
         "loop": True,
     },  # fmt: skip
 }
+# Issue 39's point 4, the candidates to close the gap (not run unless --arms names them): each a
+# product switch, with Project's default unchanged. "cadence" scales the run's cadence of rounds.
+SCREEN = {
+    # Galaxy Zoo Enhanced's split: half the requests random checks spread over the pool, the rest
+    # the ranked queue (the round's picks first, to the full count).
+    "random_checks": {"random_request_share": 0.5},
+    # The first model as soon as the minimum of labelled subjects is reached (not the cadence).
+    "first_at_minimum": {"retrain_first_at_minimum": True},
+    "first_at_minimum_100": {
+        "retrain_first_at_minimum": True,
+        "retrain_minimum_labelled_subjects": 100,
+    },  # fmt: skip
+    "cadence_x2": {},  # a round every half as many votes: twice the rounds
+    "combined": {
+        "retirement_rule": "model_aware",
+        "random_request_share": 0.5,
+        "retrain_first_at_minimum": True,
+        "retrain_minimum_labelled_subjects": 100,
+    },  # fmt: skip
+}
+ARMS |= {
+    name: {"fields": fields, "weighting": True, "loop": True} for name, fields in SCREEN.items()
+}
+ARMS["cadence_x2"]["cadence"] = 0.5
 # Each lever: (the arm with it on, the arm with it off).
 LEVERS = {
     "picks": ("default", "no_picks"),
@@ -88,7 +112,8 @@ def project_fields(arm: str, arguments, image_size: int, channels: int) -> dict:
     rounds for the looping arms (arguments.retrain_after_new_votes), and the arm's changes."""
     fields = {"image_size": image_size, "image_channels": channels}
     if ARMS[arm]["loop"] and arguments.retrain_after_new_votes:
-        fields["retrain_after_new_votes"] = arguments.retrain_after_new_votes
+        cadence = ARMS[arm].get("cadence", 1.0) * arguments.retrain_after_new_votes
+        fields["retrain_after_new_votes"] = int(round(cadence))
     return fields | ARMS[arm]["fields"]
 
 
@@ -101,7 +126,7 @@ def same_as(arm: str, arms: list[str], arguments) -> str | None:
         fields = project_fields(name, arguments, 0, 0)
         defaults = {f.name: f.default for f in Project._meta.fields if f.name in fields}
         changed = {k: v for k, v in fields.items() if v != defaults[k]}
-        return changed, ARMS[name]["weighting"], ARMS[name]["loop"]
+        return changed, ARMS[name]["weighting"], ARMS[name]["loop"], ARMS[name].get("cadence")
 
     earlier = [name for name in arms[: arms.index(arm)] if name in ARMS]
     return next((name for name in earlier if resolved(name) == resolved(arm)), None)

@@ -5,7 +5,7 @@ from the result file."""
 
 import numpy as np
 
-from benchmarks import plots, runs, savings
+from benchmarks import plots, runs, savings, survey_screen
 from benchmarks.survey_arms import CLASSIC_THEN_MODEL, LEVERS
 
 README_MARKER = "survey"
@@ -19,6 +19,7 @@ NAMES = {
     "no_model_retirement": "defaults, model-aware retirement off",
     "no_weighting": "defaults, weighting off",
     "model_retirement": "defaults + model-aware retirement on",
+    **{arm: f"candidate: {arm.replace('_', ' ')}" for arm in survey_screen.SCREEN},
 }
 DATASETS = {"galaxies": "synthetic galaxies", "cells": "fluorescence cells"}
 
@@ -102,6 +103,7 @@ def summarise(seeds: list[dict], arms: list[str]) -> dict:
                 for votes in fits
             },
         }
+    summary["screen"] = survey_screen.summarise(seeds, arms, needed, at_votes)
     summary["levers"] = {}
     for lever, (on, off) in LEVERS.items():
         if {on, off} <= set(arms):
@@ -124,6 +126,8 @@ def headline(datasets: dict) -> dict:
         "votes_saved_vs_classic_then_model": {},
         "rmse_at_quarter_budget": {},
         "lever_share": {},
+        # Point 4's candidates beside the defaults in the same run (survey_screen.py).
+        "screen": {},
         "seeds": {},
         "margin": MARGIN,
     }
@@ -148,7 +152,15 @@ def headline(datasets: dict) -> dict:
         head["lever_share"][name] = {
             lever: values["share"] for lever, values in summary["levers"].items()
         }
+        screen = entry.get("screen") or summary.get("screen")
+        if screen:
+            head["screen"][name] = {
+                arm: {key: values[key] for key in SCREEN_KEYS} for arm, values in screen.items()
+            }
     return head
+
+
+SCREEN_KEYS = ("votes_saved", "minus_default", "rmse_at_quarter_budget", "quarter_share_of_classic")
 
 
 def plot(datasets: dict, path) -> None:
@@ -181,16 +193,25 @@ def readme_section(result: dict, when: str) -> str:
     sentences = []
     for name, saved in head["votes_saved"].items():
         sentences.append(
-            f"on the {DATASETS.get(name, name)}, **{runs.percent(saved['saving'])} fewer votes** "
-            f"(95% interval {runs.interval(saved['interval'])})"
+            f"**{fewer(saved['saving'])}** on the {DATASETS.get(name, name)} (95% interval "
+            f"{runs.interval(saved['interval'])})"
         )
+    presets = {entry["settings"]["preset"] for entry in datasets.values()}
     lines = [
         "## For a survey team: votes for a catalogue of every image (`make bench-survey`)",
         "",
-        "For the same catalogue quality as Galaxy Zoo's classic way (random order, every image "
-        "retired at 15 votes, no model), a project with Starling's defaults spent "
+        "For the same catalogue as Galaxy Zoo's classic way (random order, every image "
+        "retired at 15 votes, no model), a project with Starling's defaults needs "
         + ("; ".join(sentences) or "—")
-        + '. "The same quality": the catalogue\'s RMSE against the true answer probabilities '
+        + "."
+        + (
+            ""
+            if presets == {"standard"}
+            else f" These are the figures of a reduced run (the `{'`, `'.join(sorted(presets))}` "
+            "preset: fewer images, seeds, rounds and epochs than `make bench-survey`'s), the "
+            "screen of the candidates below; the full run replaces them."
+        )
+        + ' "The same catalogue": its RMSE against the true answer probabilities '
         f"over every image comes within {MARGIN - 1:.0%} of classic's final RMSE; negative: more "
         "votes than classic (−100%: never within reach of classic's budget). The catalogue is "
         "the owner's export, its best estimate of every answer (the model's posterior and the "
@@ -201,6 +222,7 @@ def readme_section(result: dict, when: str) -> str:
     ]
     for name, entry in datasets.items():
         lines += dataset_table(name, entry)
+        lines += survey_screen.table(entry)
     lines += [
         "![catalogue RMSE against votes spent](benchmarks/results/survey.png)",
         "",
@@ -216,6 +238,13 @@ def readme_section(result: dict, when: str) -> str:
         "`benchmarks/results/survey.json`).",
     ]
     return "\n".join(lines)
+
+
+def fewer(saving: float) -> str:
+    """A saving as a survey team reads it."""
+    if saving >= 0:
+        return f"{runs.percent(saving)} fewer votes"
+    return "never within reach" if saving <= -1 else f"{runs.percent(-saving)} more votes"
 
 
 def settings_of(datasets: dict) -> dict:

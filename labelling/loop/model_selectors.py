@@ -142,13 +142,16 @@ def active_pool(*, project: models.Project) -> list[tuple[int, Path]]:
 def retraining_due(*, project: models.Project, now=None) -> bool:
     """Beat's rule: enough new votes since the last version, or enough time with some new votes;
     and, either way, at least the project's minimum of labelled subjects (a first model trained on
-    a few subjects is judged on fewer still)."""
+    a few subjects is judged on fewer still). With `retrain_first_at_minimum`, the first model comes
+    as soon as the minimum is reached."""
     now = now or timezone.now()
     latest = models.ModelVersion.objects.filter(project=project).order_by("-number").first()
     total = models.Classification.objects.filter(project=project).count()
     new_votes = total - (latest.classifications_at_start if latest else 0)
     if new_votes <= 0 or not labelled_subjects_enough(project=project):
         return False
+    if latest is None and project.retrain_first_at_minimum:
+        return True
     if project.retrain_after_new_votes and new_votes >= project.retrain_after_new_votes:
         return True
     if latest is not None and project.retrain_after_minutes:

@@ -81,6 +81,12 @@ class Project(models.Model):
     acquisition_strategy = models.CharField(
         max_length=32, choices=AcquisitionStrategy.choices, default=AcquisitionStrategy.BALD
     )
+    # Galaxy Zoo Enhanced's split: this share of next-subject requests, once a model ranks the
+    # queue, gets a random active subject (a stream of random checks spread thin) and the rest the
+    # ranked queue (the round's picks first, to the full count). 0: every request the ranked queue.
+    random_request_share = models.FloatField(
+        default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
     # Dropout masks per subject when scoring (T). The trunk runs once per image, so T is cheap.
     mc_samples = models.PositiveIntegerField(
         default=50, validators=[MinValueValidator(2), MaxValueValidator(200)]
@@ -96,6 +102,9 @@ class Project(models.Model):
     # benchmarks/results/first_model_minimum.json (`make bench-first-model-minimum`; `by_size` has
     # the seeds worse at each size; a test keeps the two equal).
     retrain_minimum_labelled_subjects = models.PositiveIntegerField(default=200)
+    # The first model as soon as that minimum is reached, without waiting for the cadence's votes
+    # (off: the first model waits for both, like every later one). Screened by `make bench-survey`.
+    retrain_first_at_minimum = models.BooleanField(default=False)
     # Compare-and-set claim: at most one retrain per project at a time.
     retrain_state = models.CharField(
         max_length=16, choices=RetrainState.choices, default=RetrainState.IDLE

@@ -34,9 +34,16 @@ def subjects_next_for_volunteer(
     classified, so that concurrent volunteers spread out. Until a model ranked the queue
     (`model_ranked` False: no round yet, priorities are random) they are drawn from the whole pool
     instead: one shared random order would pile every volunteer's votes on its first few subjects.
+    A project's `random_request_share` of requests is answered so even once a model ranks it.
     """
     rng = rng or random
     wanted = count + top_few - 1
+    if (
+        model_ranked
+        and project.random_request_share
+        and rng.random() < project.random_request_share
+    ):
+        model_ranked = False  # Galaxy Zoo Enhanced's random checks: a random run of the pool
     found = redis_queue.next_subjects(
         project_id=project.pk,
         version=project.serving_version,

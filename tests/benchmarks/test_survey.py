@@ -136,3 +136,19 @@ def test_an_arm_that_is_the_default_project_is_not_run_twice():
     assert survey_arms.same_as("no_model_retirement", arguments.arms, arguments) == "default"
     assert survey_arms.same_as("model_retirement", arguments.arms, arguments) is None
     assert survey_arms.same_as("no_weighting", arguments.arms, arguments) is None
+
+
+def test_each_candidate_of_the_screen_is_a_project_of_its_own_through_product_fields():
+    """Point 4's candidates (`--arms`): Project fields (a misspelt one would fail here), none the
+    default project, and not run unless named."""
+    from labelling.models import Project
+
+    arguments = survey.parse_arguments(["--preset", "screen", "--arms", ",".join(survey.ALL_ARMS)])
+    assert not set(survey_arms.SCREEN) & set(survey.parse_arguments([]).arms)
+    names = {field.name for field in Project._meta.fields}
+    for arm in survey_arms.SCREEN:
+        fields = survey_arms.project_fields(arm, arguments, 16, 1)
+        assert set(fields) <= names, arm
+        assert survey_arms.same_as(arm, arguments.arms, arguments) is None, arm
+    cadence = survey_arms.project_fields("cadence_x2", arguments, 16, 1)["retrain_after_new_votes"]
+    assert cadence == round(arguments.retrain_after_new_votes / 2)

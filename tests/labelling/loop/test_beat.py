@@ -96,3 +96,25 @@ def test_a_first_retrain_does_not_start_below_the_labelled_subject_minimum(make_
     assert not model_selectors.retraining_due(project=project)
     vote(project, 6, prefix="all")
     assert model_selectors.retraining_due(project=project)
+
+
+@pytest.mark.django_db
+def test_a_first_model_at_the_minimum_does_not_wait_for_the_cadence_and_later_ones_do(make_project):
+    project = make_project(
+        slug="beat-first",
+        subjects=6,
+        retrain_after_new_votes=50,
+        retrain_after_minutes=0,
+        retrain_minimum_labelled_subjects=4,
+    )
+    vote(project, 3)
+    vote(project, 4, prefix="w")  # 7 votes, 4 subjects labelled: the minimum, not the cadence
+    assert not model_selectors.retraining_due(project=project)  # Project's default: both
+    Project.objects.filter(pk=project.pk).update(retrain_first_at_minimum=True)
+    project.refresh_from_db()
+    assert model_selectors.retraining_due(project=project)
+    ModelVersion.objects.create(
+        project=project, number=1, status="ready", classifications_at_start=7
+    )
+    vote(project, 6, prefix="x")
+    assert not model_selectors.retraining_due(project=project)  # a second model: the cadence

@@ -55,6 +55,24 @@ def test_before_the_first_model_the_same_votes_reach_three_times_the_subjects_of
     assert spread >= 3 * walked, (spread, walked)
 
 
+@pytest.mark.parametrize("queue", ["redis", "sql"])
+def test_a_random_request_share_spreads_that_share_of_a_ranked_queues_votes_over_the_pool(
+    make_project, settings, queue
+):
+    """Galaxy Zoo Enhanced's split: half the requests are random checks across the pool, the rest
+    walk the model's order (Project.random_request_share; 0, the default, walks it always)."""
+    if queue == "sql":
+        settings.STARLING_QUEUE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+        builder.reset()
+    split = ranked_by_a_model(
+        make_project(slug="split", subjects=SUBJECTS, random_request_share=0.5)
+    )
+    ranked = ranked_by_a_model(make_project(slug="ranked", subjects=SUBJECTS))
+    spread = classify_through_the_api(split, VOLUNTEERS, VOTES_EACH)
+    walked = classify_through_the_api(ranked, VOLUNTEERS, VOTES_EACH)
+    assert spread >= 3 * walked, (spread, walked)
+
+
 def test_the_demos_simulated_volunteers_label_several_times_more_subjects_before_a_model(
     make_project,
 ):
