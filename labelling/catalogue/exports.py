@@ -1,6 +1,6 @@
 """Streamed CSV exports: raw classifications, vote counts per subject, a model version's
 predictions, and the catalogue of every subject (votes, the latest good model's posterior, and the
-best estimate from both).
+best estimate from both: catalogue_table.py, in CSV, VOTable or FITS by catalogue_formats.py).
 
 Each function yields CSV lines, reading the database in chunks (`.iterator(chunk_size=...)`), so a
 million subjects stream in constant memory to a file or an HTTP response.
@@ -11,13 +11,21 @@ import io
 import json
 from collections.abc import Iterator
 
-from labelling.catalogue.catalogue_estimates import SubjectEstimates
+from labelling.catalogue.catalogue_formats import catalogue_csv
+from labelling.catalogue.catalogue_table import catalogue_subjects
 from labelling.core.selectors import project_tree
 from labelling.core.votes import answer_counts
 from labelling.crowd import crowd_selectors
-from labelling.models import Classification, ModelVersion, Prediction, Project, Subject
+from labelling.models import Classification, ModelVersion, Prediction, Project
 
 CHUNK = 2000
+__all__ = [
+    "catalogue_csv",
+    "classifications_csv",
+    "predictions_csv",
+    "predictions_missing_reason",
+    "vote_counts_csv",
+]
 
 
 def _line(values: list) -> str:
@@ -101,21 +109,17 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
         header += [f"{key}:{answer.key}:final_estimate" for answer in answers]
     yield _line(header)
     weights = crowd_selectors.vote_weights(project=project)
-    rows = (
-        Subject.objects.filter(project=project)
-        .order_by("pk")
-        .values_list(
-            "pk",
-            "original_name",
-            "metadata",
-            "status",
-            "classification_count",
-            "retirement_reason",
-            "retired_by_version__number",
-            "retired_at",
-            "vote_counts",
-            "retirement_forecast",
-        )
+    rows = catalogue_subjects(project=project).values_list(
+        "pk",
+        "original_name",
+        "metadata",
+        "status",
+        "classification_count",
+        "retirement_reason",
+        "retired_by_version__number",
+        "retired_at",
+        "vote_counts",
+        "retirement_forecast",
     )
     last = 0
     while True:
@@ -189,79 +193,3 @@ def predictions_missing_reason(*, version: ModelVersion) -> str | None:
         f"Model version {version.number} has no predictions yet: its scoring of the pool has not "
         "finished (see the dashboard's jobs)"
     )
-
-
-# Raw votes and, beside them, each vote counted with its volunteer's weight (labelling/crowd):
-# votes from volunteers judged unreliable or excluded count for little or nothing there. Then the
-# model's own posterior mean vote fraction (mean, low90, high90), and the best estimate of the
-# answer's probability from the model and the weighted votes together (catalogue_estimates.py).
-CATALOGUE_VALUES = (
-    "votes", "fraction", "weighted_votes", "weighted_fraction", "mean", "low90", "high90",
-    "estimate", "estimate_low90", "estimate_high90",
-)  # fmt: skip
-
-
-def catalogue_csv(*, project: Project) -> Iterator[str]:
-    """One row per subject and question, every subject (retired ones too): who it is (id, file
-    name, metadata as JSON), how it retired, the question's N and per answer the votes, their
-    fraction, the same weighted by each volunteer's reliability (N_weighted, weighted_votes,
-    weighted_fraction), the posterior mean vote fraction with its 90% interval from the latest good
-    model version that scored the subject (`model_version`; empty when none has), and the best
-    estimate of the answer's probability with its 90% credible interval (estimate,
-    estimate_low90, estimate_high90: labelling/catalogue/estimate.py)."""
-    tree = project_tree(project=project)
-    keys = tree.ordered_keys()
-    answer_keys = list(dict.fromkeys(a.key for key in keys for a in tree.questions[key].answers))
-    header = ["subject_id", "original_name", "metadata", "status", "retirement_reason"]
-    header += ["retired_at", "question", "N", "N_weighted"]
-    header += [f"{answer}:{value}" for answer in answer_keys for value in CATALOGUE_VALUES]
-    header += ["model_version", "mutual_information"]
-    yield _line(header)
-    estimator = SubjectEstimates(project=project, tree=tree)
-    subjects = Subject.objects.filter(project=project).order_by("pk")
-    fields = ["pk", "original_name", "metadata", "status", "retirement_reason", "retired_at"]
-    last = 0
-    while True:
-        chunk = list(subjects.filter(pk__gt=last).values_list(*fields, "vote_counts")[:CHUNK])
-        if not chunk:
-            return
-        last = chunk[-1][0]
-        weighted = estimator.weighted_counts([row[0] for row in chunk])
-        estimated = estimator.chunk(weighted)
-        for pk, name, metadata, status, reason, retired_at, votes in chunk:
-            latest, estimates = estimated[pk]
-            described = [pk, name, json.dumps(metadata, sort_keys=True), status, reason]
-            described.append(retired_at.isoformat() if retired_at else "")
-            per_question = latest.per_question if latest else {}
-            for key in keys:
-                total, weighted_total, cells, information = _catalogue_cells(
-                    tree, key, votes, weighted[pk], per_question, estimates[key]
-                )
-                blank = [""] * len(CATALOGUE_VALUES)
-                answers = [value for answer in answer_keys for value in cells.get(answer, blank)]
-                number = latest.number if latest else ""
-                yield _line([*described, key, total, weighted_total, *answers, number, information])
-
-
-def _catalogue_cells(tree, key: str, votes, weighted, per_question: dict, estimate) -> tuple:
-    """(N, weighted N, {answer: CATALOGUE_VALUES}, mutual information) of a question."""
-    counts = answer_counts(votes, tree, key)
-    weighted_counts = answer_counts(weighted, tree, key)
-    total, weighted_total = sum(counts), round(sum(weighted_counts), 4)
-    question = per_question.get(key, {})
-    cells = {}
-    for index, (answer, count, weight) in enumerate(
-        zip(tree.questions[key].answers, counts, weighted_counts, strict=True)
-    ):
-        model = question.get("answers", {}).get(answer.key, {})
-        cells[answer.key] = [
-            count,
-            round(count / total, 6) if total else "",
-            round(weight, 4),
-            round(weight / weighted_total, 6) if weighted_total else "",
-            model.get("mean", ""),
-            model.get("low", ""),
-            model.get("high", ""),
-            *(round(float(end[index]), 6) for end in estimate),
-        ]
-    return total, weighted_total, cells, question.get("mutual_information", "")

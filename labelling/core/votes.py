@@ -3,13 +3,27 @@ classifications (the source of truth) by the vote itself and rebuilt from them h
 
 The vote's own count update is one SQL statement (labelling/volunteer/submission.py); everything
 that counts in Python, or reads the counts in a question tree's order, goes through this module.
+
+Votes after retirement (the one rule, `counted`): a classification of a subject that had already
+retired when it arrived is stored as a raw classification (`after_retirement`, in the
+classifications export) and counts nowhere: not in the subject's N, vote counts or
+classification_count, not toward retirement, not in the volunteers' reliability, not in training or
+the retraining trigger, not in the catalogue. Every read of classifications that counts goes
+through `counted`; the vote's statement applies the same rule (it skips the count update).
 """
 
 import numpy as np
 from django.db import transaction
+from django.db.models import QuerySet
 
 from labelling.core.tree import Tree
 from labelling.models import Classification, Subject
+
+
+def counted(classifications: QuerySet) -> QuerySet:
+    """The classifications that count (see the module's rule): those that did not arrive after
+    their subject retired."""
+    return classifications.filter(after_retirement=False)
 
 
 def counts_add(counts: dict, walked: dict[str, str], weight: float = 1) -> dict:
@@ -39,9 +53,9 @@ def counts_arrays(rows: list[dict | None], tree: Tree, dtype=np.int64) -> dict[s
 
 
 def subject_recount(*, subject: Subject) -> dict[str, dict[str, int]]:
-    """Vote counts rebuilt from the raw classifications (the source of truth)."""
+    """Vote counts rebuilt from the raw classifications (the source of truth) that count."""
     counts: dict[str, dict[str, int]] = {}
-    for annotations in Classification.objects.filter(subject=subject).values_list(
+    for annotations in counted(Classification.objects.filter(subject=subject)).values_list(
         "annotations", flat=True
     ):
         counts_add(counts, annotations)
@@ -50,9 +64,9 @@ def subject_recount(*, subject: Subject) -> dict[str, dict[str, int]]:
 
 @transaction.atomic
 def subject_counts_rebuild(*, subject: Subject) -> Subject:
-    """Recompute a subject's counts from its raw classifications."""
+    """Recompute a subject's counts from its raw classifications (those that count)."""
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     subject.vote_counts = subject_recount(subject=subject)
-    subject.classification_count = subject.classifications.count()
+    subject.classification_count = counted(subject.classifications.all()).count()
     subject.save(update_fields=["vote_counts", "classification_count"])
     return subject

@@ -3,7 +3,7 @@ the least reliable volunteers for the dashboard, and weighted counts for the exp
 
 from django.db.models import Count
 
-from labelling.core.votes import counts_add
+from labelling.core.votes import counted, counts_add
 from labelling.models import (
     Classification,
     Project,
@@ -37,12 +37,14 @@ def untrusted_volunteer_ids(*, project: Project) -> set[int]:
 def untrusted_counts(*, project: Project, subject_ids: list[int]) -> dict[int, int]:
     """Per subject, its classifications by volunteers the project does not trust now."""
     return dict(
-        Classification.objects.filter(
-            project=project,
-            subject_id__in=subject_ids,
-            volunteer_id__in=VolunteerReliability.objects.filter(
-                project=project, untrusted=True
-            ).values("volunteer_id"),
+        counted(
+            Classification.objects.filter(
+                project=project,
+                subject_id__in=subject_ids,
+                volunteer_id__in=VolunteerReliability.objects.filter(
+                    project=project, untrusted=True
+                ).values("volunteer_id"),
+            )
         )
         .values("subject_id")
         .annotate(votes=Count("pk"))
@@ -54,8 +56,8 @@ def trusted_vote_counts(*, project: Project, subject_ids: list[int]) -> dict[int
     """Per subject, vote counts ({question: {answer: votes}}) from trusted volunteers only."""
     untrusted = untrusted_volunteer_ids(project=project)
     counts: dict[int, dict] = {pk: {} for pk in subject_ids}
-    for subject_id, volunteer_id, annotations in Classification.objects.filter(
-        project=project, subject_id__in=subject_ids
+    for subject_id, volunteer_id, annotations in counted(
+        Classification.objects.filter(project=project, subject_id__in=subject_ids)
     ).values_list("subject_id", "volunteer_id", "annotations"):
         if volunteer_id not in untrusted:
             counts_add(counts[subject_id], annotations)
@@ -83,8 +85,8 @@ def weighted_vote_counts(
     from mlworker.reliability import KIND_PRIOR
 
     counts: dict[int, dict] = {pk: {} for pk in subject_ids}
-    for subject_id, volunteer_id, annotations in Classification.objects.filter(
-        project=project, subject_id__in=subject_ids
+    for subject_id, volunteer_id, annotations in counted(
+        Classification.objects.filter(project=project, subject_id__in=subject_ids)
     ).values_list("subject_id", "volunteer_id", "annotations"):
         counts_add(counts[subject_id], annotations, weights.get(volunteer_id, float(KIND_PRIOR[0])))
     return counts

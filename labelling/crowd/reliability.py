@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from labelling.core.selectors import project_tree
 from labelling.core.tree import Tree
+from labelling.core.votes import counted
 from labelling.crowd import crowd_selectors
 from labelling.models import (
     ModelVersion,
@@ -46,9 +47,9 @@ def project_votes(*, project: Project, tree: Tree):
     """Every answer given in the project as `reliability.Votes`, with the volunteer and subject
     ids behind its indices, the question keys in its order, and each volunteer's classifications."""
     rows = list(
-        project.classifications.order_by("pk").values_list(
-            "volunteer_id", "subject_id", "annotations"
-        )
+        counted(project.classifications.all())
+        .order_by("pk")
+        .values_list("volunteer_id", "subject_id", "annotations")
     )
     volunteer_ids = sorted({volunteer for volunteer, _, _ in rows})
     subject_ids = sorted({subject for _, subject, _ in rows})

@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from labelling import models
+from labelling.catalogue.catalogue_table import catalogue_subjects
 from labelling.core import votes
 from labelling.core.selectors import project_tree
 
@@ -92,9 +93,12 @@ def subject_image_paths(*, subject_ids: list[int]) -> dict[int, Path]:
 
 
 def prediction_scores(*, version: models.ModelVersion) -> list[tuple[int, float]]:
-    """[(subject id, acquisition score)] of every subject the version scored."""
+    """[(subject id, acquisition score)] of every active subject the version scored: what a round
+    picks from (a round scores the retired subjects too, for the catalogue, never to pick them)."""
     return list(
-        models.Prediction.objects.filter(model_version=version).values_list("subject_id", "score")
+        models.Prediction.objects.filter(
+            model_version=version, subject__status=models.SubjectStatus.ACTIVE
+        ).values_list("subject_id", "score")
     )
 
 
@@ -126,17 +130,12 @@ def training_set_for_project(
     return TrainingSet([pk for pk, _, _ in rows], [media / image for _, image, _ in rows], counts)
 
 
-def active_pool(*, project: models.Project) -> list[tuple[int, Path]]:
-    """The active subjects and their image files, by id: what a round scores."""
-    media = Path(settings.MEDIA_ROOT)
-    return [
-        (pk, media / image)
-        for pk, image in models.Subject.objects.filter(
-            project=project, status=models.SubjectStatus.ACTIVE
-        )
-        .order_by("pk")
-        .values_list("pk", "image")
-    ]
+def scoring_pool(*, project: models.Project) -> list[int]:
+    """The subjects a round scores, by id: every subject of the catalogue, retired ones too, so
+    that every catalogue row carries the latest good version's posterior. Measured (README, "The
+    catalogue"): scoring runs at a few hundred images a second, a small part of a round beside
+    training, and a round never scores more than the first round did (the whole catalogue)."""
+    return list(catalogue_subjects(project=project).values_list("pk", flat=True))
 
 
 def retraining_due(*, project: models.Project, now=None) -> bool:
@@ -145,7 +144,7 @@ def retraining_due(*, project: models.Project, now=None) -> bool:
     a few subjects is judged on fewer still)."""
     now = now or timezone.now()
     latest = models.ModelVersion.objects.filter(project=project).order_by("-number").first()
-    total = models.Classification.objects.filter(project=project).count()
+    total = votes.counted(models.Classification.objects.filter(project=project)).count()
     new_votes = total - (latest.classifications_at_start if latest else 0)
     if new_votes <= 0 or not labelled_subjects_enough(project=project):
         return False

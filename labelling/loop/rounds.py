@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from labelling.core.votes import counted
 from labelling.loop import claims
 from labelling.models import (
     ROUND_PRIORITY_BASE,
@@ -68,7 +69,7 @@ def model_version_start(*, project_id: int, task_id: str) -> ModelVersion:
         project=project,
         number=number,
         task_id=task_id,
-        classifications_at_start=Classification.objects.filter(project=project).count(),
+        classifications_at_start=counted(Classification.objects.filter(project=project)).count(),
     )
 
 

@@ -252,7 +252,7 @@ def artefact_folder_name(version: ModelVersion) -> str:
 
 
 def _launch_scoring(project: Project, version: ModelVersion) -> None:
-    pool = [pk for pk, _ in model_selectors.active_pool(project=project)]
+    pool = model_selectors.scoring_pool(project=project)
     size = settings.STARLING_SCORE_CHUNK
     chunks = [pool[start : start + size] for start in range(0, len(pool), size)]
     if not chunks:

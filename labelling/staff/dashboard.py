@@ -12,10 +12,10 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from labelling.catalogue import exports, imports
+from labelling.catalogue import catalogue_formats, exports, imports
 from labelling.core import projects, selectors
 from labelling.core.errors import StarlingError
 from labelling.core.tree import nodes_from_dicts, tree_from_nodes
@@ -326,5 +326,21 @@ def export_predictions(request, project):
 
 
 @project_page(get=Right.EXPORT)
-def export_catalogue(request, project):
-    return _csv_response(exports.catalogue_csv(project=project), f"{project.slug}-catalogue.csv")
+def export_catalogue(request, project, file_format: str = "csv"):
+    if file_format == "csv":
+        return _csv_response(
+            exports.catalogue_csv(project=project), f"{project.slug}-catalogue.csv"
+        )
+    suffix, content_type = catalogue_formats.FORMATS[file_format]
+    # VOTable and FITS are whole files: written to a temporary file, sent, then removed (the
+    # open handle keeps the data after the name is gone).
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"catalogue{suffix}"
+        catalogue_formats.catalogue_write(project=project, path=path, file_format=file_format)
+        stream = open(path, "rb")  # noqa: SIM115 - FileResponse closes it
+    return FileResponse(
+        stream,
+        as_attachment=True,
+        filename=f"{project.slug}-catalogue{suffix}",
+        content_type=content_type,
+    )

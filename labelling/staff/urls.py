@@ -91,6 +91,18 @@ urlpatterns = [
         name="staff_export_catalogue",
     ),
     path(
+        "projects/<slug:slug>/export/catalogue.vot",
+        dashboard.export_catalogue,
+        {"file_format": "votable"},
+        name="staff_export_catalogue_votable",
+    ),
+    path(
+        "projects/<slug:slug>/export/catalogue.fits",
+        dashboard.export_catalogue,
+        {"file_format": "fits"},
+        name="staff_export_catalogue_fits",
+    ),
+    path(
         "projects/<slug:slug>/export/predictions.csv",
         dashboard.export_predictions,
         name="staff_export_predictions",

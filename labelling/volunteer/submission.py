@@ -88,7 +88,8 @@ def classification_submit(
     """Store one volunteer's classification and update the subject's counts in one transaction.
 
     Returns (classification, created). A replay of an earlier idempotency key returns the stored
-    classification with created=False. A vote on a retired subject is kept and marked.
+    classification with created=False. A vote on a retired subject is kept and marked
+    (after_retirement) and counts nowhere (labelling/core/votes.py, `counted`).
     `tree` is the project's question tree when the caller holds it (labelling/core/snapshots.py).
     On PostgreSQL the vote is one statement (one round trip, its own transaction); the queue's
     bookkeeping in Redis follows it (labelling/queue/redis_queue.py).
@@ -120,6 +121,8 @@ def classification_submit(
 # requested_by_model: the subject's priority was a round pick's (the model asked for it), read
 # from the row the statement locks anyway. A vote from a volunteer the last round judged
 # unreliable, or staff excluded (labelling/crowd), is stored and counted, but not toward the limit.
+# A vote on a subject already retired is stored (after_retirement) and counts nowhere
+# (labelling/core/votes.py, `counted`): the UPDATE skips it.
 SUBMIT_SQL = """
 WITH target AS (
     SELECT id, status, priority >= {requested_floor} AS requested FROM labelling_subject
@@ -145,11 +148,11 @@ WITH target AS (
         untrusted_count = subject.untrusted_count + voter.untrusted::int,
         vote_counts = {counts},
         {retire_at_limit}
-    FROM inserted, voter WHERE subject.id = %(subject)s
+    FROM inserted, voter WHERE subject.id = %(subject)s AND NOT inserted.after_retirement
     RETURNING subject.status
 )
 SELECT EXISTS (SELECT 1 FROM target), inserted.id, inserted.after_retirement,
-       inserted.requested_by_model, updated.status
+       inserted.requested_by_model, coalesce(updated.status, (SELECT status FROM target))
 FROM (SELECT 1) AS one LEFT JOIN inserted ON true LEFT JOIN updated ON true
 """.replace("{requested_floor}", repr(float(ROUND_PRIORITY_BASE))).replace(
     "{retire_at_limit}",
@@ -313,6 +316,8 @@ def _store_classification(
         after_retirement=subject.status == SubjectStatus.RETIRED,
         requested_by_model=subject.requested_by_model,
     )
+    if classification.after_retirement:  # stored, counted nowhere (labelling/core/votes.py)
+        return classification, True
     subject.vote_counts = counts_add(subject.vote_counts or {}, walked)
     # The row is locked (select_for_update), so plain arithmetic is safe here.
     subject.classification_count += 1
