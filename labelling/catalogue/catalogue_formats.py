@@ -8,6 +8,7 @@ column), then written to a file; CSV streams in constant memory.
 
 import csv
 import io
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,5 +98,10 @@ def catalogue_write(*, project: Project, path: Path, file_format: str) -> int:
     # VOTable: each column's name, unit and DESCRIPTION (astropy reads the names back with
     # use_names_over_ids=True). FITS: TTYPE/TUNIT, and astropy's serialized-columns block in the
     # header carries the descriptions.
-    table.write(path, format=file_format, overwrite=True)
+    if file_format == "fits":  # FITS keywords are 8 letters: the title as the extension's name
+        table.meta = {"EXTNAME": "CATALOGUE", "COMMENT": [table.meta["description"]]}
+    with warnings.catch_warnings():
+        # W03: each VOTable FIELD's ID is its name with ':' as '_' (the name itself is kept)
+        warnings.filterwarnings("ignore", message=".*Implicitly generating an ID from a name")
+        table.write(path, format=file_format, overwrite=True)
     return len(table)

@@ -8,13 +8,14 @@ catalogue (labelling/loop/tasks.py), so after a version every row comes from it 
 since excepted: they carry the image-free baseline until the next round).
 
 The manifest's columns (Subject.metadata, text) become columns of their own beside the `metadata`
-JSON: an integer column when every non-empty value is an integer written plainly (no leading
-zeros, so "007" stays text; within int64), a float column when every non-empty value is a finite number, text
-otherwise; an empty value is missing (masked in VOTable and FITS, empty in CSV).
+JSON: an integer column when every non-empty value is an integer within int64, a float column
+when every non-empty value is a finite number, text otherwise (and for a value with a leading zero
+such as "007", an identifier); an empty value is missing (masked in VOTable and FITS, empty in CSV).
 """
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ from labelling.core.votes import answer_counts
 from labelling.models import Project, Subject
 
 CHUNK = 2000
+LEADING_ZERO = re.compile(r"^[+-]?0\d")
 COUNT_UNIT = "ct"  # votes (a VOUnit and FITS unit)
 
 
@@ -98,6 +100,8 @@ def _kind_of(value) -> str:
     text = "" if value is None else str(value).strip()
     if text == "":
         return "int"  # missing: says nothing against a number
+    if LEADING_ZERO.match(text):
+        return "str"  # an identifier such as "007": a number would lose its zeros
     try:
         if str(int(text)) == text:
             return "int" if abs(int(text)) < 2**63 else "str"  # an int64 column

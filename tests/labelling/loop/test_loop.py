@@ -1,13 +1,15 @@
 """The active-learning loop end to end: real PostgreSQL, real Redis, a real celery worker process."""
 
+import csv
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.test import Client
+from django.utils import timezone
 
-from labelling.catalogue import imports
+from labelling.catalogue import exports, imports
 from labelling.core import projects, tree
 from labelling.loop import claims
 from labelling.models import (
@@ -85,10 +87,15 @@ def round_recorded(project):
     return AcquisitionRound.objects.filter(project=project).first()
 
 
-def test_triggered_retrain_trains_scores_every_active_subject_and_reorders_the_queue(
+def test_triggered_retrain_trains_scores_every_subject_and_reorders_the_queue(
     celery_worker, worker_settings
 ):
     project = demo_project("loop-end-to-end")
+    # Ten subjects retired before the round: scored for the catalogue, never picked.
+    retired = list(project.subjects.order_by("pk").values_list("pk", flat=True)[:10])
+    project.subjects.filter(pk__in=retired).update(
+        status=SubjectStatus.RETIRED, retirement_reason="limit", retired_at=timezone.now()
+    )
     assert claims.retrain_request(project=project)
     acquisition_round = wait_for(lambda: round_recorded(project), 180, "the acquisition round")
     # select_round records its timings just after the round
@@ -107,13 +114,17 @@ def test_triggered_retrain_trains_scores_every_active_subject_and_reorders_the_q
     # Production's default: two networks, both saved, their samples pooled; no "up" in galaxies.
     assert version.config["members"] == 2 and version.config["test_time_symmetries"] == 8
     assert (Path(version.artefact_path) / "member-1.weights.h5").is_file()
-    active = set(project.subjects.filter(status=SubjectStatus.ACTIVE).values_list("pk", flat=True))
-    assert (
-        set(Prediction.objects.filter(model_version=version).values_list("subject_id", flat=True))
-        == active
-    )
+    assert set(
+        Prediction.objects.filter(model_version=version).values_list("subject_id", flat=True)
+    ) == set(project.subjects.values_list("pk", flat=True))
     picks = list(acquisition_round.picks.order_by("rank"))
     assert len(picks) == 20 and sum(pick.is_exploration for pick in picks) == 4
+    assert not {pick.subject_id for pick in picks} & set(retired)
+    # Every catalogue row, the retired subjects' too, carries this version's posterior.
+    rows = list(csv.DictReader(exports.catalogue_csv(project=project)))
+    assert len(rows) == 200 * len(synthetic.GALAXY_QUESTIONS)
+    assert {row["model_version"] for row in rows} == {str(version.number)}
+    assert {int(row["subject_id"]) for row in rows if row["status"] == "retired"} == set(retired)
     project.refresh_from_db()
     assert project.retrain_state == RetrainState.IDLE
 
