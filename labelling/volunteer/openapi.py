@@ -26,10 +26,13 @@ CSRF_HEADER = "X-CSRFToken"
 
 @dataclass(frozen=True)
 class Endpoint:
-    """One operation: `responses` maps a status to (description, JSON Schema of the body or a
-    component name such as "Error"); `headers` names the response headers a status carries."""
+    """One operation: `operation_id` the name a generated client gives its function
+    (openapi-python-client: `get_project.sync(...)`); `responses` maps a status to (description,
+    JSON Schema of the body or a component name such as "Error"); `headers` names the response
+    headers a status carries."""
 
     method: str
+    operation_id: str
     summary: str
     responses: dict[int, tuple[str, dict | str]]
     parameters: tuple[dict, ...] = ()
@@ -60,28 +63,22 @@ def _object(properties: dict, optional: tuple[str, ...] = ()) -> dict:
 COMPONENTS = {
     "Error": _object({"error": {"type": "string", "minLength": 1}}),
     "Subject": _object({"id": SUBJECT_ID, "image_url": STRING}),
+    "Answer": _object(
+        {"key": STRING, "text": STRING, "shortcut": STRING, "next": _nullable(STRING)}
+    ),
+    "Question": _object(
+        {
+            "key": STRING,
+            "text": STRING,
+            "answers": {"type": "array", "items": {"$ref": "#/components/schemas/Answer"}},
+        }
+    ),
     "Tree": _object(
         {
             "root": _nullable(STRING),
             "questions": {
                 "type": "object",
-                "additionalProperties": _object(
-                    {
-                        "key": STRING,
-                        "text": STRING,
-                        "answers": {
-                            "type": "array",
-                            "items": _object(
-                                {
-                                    "key": STRING,
-                                    "text": STRING,
-                                    "shortcut": STRING,
-                                    "next": _nullable(STRING),
-                                }
-                            ),
-                        },
-                    }
-                ),
+                "additionalProperties": {"$ref": "#/components/schemas/Question"},
             },
         }
     ),
@@ -115,31 +112,36 @@ SUBJECT_COUNT = {
     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_COUNT},
 }
 UNKNOWN_PROJECT = ("Unknown or unpublished project", "Error")
+# The answers' and the request's shapes, named (a generated client's types: Project, SubjectList,
+# NextSubject, NewClassification, Classification).
+COMPONENTS["Project"] = _object(
+    {
+        "slug": STRING,
+        "title": STRING,
+        "description": STRING,
+        "image_size": {"type": "integer"},
+        "image_channels": {"type": "integer"},
+        "retirement_limit": {"type": "integer"},
+        "tree": _ref("Tree"),
+        "question_order": {"type": "array", "items": STRING},
+        "next_url": STRING,
+        "max_count": {"type": "integer", "enum": [MAX_COUNT]},
+        "classifications_url": STRING,
+    }
+)
+COMPONENTS["SubjectList"] = _object({"subjects": {"type": "array", "items": _ref("Subject")}})
+COMPONENTS["NextSubject"] = _object(
+    {"subject": _nullable(_ref("Subject")), "message": STRING}, optional=("message",)
+)
 LOOPING_TREE = ("The project's questions loop: no classification could be finished", "Error")
 
 PROJECT_DETAIL = Endpoint(
     method="GET",
+    operation_id="get_project",
     summary="What a client needs to classify: the question tree and the project's settings. "
     "Sets the csrftoken cookie that classifications need.",
     responses={
-        200: (
-            "The project",
-            _object(
-                {
-                    "slug": STRING,
-                    "title": STRING,
-                    "description": STRING,
-                    "image_size": {"type": "integer"},
-                    "image_channels": {"type": "integer"},
-                    "retirement_limit": {"type": "integer"},
-                    "tree": _ref("Tree"),
-                    "question_order": {"type": "array", "items": STRING},
-                    "next_url": STRING,
-                    "max_count": {"type": "integer", "enum": [MAX_COUNT]},
-                    "classifications_url": STRING,
-                }
-            ),
-        ),
+        200: ("The project", "Project"),
         404: UNKNOWN_PROJECT,
         409: LOOPING_TREE,
     },
@@ -147,6 +149,7 @@ PROJECT_DETAIL = Endpoint(
 
 NEXT_SUBJECT = Endpoint(
     method="GET",
+    operation_id="get_next_subjects",
     summary="The next subjects for this session's volunteer, best first: none it classified, "
     "none retired, none excluded.",
     parameters=(SUBJECT_COUNT, SUBJECTS_EXCLUDED),
@@ -154,15 +157,7 @@ NEXT_SUBJECT = Endpoint(
         200: (
             'With count: {"subjects": [...]} ([] when none is left); without: {"subject": ... '
             "or null}",
-            {
-                "oneOf": [
-                    _object({"subjects": {"type": "array", "items": _ref("Subject")}}),
-                    _object(
-                        {"subject": _nullable(_ref("Subject")), "message": STRING},
-                        optional=("message",),
-                    ),
-                ]
-            },
+            {"oneOf": [_ref("SubjectList"), _ref("NextSubject")]},
         ),
         400: ("A malformed count or exclude", "Error"),
         404: UNKNOWN_PROJECT,
@@ -170,7 +165,7 @@ NEXT_SUBJECT = Endpoint(
     },
 )
 
-CLASSIFICATION_BODY = _object(
+COMPONENTS["NewClassification"] = CLASSIFICATION_BODY = _object(
     {
         "subject": {"anyOf": [SUBJECT_ID, {"type": "string", "pattern": "^[0-9]+$"}]},
         "answers": _ref("Answers"),
@@ -186,7 +181,7 @@ CLASSIFICATION_BODY = _object(
 )
 # The fields the view requires, and the only ones it takes.
 CLASSIFICATION_FIELDS = tuple(CLASSIFICATION_BODY["properties"])
-CLASSIFICATION = _object(
+COMPONENTS["Classification"] = _object(
     {
         "id": {"type": "integer"},
         "subject": SUBJECT_ID,
@@ -199,12 +194,18 @@ CLASSIFICATION = _object(
 
 CLASSIFICATIONS = Endpoint(
     method="POST",
-    summary="Store one classification of a subject by this session's volunteer.",
-    body=CLASSIFICATION_BODY,
+    operation_id="submit_classification",
+    summary="Store one classification of a subject by this session's volunteer. Needs the "
+    f"session's csrftoken cookie and its value in the {CSRF_HEADER} header (see the document's "
+    "description).",
+    body=_ref("NewClassification"),
     csrf=True,
     responses={
-        201: ("Stored", CLASSIFICATION),
-        200: ("A replay of an earlier idempotency key: the stored classification", CLASSIFICATION),
+        201: ("Stored", "Classification"),
+        200: (
+            "A replay of an earlier idempotency key: the stored classification",
+            "Classification",
+        ),
         400: ("Not a classification: the error names the field and what was expected", "Error"),
         403: (
             f"The CSRF check failed: send the csrftoken cookie's value as {CSRF_HEADER}",
@@ -234,6 +235,8 @@ def _operation(endpoint: Endpoint, path_parameters: list[dict]) -> dict:
             }
         responses[str(status)] = response
     operation = {
+        "operationId": endpoint.operation_id,
+        "tags": ["volunteer"],
         "summary": endpoint.summary,
         "parameters": path_parameters + list(endpoint.parameters),
         "responses": responses,
@@ -274,6 +277,19 @@ def _openapi_path(route: str, converters: dict) -> tuple[str, list[dict]]:
     return "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route), parameters
 
 
+# How a client passes Django's CSRF check (also in the README, "The volunteer API").
+CSRF_EXCHANGE = (
+    "Classifying is a POST and needs the CSRF exchange: (1) GET /api/projects/{slug} "
+    "(get_project) sets two cookies, the session's and "
+    f"{settings.CSRF_COOKIE_NAME}; (2) keep them (one HTTP client with a cookie jar: a client "
+    "generated from this document keeps them in its httpx client); (3) send every POST with "
+    f"the cookies and the {settings.CSRF_COOKIE_NAME} cookie's value in the {CSRF_HEADER} "
+    "header. Over HTTPS also send a Referer header of the site's own origin. A POST without "
+    "them is refused with a 403 whose `error` says which part of the check failed (such as "
+    '"CSRF cookie not set").'
+)
+
+
 @functools.cache
 def document() -> dict:
     """The OpenAPI 3 document of every route whose view carries an `Endpoint` (api.api_endpoint)."""
@@ -292,7 +308,7 @@ def document() -> dict:
             f"({settings.SESSION_COOKIE_NAME}) keeps the volunteer: a client without it is given "
             "a new anonymous volunteer and the cookie. A method an endpoint does not answer is a "
             "405 naming the one it does (Allow header); every refusal is a 4xx whose `error` "
-            "names the problem.",
+            "names the problem.\n\n" + CSRF_EXCHANGE,
         },
         "paths": paths,
         "components": {
