@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--classifications", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--output", default="round_time", help="result file name (no .json)")
     arguments = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="starling-round-"))
     env = {
@@ -78,13 +79,19 @@ def main() -> None:
         worker.wait(timeout=60)
     import sqlite3
 
-    row = (
-        sqlite3.connect(workdir / "starling.sqlite3")
-        .execute(
-            "SELECT timings, training_set_size, device FROM labelling_modelversion ORDER BY number DESC LIMIT 1"
-        )
-        .fetchone()
-    )
+    database = sqlite3.connect(workdir / "starling.sqlite3")
+    row = database.execute(
+        "SELECT timings, training_set_size, device, id FROM labelling_modelversion"
+        " ORDER BY number DESC LIMIT 1"
+    ).fetchone()
+    # A round scores every subject, retired ones too (the catalogue's, issue 41): how many of
+    # each the score stage covered.
+    scored, retired = database.execute(
+        "SELECT count(*), sum(subject.status = 'retired') FROM labelling_prediction AS prediction"
+        " JOIN labelling_subject AS subject ON subject.id = prediction.subject_id"
+        " WHERE prediction.model_version_id = ?",
+        (row[3],),
+    ).fetchone()
     timings = json.loads(row[0])
     stages = {name: timings.get(f"{name}_seconds") for name in ("load", "train", "score", "select")}
     result = {
@@ -96,11 +103,13 @@ def main() -> None:
         "epochs": timings.get("epochs"),
         "training_set_size": row[1],
         "device": row[2],
+        "scored_subjects": scored,
+        "scored_retired_subjects": retired or 0,
         "settings": vars(arguments),
         "command": "make bench-round-time",
         "note": "wall time from `retrain --wait` to the recorded round, including queueing and TensorFlow import",
     }
-    runs.write_result(result, runs.RESULTS, "round_time")
+    runs.write_result(result, runs.RESULTS, arguments.output)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -113,8 +122,20 @@ def readme_row(result: dict) -> str:
         f"**{result['headline']['round_seconds']:.0f} s** from `retrain --wait` to the recorded "
         f"round on the embedded default: training {stages['train']:.0f} s "
         f"({result['training_set_size']} labelled subjects, {result['epochs']} epochs), scoring "
-        f"the pool {stages['score']:.1f} s, selection {stages['select']:.1f} s; the rest is "
-        "TensorFlow's import and queueing |"
+        f"the pool {stages['score']:.1f} s{_scored(result)}, selection {stages['select']:.1f} s; "
+        "the rest is TensorFlow's import and queueing |"
+    )
+
+
+def _scored(result: dict) -> str:
+    """How many subjects the score stage covered, and the retired ones among them (results from
+    before issue 41, which scored the active ones only, do not say)."""
+    if "scored_subjects" not in result:
+        return ""
+    seconds = result["stages_seconds"]["score"]
+    return (
+        f" ({result['scored_subjects']:,} subjects, {result['scored_retired_subjects']:,} of them "
+        f"retired, {1000 * seconds / max(result['scored_subjects'], 1):.1f} ms each)"
     )
 
 
