@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from labelling.core.tree import Tree
-from labelling.models import Classification, Subject
+from labelling.models import Classification, Subject, VolunteerReliability
 
 
 def counted(classifications: QuerySet) -> QuerySet:
@@ -64,9 +64,17 @@ def subject_recount(*, subject: Subject) -> dict[str, dict[str, int]]:
 
 @transaction.atomic
 def subject_counts_rebuild(*, subject: Subject) -> Subject:
-    """Recompute a subject's counts from its raw classifications (those that count)."""
+    """Recompute a subject's counts (vote counts, classification_count, untrusted_count) from its
+    raw classifications that count. For a database from before the rule, whose counts took votes
+    after retirement in: `manage.py rebuild_vote_counts`."""
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
+    counting = counted(subject.classifications.all())
     subject.vote_counts = subject_recount(subject=subject)
-    subject.classification_count = counted(subject.classifications.all()).count()
-    subject.save(update_fields=["vote_counts", "classification_count"])
+    subject.classification_count = counting.count()
+    subject.untrusted_count = counting.filter(
+        volunteer_id__in=VolunteerReliability.objects.filter(
+            project_id=subject.project_id, untrusted=True
+        ).values("volunteer_id")
+    ).count()
+    subject.save(update_fields=["vote_counts", "classification_count", "untrusted_count"])
     return subject

@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.core.management import call_command
 
 from labelling.catalogue import exports
 from labelling.core import votes
@@ -104,3 +105,23 @@ def test_a_vote_after_retirement_is_stored_and_counts_nowhere(make_project, path
     counts = list(csv.DictReader(io.StringIO("".join(exports.vote_counts_csv(project=project)))))
     row = next(r for r in counts if r["subject_id"] == str(subject.pk))
     assert (row["classifications"], row["smooth-or-featured:N"]) == ("1", "1")
+
+
+def test_rebuild_vote_counts_takes_late_votes_out_of_counts_kept_before_the_rule(make_project):
+    project = make_project(slug="before-the-rule", subjects=1, retirement_limit=1)
+    subject = project.subjects.get()
+    first, late = volunteers(2, "before")
+    vote(project, first, subject, "first", "sql")
+    vote(project, late, subject, "late", "sql")
+    # As the counts stood before the rule: the late vote counted.
+    project.subjects.filter(pk=subject.pk).update(
+        classification_count=2,
+        vote_counts={"smooth-or-featured": {"featured": 2}, "bar": {"bar": 2}},
+    )
+    output = io.StringIO()
+    call_command("rebuild_vote_counts", project.slug, stdout=output, verbosity=0)
+    assert "1 subjects changed" in output.getvalue()
+    subject.refresh_from_db()
+    assert subject.classification_count == 1
+    assert subject.vote_counts == {"smooth-or-featured": {"featured": 1}, "bar": {"bar": 1}}
+    assert Classification.objects.filter(subject=subject).count() == 2  # nothing stored is lost
