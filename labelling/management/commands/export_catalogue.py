@@ -3,6 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from labelling.catalogue import catalogue_formats, exports
+from labelling.catalogue.catalogue_table import catalogue_subjects
 from labelling.core import selectors
 from labelling.core.errors import StarlingError
 from labelling.management.commands._write import write_lines
@@ -34,7 +35,8 @@ class Command(BaseCommand):
         except StarlingError as error:
             raise CommandError(error.message) from None
         if file_format == "csv":
-            rows = target.subjects.count() * len(selectors.project_tree(project=target).questions)
+            questions = len(selectors.project_tree(project=target).questions)
+            rows = catalogue_subjects(project=target).count() * questions
             written = write_lines(
                 exports.catalogue_csv(project=target), file, rows, self.stdout, options["verbosity"]
             )
