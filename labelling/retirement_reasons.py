@@ -8,3 +8,4 @@ the tables and the crowd sit below the retirement package in the import layers (
 
 LIMIT = "limit"  # the retirement limit's votes were reached (fixed-count rule, or any rule's cap)
 MODEL = "model"  # the model and the votes so far settled it (model-aware rule)
+WITHDRAWN = "withdrawn"  # staff withdrew the image: never shown again, its votes kept

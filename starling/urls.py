@@ -1,8 +1,6 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
-from django.views.static import serve
 
 from labelling.volunteer import account_pages, api, views
 
@@ -84,6 +82,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("staff/", include("labelling.staff.urls")),
-    # Uploaded images. In production put a web server or object store in front of MEDIA_ROOT.
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    # Uploaded images, withdrawn ones refused. In production put a web server or object store in
+    # front of MEDIA_ROOT that refuses them too (labelling/volunteer/views.py, media_file).
+    re_path(r"^media/(?P<path>.*)$", views.media_file, name="media"),
 ]

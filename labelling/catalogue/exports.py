@@ -12,10 +12,11 @@ import json
 from collections.abc import Iterator
 
 from labelling.catalogue.catalogue_estimates import SubjectEstimates
+from labelling.catalogue.withdrawals import subjects_exported
 from labelling.core.selectors import project_tree
 from labelling.core.votes import answer_counts
 from labelling.crowd import crowd_selectors
-from labelling.models import Classification, ModelVersion, Prediction, Project, Subject
+from labelling.models import Classification, ModelVersion, Prediction, Project
 
 CHUNK = 2000
 
@@ -26,7 +27,7 @@ def _line(values: list) -> str:
     return buffer.getvalue()
 
 
-def classifications_csv(*, project: Project) -> Iterator[str]:
+def classifications_csv(*, project: Project, include_withdrawn: bool = False) -> Iterator[str]:
     """One row per classification: who, when, whether it came after retirement and whether the
     model had asked for the subject (a round's pick when the vote was cast), the answers."""
     yield _line(
@@ -37,13 +38,16 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
             "created_at",
             "after_retirement",
             "requested_by_model",
+            "tree_version",
             "answers",
             "original_name",
             "metadata",
         ]
     )
     rows = (
-        Classification.objects.filter(project=project)
+        Classification.objects.filter(
+            subject__in=subjects_exported(project=project, include_withdrawn=include_withdrawn)
+        )
         .order_by("pk")
         .values_list(
             "pk",
@@ -52,6 +56,7 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
             "created_at",
             "after_retirement",
             "requested_by_model",
+            "tree_version",
             "annotations",
             "subject__original_name",
             "subject__metadata",
@@ -64,6 +69,7 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
         created_at,
         late,
         requested,
+        made_under,
         annotations,
         name,
         metadata,
@@ -76,6 +82,7 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
                 created_at.isoformat(),
                 int(late),
                 int(requested),
+                made_under,
                 json.dumps(annotations, sort_keys=True),
                 name,
                 json.dumps(metadata, sort_keys=True),
@@ -83,7 +90,7 @@ def classifications_csv(*, project: Project) -> Iterator[str]:
         )
 
 
-def vote_counts_csv(*, project: Project) -> Iterator[str]:
+def vote_counts_csv(*, project: Project, include_withdrawn: bool = False) -> Iterator[str]:
     """One row per subject: count per answer (question:answer columns) and N per question, beside
     them the same with each vote weighted by its volunteer's reliability (":weighted"); how
     and when it retired ("limit" or "model", and the model version behind a model retirement);
@@ -102,7 +109,7 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
     yield _line(header)
     weights = crowd_selectors.vote_weights(project=project)
     rows = (
-        Subject.objects.filter(project=project)
+        subjects_exported(project=project, include_withdrawn=include_withdrawn)
         .order_by("pk")
         .values_list(
             "pk",
@@ -139,7 +146,7 @@ def vote_counts_csv(*, project: Project) -> Iterator[str]:
             yield _line(line)
 
 
-def predictions_csv(*, version: ModelVersion) -> Iterator[str]:
+def predictions_csv(*, version: ModelVersion, include_withdrawn: bool = False) -> Iterator[str]:
     """One row per scored subject (its file name and metadata): per answer the posterior mean vote
     fraction and 90% interval, per question the mutual information; the acquisition score."""
     tree = project_tree(project=version.project)
@@ -155,7 +162,12 @@ def predictions_csv(*, version: ModelVersion) -> Iterator[str]:
         header.append(f"{key}:mutual_information")
     yield _line(header)
     rows = (
-        Prediction.objects.filter(model_version=version)
+        Prediction.objects.filter(
+            model_version=version,
+            subject__in=subjects_exported(
+                project=version.project, include_withdrawn=include_withdrawn
+            ),
+        )
         .order_by("subject_id")
         .values_list(
             "subject_id", "subject__original_name", "subject__metadata", "score", "per_question"
@@ -201,7 +213,7 @@ CATALOGUE_VALUES = (
 )  # fmt: skip
 
 
-def catalogue_csv(*, project: Project) -> Iterator[str]:
+def catalogue_csv(*, project: Project, include_withdrawn: bool = False) -> Iterator[str]:
     """One row per subject and question, every subject (retired ones too): who it is (id, file
     name, metadata as JSON), how it retired, the question's N and per answer the votes, their
     fraction, the same weighted by each volunteer's reliability (N_weighted, weighted_votes,
@@ -218,7 +230,9 @@ def catalogue_csv(*, project: Project) -> Iterator[str]:
     header += ["model_version", "mutual_information"]
     yield _line(header)
     estimator = SubjectEstimates(project=project, tree=tree)
-    subjects = Subject.objects.filter(project=project).order_by("pk")
+    subjects = subjects_exported(project=project, include_withdrawn=include_withdrawn).order_by(
+        "pk"
+    )
     fields = ["pk", "original_name", "metadata", "status", "retirement_reason", "retired_at"]
     last = 0
     while True:

@@ -5,6 +5,7 @@ import logging
 from django.db import transaction
 from django.db.models import F
 
+from labelling.core import tree_changes
 from labelling.core.errors import Conflict, InvalidInput
 from labelling.core.selectors import project_has_subjects, project_tree
 from labelling.core.tree import QuestionNode, Tree, tree_problems
@@ -37,7 +38,8 @@ def project_delete(*, slug: str) -> None:
 
 @transaction.atomic
 def project_tree_replace(*, project: Project, questions: list[QuestionNode]) -> None:
-    """Replace the project's question tree. Refused once votes exist (they would lose meaning)."""
+    """Replace the project's question tree. Refused once votes exist: they would lose their
+    meaning (project_update corrects such a tree through labelling/core/tree_changes.py)."""
     _check_tree_spec(questions)
     if Classification.objects.filter(project=project).exists():
         raise Conflict(
@@ -76,10 +78,12 @@ def _check_tree_spec(questions: list[QuestionNode]) -> None:
 
 @transaction.atomic
 def project_update(
-    *, project: Project, questions: list[QuestionNode] | None = None, **settings_values
+    *, project: Project, questions: list[QuestionNode] | None = None, by=None, **settings_values
 ) -> Project:
-    """Change a project's settings (and its tree while it has no votes). Publishing a project
-    with no images is refused (InvalidInput): volunteers would find nothing to classify."""
+    """Change a project's settings and its tree: replaced while it has no votes, corrected after
+    (labelling/core/tree_changes.py: wording in place, a change of shape as a new tree version,
+    recorded as made `by`). Publishing a project with no images is refused (InvalidInput):
+    volunteers would find nothing to classify."""
     if settings_values.get("is_published"):
         problem = project_publish_problem(project=project)
         if problem:
@@ -87,17 +91,24 @@ def project_update(
     for name, value in settings_values.items():
         setattr(project, name, value)
     project.full_clean()
-    # Not serving_version: a stale copy of it must never overwrite a bump (labelling/queue/redis_queue.py).
+    # Not serving_version: a stale copy of it must never overwrite a bump (labelling/queue/redis_queue.py);
+    # nor the tree's version and the archive mark, which their own services write.
     project.save(
         update_fields=[
             field.name
             for field in Project._meta.concrete_fields
-            if field.name not in ("id", "serving_version")
+            if field.name not in ("id", "serving_version", "tree_version", "archived_at")
         ]
     )
     if questions is not None:
         current = project_tree(project=project)
-        if _specs_differ(current, questions):
+        if not _specs_differ(current, questions):
+            pass
+        elif Classification.objects.filter(project=project).exists():
+            _check_tree_spec(questions)
+            tree_changes.project_tree_correct(project=project, questions=questions, by=by)
+            project.refresh_from_db(fields=["tree_version", "serving_version"])
+        else:
             project_tree_replace(project=project, questions=questions)
     return project
 

@@ -93,6 +93,11 @@ def project_tree(*, project: Project) -> Tree:
     return Tree(root=root, questions=questions)
 
 
+def question_versions(*, project_id: int) -> dict[str, int]:
+    """{question key: the tree version its current meaning dates from} (Question.since_version)."""
+    return dict(Question.objects.filter(project_id=project_id).values_list("key", "since_version"))
+
+
 # Subject ids are PostgreSQL bigints: every id is below this.
 SUBJECT_ID_LIMIT = 2**63
 

@@ -8,8 +8,21 @@ that counts in Python, or reads the counts in a question tree's order, goes thro
 import numpy as np
 from django.db import transaction
 
+from labelling.core.selectors import question_versions
 from labelling.core.tree import Tree
 from labelling.models import Classification, Subject
+
+
+def annotations_counted(annotations: dict, made_under: int, since: dict[str, int]) -> dict:
+    """The answers of a classification made under tree version `made_under` that count now: those
+    to questions that still exist and mean what they meant then (`since`: {question: the version
+    its meaning dates from}, `question_versions`). One rule for every count: the subjects' counts,
+    the crowd's weighing, training, retirement and the catalogue."""
+    return {
+        question: answer
+        for question, answer in (annotations or {}).items()
+        if question in since and made_under >= since[question]
+    }
 
 
 def counts_add(counts: dict, walked: dict[str, str], weight: float = 1) -> dict:
@@ -40,17 +53,18 @@ def counts_arrays(rows: list[dict | None], tree: Tree, dtype=np.int64) -> dict[s
 
 def subject_recount(*, subject: Subject) -> dict[str, dict[str, int]]:
     """Vote counts rebuilt from the raw classifications (the source of truth)."""
+    since = question_versions(project_id=subject.project_id)
     counts: dict[str, dict[str, int]] = {}
-    for annotations in Classification.objects.filter(subject=subject).values_list(
-        "annotations", flat=True
+    for annotations, made_under in Classification.objects.filter(subject=subject).values_list(
+        "annotations", "tree_version"
     ):
-        counts_add(counts, annotations)
+        counts_add(counts, annotations_counted(annotations, made_under, since))
     return counts
 
 
 @transaction.atomic
 def subject_counts_rebuild(*, subject: Subject) -> Subject:
-    """Recompute a subject's counts from its raw classifications."""
+    """Recompute a subject's counts from its raw classifications (those that count now)."""
     subject = Subject.objects.select_for_update().get(pk=subject.pk)
     subject.vote_counts = subject_recount(subject=subject)
     subject.classification_count = subject.classifications.count()

@@ -3,7 +3,8 @@ the least reliable volunteers for the dashboard, and weighted counts for the exp
 
 from django.db.models import Count
 
-from labelling.core.votes import counts_add
+from labelling.core.selectors import question_versions
+from labelling.core.votes import annotations_counted, counts_add
 from labelling.models import (
     Classification,
     Project,
@@ -53,12 +54,13 @@ def untrusted_counts(*, project: Project, subject_ids: list[int]) -> dict[int, i
 def trusted_vote_counts(*, project: Project, subject_ids: list[int]) -> dict[int, dict]:
     """Per subject, vote counts ({question: {answer: votes}}) from trusted volunteers only."""
     untrusted = untrusted_volunteer_ids(project=project)
+    since = question_versions(project_id=project.pk)
     counts: dict[int, dict] = {pk: {} for pk in subject_ids}
-    for subject_id, volunteer_id, annotations in Classification.objects.filter(
+    for subject_id, volunteer_id, annotations, made_under in Classification.objects.filter(
         project=project, subject_id__in=subject_ids
-    ).values_list("subject_id", "volunteer_id", "annotations"):
+    ).values_list("subject_id", "volunteer_id", "annotations", "tree_version"):
         if volunteer_id not in untrusted:
-            counts_add(counts[subject_id], annotations)
+            counts_add(counts[subject_id], annotations_counted(annotations, made_under, since))
     return counts
 
 
@@ -82,11 +84,16 @@ def weighted_vote_counts(
     """Per subject, each vote counted with its volunteer's weight (`vote_weights`)."""
     from mlworker.reliability import KIND_PRIOR
 
+    since = question_versions(project_id=project.pk)
     counts: dict[int, dict] = {pk: {} for pk in subject_ids}
-    for subject_id, volunteer_id, annotations in Classification.objects.filter(
+    for subject_id, volunteer_id, annotations, made_under in Classification.objects.filter(
         project=project, subject_id__in=subject_ids
-    ).values_list("subject_id", "volunteer_id", "annotations"):
-        counts_add(counts[subject_id], annotations, weights.get(volunteer_id, float(KIND_PRIOR[0])))
+    ).values_list("subject_id", "volunteer_id", "annotations", "tree_version"):
+        counts_add(
+            counts[subject_id],
+            annotations_counted(annotations, made_under, since),
+            weights.get(volunteer_id, float(KIND_PRIOR[0])),
+        )
     return counts
 
 

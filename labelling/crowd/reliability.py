@@ -15,8 +15,9 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from labelling.core.selectors import project_tree
+from labelling.core.selectors import project_tree, question_versions
 from labelling.core.tree import Tree
+from labelling.core.votes import annotations_counted
 from labelling.crowd import crowd_selectors
 from labelling.models import (
     ModelVersion,
@@ -45,11 +46,13 @@ class CrowdWeights:
 def project_votes(*, project: Project, tree: Tree):
     """Every answer given in the project as `reliability.Votes`, with the volunteer and subject
     ids behind its indices, the question keys in its order, and each volunteer's classifications."""
-    rows = list(
-        project.classifications.order_by("pk").values_list(
-            "volunteer_id", "subject_id", "annotations"
-        )
-    )
+    since = question_versions(project_id=project.pk)
+    rows = [
+        (volunteer, subject, annotations_counted(annotations, made_under, since))
+        for volunteer, subject, annotations, made_under in project.classifications.order_by(
+            "pk"
+        ).values_list("volunteer_id", "subject_id", "annotations", "tree_version")
+    ]
     volunteer_ids = sorted({volunteer for volunteer, _, _ in rows})
     subject_ids = sorted({subject for _, subject, _ in rows})
     volunteer_index = {pk: index for index, pk in enumerate(volunteer_ids)}
@@ -63,8 +66,8 @@ def project_votes(*, project: Project, tree: Tree):
     columns = ([], [], [], [])
     for volunteer, subject, annotations in rows:
         for question, answer in (annotations or {}).items():
-            if question not in question_index or answer not in answer_index[question]:
-                continue  # the tree changed since: that answer has no place in it
+            if answer not in answer_index[question]:
+                continue  # not an answer of the question now (its meaning dates from later)
             for column, value in zip(
                 columns,
                 (volunteer_index[volunteer], subject_index[subject], question_index[question],

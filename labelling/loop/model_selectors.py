@@ -50,10 +50,14 @@ def model_version_get_ready(
 
 
 def model_version_latest_good(*, project: models.Project) -> models.ModelVersion | None:
-    """The latest ready version not marked worse than the image-free baseline, or None."""
+    """The latest ready version not marked worse than the image-free baseline and trained under
+    the project's current tree version, or None."""
     return (
         models.ModelVersion.objects.filter(
-            project=project, status=models.ModelVersionStatus.READY, worse_than_baseline=False
+            project=project,
+            status=models.ModelVersionStatus.READY,
+            worse_than_baseline=False,
+            tree_version=project.tree_version,
         )
         .order_by("-number")
         .first()
@@ -108,11 +112,12 @@ class TrainingSet:
 def training_set_for_project(
     *, project: models.Project, weighted: dict[int, dict] | None = None
 ) -> TrainingSet:
-    """Every subject with votes: its image and its counts per answer (N per question = row sum);
+    """Every subject with votes (withdrawn ones left out): its image and its counts per answer (N per question = row sum);
     with `weighted` ({subject id: vote counts}, labelling/crowd), those counts instead (float)."""
     tree = project_tree(project=project)
     rows = list(
         models.Subject.objects.filter(project=project, classification_count__gt=0)
+        .exclude(retirement_reason=models.RetirementReason.WITHDRAWN)
         .order_by("pk")
         .values_list("pk", "image", "vote_counts")
     )

@@ -69,6 +69,7 @@ def model_version_start(*, project_id: int, task_id: str) -> ModelVersion:
         number=number,
         task_id=task_id,
         classifications_at_start=Classification.objects.filter(project=project).count(),
+        tree_version=project.tree_version,
     )
 
 

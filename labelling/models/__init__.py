@@ -18,6 +18,8 @@ from labelling.models.projects import (
     RetirementReason,
     RetirementRule,
     RetrainState,
+    TreeChange,
+    TreeChangeKind,
 )
 from labelling.models.subjects import Classification, FieldGuideExample, Subject, SubjectStatus
 from labelling.models.teams import (
@@ -53,6 +55,8 @@ __all__ = [
     "ReviewStatus",
     "Role",
     "Subject",
+    "TreeChange",
+    "TreeChangeKind",
     "SubjectStatus",
     "Volunteer",
     "VolunteerExclusion",

@@ -22,6 +22,9 @@ class ModelVersion(models.Model):
     training_set_size = models.PositiveIntegerField(default=0)
     # Classifications in the project when training started: the beat rule counts new votes from it.
     classifications_at_start = models.PositiveIntegerField(default=0)
+    # The project's tree version it was trained under: only a version of the current tree steers
+    # retirement and the crowd's prior (model_selectors.model_version_latest_good).
+    tree_version = models.PositiveIntegerField(default=1)
     config = models.JSONField(default=dict, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
     timings = models.JSONField(default=dict, blank=True)

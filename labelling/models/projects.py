@@ -1,5 +1,6 @@
 """A project and its question tree, with the choices its settings take."""
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -24,6 +25,7 @@ class RetirementReason(models.TextChoices):
     NONE = "", "Not retired"
     LIMIT = retirement_reasons.LIMIT, "Retirement limit reached"
     MODEL = retirement_reasons.MODEL, "Settled by the model and the votes"
+    WITHDRAWN = retirement_reasons.WITHDRAWN, "Withdrawn by the project's team"
 
 
 # A round's picks get priorities from ROUND_PRIORITY_BASE up (labelling/loop/rounds.py), everyone else
@@ -118,6 +120,11 @@ class Project(models.Model):
     # Version stamp of what web processes cache (the tree, the Redis queue's generation): bumped
     # when staff change the tree and when a queue update could not reach Redis (labelling/queue/redis_queue.py).
     serving_version = models.PositiveIntegerField(default=0)
+    # The question tree's version: a change of its shape after votes exist makes a new one
+    # (labelling/core/tree_changes.py); each classification keeps the version it was made under.
+    tree_version = models.PositiveIntegerField(default=1)
+    # Archived: unpublished, off the staff home's default list, never retrained; kept whole.
+    archived_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -133,6 +140,9 @@ class Question(models.Model):
     text = models.CharField(max_length=300)
     position = models.PositiveIntegerField(default=0)
     is_root = models.BooleanField(default=False)
+    # The tree version since which the question means what it means now (its answers, where they
+    # lead and what leads to it): only votes made under this version or later count for it.
+    since_version = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["project", "position", "id"]
@@ -166,3 +176,33 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.question.key}:{self.key}"
+
+
+class TreeChangeKind(models.TextChoices):
+    WORDING = "wording", "Wording (every vote still counts)"
+    SHAPE = "shape", "Shape (a new version of the tree)"
+
+
+class TreeChange(models.Model):
+    """One change to a project's question tree once it had votes: who, when, what kind, which
+    questions, the tree before and after (Tree.as_json). Kept with the project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tree_changes")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    by_name = models.CharField(max_length=150, blank=True, default="")
+    kind = models.CharField(max_length=16, choices=TreeChangeKind.choices)
+    # The tree version after the change (a wording change keeps the version).
+    version = models.PositiveIntegerField()
+    # The questions whose meaning changed (shape) or whose words changed (wording).
+    questions = models.JSONField(default=list)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    changed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} change of project {self.project_id}'s tree (v{self.version})"

@@ -63,6 +63,10 @@ class Subject(models.Model):
         return f"{settings.MEDIA_URL}{self.image}"
 
     @property
+    def withdrawn(self) -> bool:
+        return self.retirement_reason == RetirementReason.WITHDRAWN
+
+    @property
     def requested_by_model(self) -> bool:
         """In the latest round's picks: the model asks volunteers about it now."""
         return self.priority >= ROUND_PRIORITY_BASE
@@ -84,6 +88,9 @@ class Classification(models.Model):
     # The subject was one of the model's current picks when the vote arrived (its priority was a
     # round's pick priority): set in the vote's own INSERT (labelling/volunteer/submission.py).
     requested_by_model = models.BooleanField(default=False)
+    # The project's tree version it was made under (Project.tree_version): its answer to a question
+    # counts only while the question's meaning dates from this version or earlier.
+    tree_version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

@@ -100,6 +100,7 @@ def project_edit(request, project):
             projects.project_update(
                 project=project,
                 questions=form.cleaned_data["questions"],
+                by=request.user,
                 **{name: form.cleaned_data[name] for name in SETTINGS_FIELDS},
             )
         except StarlingError as error:

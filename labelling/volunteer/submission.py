@@ -23,6 +23,7 @@ from labelling.models import (
     ROUND_PRIORITY_BASE,
     Classification,
     Project,
+    RetirementReason,
     Subject,
     SubjectStatus,
     Volunteer,
@@ -120,10 +121,13 @@ def classification_submit(
 # requested_by_model: the subject's priority was a round pick's (the model asked for it), read
 # from the row the statement locks anyway. A vote from a volunteer the last round judged
 # unreliable, or staff excluded (labelling/crowd), is stored and counted, but not toward the limit.
-SUBMIT_SQL = """
+SUBMIT_SQL = (
+    """
 WITH target AS (
     SELECT id, status, priority >= {requested_floor} AS requested FROM labelling_subject
     WHERE id = %(subject)s AND project_id = %(project)s
+      AND retirement_reason <> '{withdrawn}'
+      AND %(tree_version)s = (SELECT tree_version FROM labelling_project WHERE id = %(project)s)
     FOR UPDATE
 ), voter AS (
     SELECT EXISTS (
@@ -133,9 +137,9 @@ WITH target AS (
 ), inserted AS (
     INSERT INTO labelling_classification (project_id, subject_id, volunteer_id, annotations,
                                           idempotency_key, after_retirement, requested_by_model,
-                                          created_at)
+                                          tree_version, created_at)
     SELECT %(project)s, target.id, %(volunteer)s, %(annotations)s::jsonb, %(key)s,
-           target.status = 'retired', target.requested, now()
+           target.status = 'retired', target.requested, %(tree_version)s, now()
     FROM target
     ON CONFLICT DO NOTHING
     RETURNING id, after_retirement, requested_by_model
@@ -151,13 +155,16 @@ WITH target AS (
 SELECT EXISTS (SELECT 1 FROM target), inserted.id, inserted.after_retirement,
        inserted.requested_by_model, updated.status
 FROM (SELECT 1) AS one LEFT JOIN inserted ON true LEFT JOIN updated ON true
-""".replace("{requested_floor}", repr(float(ROUND_PRIORITY_BASE))).replace(
-    "{retire_at_limit}",
-    fixed_count.retire_at_limit_sql(
-        # the subject's trusted votes with this one
-        trusted_votes="subject.classification_count - subject.untrusted_count"
-        " + (NOT voter.untrusted)::int"
-    ),
+""".replace("{requested_floor}", repr(float(ROUND_PRIORITY_BASE)))
+    .replace("{withdrawn}", RetirementReason.WITHDRAWN.value)
+    .replace(
+        "{retire_at_limit}",
+        fixed_count.retire_at_limit_sql(
+            # the subject's trusted votes with this one
+            trusted_votes="subject.classification_count - subject.untrusted_count"
+            " + (NOT voter.untrusted)::int"
+        ),
+    )
 )
 
 
@@ -209,6 +216,7 @@ def _submit_in_one_statement(
         "annotations": json.dumps(walked),
         "key": idempotency_key,
         "limit": project.retirement_limit,
+        "tree_version": project.tree_version,
     }
     try:
         found, classification_id, after_retirement, requested, status = _execute_prepared(
@@ -219,7 +227,7 @@ def _submit_in_one_statement(
             f"Volunteer {volunteer_id} no longer exists: reload the page to start a new session"
         ) from None
     if not found:
-        raise NotFound(f"Unknown subject {subject_id} in project {project.slug!r}")
+        _refuse_unstored(project=project, subject_id=subject_id)
     if classification_id is None:
         return _replay_or_refusal(
             volunteer_id=volunteer_id, idempotency_key=idempotency_key, subject_id=subject_id
@@ -240,8 +248,26 @@ def _submit_in_one_statement(
         idempotency_key=idempotency_key,
         after_retirement=after_retirement,
         requested_by_model=requested,
+        tree_version=project.tree_version,
     )
     return classification, True
+
+
+def _refuse_unstored(*, project: Project, subject_id: int) -> None:
+    """Why a vote found no subject to count on: it was withdrawn, or the questions changed shape
+    while the volunteer answered (the vote was checked against the tree before), or it is unknown."""
+    subject = Subject.objects.filter(pk=subject_id, project_id=project.pk).first()
+    if subject is None:
+        raise NotFound(f"Unknown subject {subject_id} in project {project.slug!r}")
+    if subject.withdrawn:
+        raise Conflict(
+            f"Subject {subject_id} was withdrawn by the project's team: it takes no more votes"
+        )
+    current = Project.objects.values_list("tree_version", flat=True).get(pk=project.pk)
+    raise Conflict(
+        f"The questions of project {project.slug!r} changed while you answered (version "
+        f"{project.tree_version}, now {current}): reload the page and answer again"
+    )
 
 
 def _execute_prepared(sql: str, params: dict) -> tuple:
@@ -302,6 +328,9 @@ def _store_classification(
     """Store the vote on the locked subject row: (classification, whether the subject is retired
     now), or None when the volunteer already classified the subject."""
     subject = Subject.objects.select_for_update().get(pk=subject_id)
+    current = Project.objects.values_list("tree_version", flat=True).get(pk=project.pk)
+    if subject.withdrawn or current != project.tree_version:
+        _refuse_unstored(project=project, subject_id=subject_id)
     if Classification.objects.filter(subject=subject, volunteer=volunteer).exists():
         return None
     classification = Classification.objects.create(
@@ -312,6 +341,7 @@ def _store_classification(
         idempotency_key=idempotency_key,
         after_retirement=subject.status == SubjectStatus.RETIRED,
         requested_by_model=subject.requested_by_model,
+        tree_version=project.tree_version,
     )
     subject.vote_counts = counts_add(subject.vote_counts or {}, walked)
     # The row is locked (select_for_update), so plain arithmetic is safe here.

@@ -1,10 +1,12 @@
 """Volunteer pages: the project cards, the classify page (its JavaScript talks to api.py), with
 its tutorial and field guide, and the volunteer's own page."""
 
+from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.static import serve
 
 from labelling.core import snapshots
 from labelling.core.errors import NotFound
@@ -89,3 +91,11 @@ def volunteer_page(request: HttpRequest) -> HttpResponse:
 def favicon(request: HttpRequest) -> HttpResponse:
     """For clients that ask for /favicon.ico without reading the pages' <link rel="icon">."""
     return redirect(static("labelling/favicon.svg"), permanent=True)
+
+
+def media_file(request: HttpRequest, path: str) -> HttpResponse:
+    """An uploaded image, unless every subject showing it was withdrawn (it is never served
+    again). In production a web server in front of MEDIA_ROOT must ask the same (README)."""
+    if volunteer_selectors.image_withdrawn(path=path):
+        raise Http404("This image was withdrawn by its project's team")
+    return serve(request, path, document_root=settings.MEDIA_ROOT)

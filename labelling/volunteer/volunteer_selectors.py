@@ -16,6 +16,7 @@ from labelling.models import (
     Classification,
     FieldGuideExample,
     Project,
+    RetirementReason,
     Subject,
     SubjectStatus,
     Volunteer,
@@ -46,10 +47,15 @@ def project_cards() -> list[dict]:
 
 
 def _project_cards() -> list[dict]:
-    first_example = FieldGuideExample.objects.filter(project=OuterRef("pk")).order_by(
+    shown = ~Q(subject__retirement_reason=RetirementReason.WITHDRAWN)
+    first_example = FieldGuideExample.objects.filter(shown, project=OuterRef("pk")).order_by(
         "question_key", "answer_key", "position"
     )
-    first_subject = Subject.objects.filter(project=OuterRef("pk")).order_by("pk")
+    first_subject = (
+        Subject.objects.filter(project=OuterRef("pk"))
+        .exclude(retirement_reason=RetirementReason.WITHDRAWN)
+        .order_by("pk")
+    )
     projects = list(
         Project.objects.filter(is_published=True)
         .order_by("title")
@@ -105,6 +111,7 @@ def field_guide(*, project: Project, tree: Tree) -> list[dict]:
     examples: dict[tuple[str, str], list[dict]] = {}
     for example in (
         FieldGuideExample.objects.filter(project=project)
+        .exclude(subject__retirement_reason=RetirementReason.WITHDRAWN)
         .select_related("subject")
         .order_by("question_key", "answer_key", "position")
     ):
@@ -170,3 +177,12 @@ def volunteer_contributions(*, volunteer_id: int | None) -> list[dict]:
 def volunteer_id_for_user(*, user_id: int) -> int | None:
     """The id of the account's volunteer, if it has one."""
     return Volunteer.objects.filter(user_id=user_id).values_list("pk", flat=True).first()
+
+
+def image_withdrawn(*, path: str) -> bool:
+    """Whether the media file `path` is a subject's image that only withdrawn subjects hold."""
+    holders = Subject.objects.filter(image=path)
+    return (
+        holders.exists()
+        and not holders.exclude(retirement_reason=RetirementReason.WITHDRAWN).exists()
+    )
