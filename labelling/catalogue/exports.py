@@ -12,8 +12,7 @@ import json
 from collections.abc import Iterator
 
 from labelling.catalogue.catalogue_estimates import SubjectEstimates
-from labelling.catalogue.withdrawals import subjects_exported
-from labelling.core.selectors import project_tree
+from labelling.core.selectors import project_tree, subjects_exported
 from labelling.core.votes import answer_counts
 from labelling.crowd import crowd_selectors
 from labelling.models import Classification, ModelVersion, Prediction, Project

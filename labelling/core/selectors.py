@@ -11,6 +11,7 @@ from labelling.models import (
     Answer,
     Project,
     Question,
+    RetirementReason,
     RetirementRule,
     Subject,
 )
@@ -96,6 +97,14 @@ def project_tree(*, project: Project) -> Tree:
 def question_versions(*, project_id: int) -> dict[str, int]:
     """{question key: the tree version its current meaning dates from} (Question.since_version)."""
     return dict(Question.objects.filter(project_id=project_id).values_list("key", "since_version"))
+
+
+def subjects_exported(*, project: Project, include_withdrawn: bool = False) -> QuerySet[Subject]:
+    """The subjects an export lists: withdrawn ones only when asked for."""
+    subjects = Subject.objects.filter(project=project)
+    if include_withdrawn:
+        return subjects
+    return subjects.exclude(retirement_reason=RetirementReason.WITHDRAWN)
 
 
 # Subject ids are PostgreSQL bigints: every id is below this.

@@ -147,7 +147,9 @@ def active_pool(*, project: models.Project) -> list[tuple[int, Path]]:
 def retraining_due(*, project: models.Project, now=None) -> bool:
     """Beat's rule: enough new votes since the last version, or enough time with some new votes;
     and, either way, at least the project's minimum of labelled subjects (a first model trained on
-    a few subjects is judged on fewer still)."""
+    a few subjects is judged on fewer still). Never for an archived project."""
+    if project.archived_at is not None:
+        return False
     now = now or timezone.now()
     latest = models.ModelVersion.objects.filter(project=project).order_by("-number").first()
     total = models.Classification.objects.filter(project=project).count()

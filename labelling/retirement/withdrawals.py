@@ -3,7 +3,8 @@
 - A **withdrawn** image is retired with the reason "withdrawn": it leaves the queue at once, is
   never shown or served again (labelling/volunteer/media.py), takes no new vote, and is left out of
   training (labelling/loop/model_selectors.py) and of the exports unless they ask for it
-  (labelling/catalogue/exports.py, `include_withdrawn`). Its votes are kept, and it can be restored.
+  (labelling/catalogue/exports.py, `include_withdrawn`; labelling/core/selectors.py,
+  `subjects_exported`). Its votes are kept, and it can be restored.
 - An **archived** project is unpublished, off the staff home's default list and never retrained by
   the schedule; nothing of it is deleted, and it can be brought back.
 - A **deleted** project loses its rows and its files: the images no other project holds and its
@@ -30,14 +31,6 @@ from labelling.models import (
 )
 from labelling.queue import redis_queue
 from labelling.retirement import fixed_count
-
-
-def subjects_exported(*, project: Project, include_withdrawn: bool = False):
-    """The subjects an export lists: withdrawn ones only when asked for."""
-    subjects = Subject.objects.filter(project=project)
-    if include_withdrawn:
-        return subjects
-    return subjects.exclude(retirement_reason=RetirementReason.WITHDRAWN)
 
 
 @transaction.atomic
