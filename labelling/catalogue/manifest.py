@@ -37,6 +37,18 @@ class Manifest:
         return candidates[0] if len(candidates) == 1 else None
 
 
+def is_survey_id_column(name: str) -> bool:
+    """Whether a manifest column is the survey's ID: "id" or a name ending in "_id"."""
+    return name.lower() == "id" or name.lower().endswith("_id")
+
+
+def survey_id(metadata: dict | None) -> str | None:
+    """A subject's survey ID from its metadata (the manifest's ID column), or None."""
+    return next(
+        (str(value) for key, value in (metadata or {}).items() if is_survey_id_column(key)), None
+    )
+
+
 def manifest_parse(name: str, data: bytes) -> Manifest:
     """Read a manifest; raises ValueError when it has no usable header (no row could be read)."""
     manifest = Manifest(name=name)
@@ -69,7 +81,7 @@ def manifest_parse(name: str, data: bytes) -> Manifest:
             f"{name}: expected a column naming each image's file ({', '.join(FILE_COLUMNS)}), "
             f"received columns {header}"
         )
-    id_index = next((i for i, c in enumerate(lowered) if c == "id" or c.endswith("_id")), None)
+    id_index = next((i for i, c in enumerate(lowered) if is_survey_id_column(c)), None)
     _read_rows(manifest, reader, header, file_index, id_index)
     return manifest
 

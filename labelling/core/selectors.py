@@ -45,6 +45,10 @@ def project_has_subjects(*, project: Project) -> bool:
     return project.pk is not None and Subject.objects.filter(project_id=project.pk).exists()
 
 
+def project_has_votes(*, project: Project) -> bool:
+    return project.classifications.exists()
+
+
 def project_slug_taken(*, slug: str) -> bool:
     return Project.objects.filter(slug=slug).exists()
 

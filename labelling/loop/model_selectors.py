@@ -164,9 +164,12 @@ def retraining_due(*, project: models.Project, now=None) -> bool:
 
 
 def labelled_subjects_count(*, project: models.Project) -> tuple[int, int]:
-    """(subjects with at least one vote, all subjects) of the project: what a round trains on."""
-    counts = models.Subject.objects.filter(project=project).aggregate(
-        labelled=Count("pk", filter=Q(classification_count__gt=0)), total=Count("pk")
+    """(subjects with at least one vote, all subjects) of the project, withdrawn ones left out:
+    what a round trains on."""
+    counts = (
+        models.Subject.objects.filter(project=project)
+        .exclude(retirement_reason=models.RetirementReason.WITHDRAWN)
+        .aggregate(labelled=Count("pk", filter=Q(classification_count__gt=0)), total=Count("pk"))
     )
     return counts["labelled"], counts["total"]
 

@@ -16,7 +16,7 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from labelling.catalogue import exports, imports
-from labelling.core import projects, selectors
+from labelling.core import projects, selectors, tree_changes
 from labelling.core.errors import StarlingError
 from labelling.core.tree import nodes_from_dicts, tree_from_nodes
 from labelling.crowd import crowd_selectors
@@ -95,6 +95,10 @@ def project_edit(request, project):
     )
     form.fields["slug"].disabled = True
     was_published = project.is_published
+    history = {
+        "tree_changes": tree_changes.tree_changes_list(project=project),
+        "has_votes": selectors.project_has_votes(project=project),
+    }
     if request.method == "POST" and form.is_valid():
         try:
             projects.project_update(
@@ -110,7 +114,7 @@ def project_edit(request, project):
                 reviews.review_record_administrator_publish(project=project, by=request.user)
             messages.success(request, "Project saved.")
             return redirect("staff_dashboard", slug=project.slug)
-    return _project_form_page(request, form, project=project)
+    return _project_form_page(request, form, project=project, **history)
 
 
 def _project_form_page(request, form, **context) -> HttpResponse:
@@ -148,6 +152,9 @@ def project_upload(request, project):
         "report": report,
         "imported": sum(line.ok for line in report or []),
         "files": sum(line.manifest_line is None for line in report or []),
+        "refused": [line for line in report or [] if not line.ok],
+        "refused_files": sum(not line.ok and line.manifest_line is None for line in report or []),
+        "manifest_refusals": sum(line.manifest_line is not None for line in report or []),
     }
     return render(
         request, "labelling/dashboard/upload.html", context, status=400 if form.errors else 200
@@ -173,6 +180,8 @@ def project_dashboard(request, project):
             "crowd": crowd_selectors.standing_summary(project=project),
             "owners": team_selectors.owner_names(project=project),
             "latest_review": reviews.project_reviews(project=project).first(),
+            "first_model": staff_selectors.first_model_progress(project=project),
+            "tree_changes": tree_changes.tree_changes_list(project=project, limit=5),
         },
     )
 
@@ -195,7 +204,9 @@ def round_view(request, project):
         "project": project,
         "round": latest_round,
         "picks": model_selectors.round_picks_list(acquisition_round=latest_round),
-        "next_subjects": staff_selectors.subjects_next_in_queue(project=project),
+        "next_subjects": staff_selectors.subjects_next_described(
+            project=project, acquisition_round=latest_round
+        ),
     }
     return render(request, "labelling/dashboard/round.html", context)
 
@@ -282,6 +293,11 @@ def chart_posterior(request, project, subject_id, number, question):
     )
 
 
+def _withdrawn_asked(request) -> bool:
+    """`?withdrawn=include`: an export lists withdrawn subjects too (left out otherwise)."""
+    return request.GET.get("withdrawn") == "include"
+
+
 def _csv_response(lines, filename: str) -> StreamingHttpResponse:
     response = StreamingHttpResponse(lines, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -291,14 +307,16 @@ def _csv_response(lines, filename: str) -> StreamingHttpResponse:
 @project_page(get=Right.EXPORT)
 def export_classifications(request, project):
     return _csv_response(
-        exports.classifications_csv(project=project), f"{project.slug}-classifications.csv"
+        exports.classifications_csv(project=project, include_withdrawn=_withdrawn_asked(request)),
+        f"{project.slug}-classifications.csv",
     )
 
 
 @project_page(get=Right.EXPORT)
 def export_counts(request, project):
     return _csv_response(
-        exports.vote_counts_csv(project=project), f"{project.slug}-vote-counts.csv"
+        exports.vote_counts_csv(project=project, include_withdrawn=_withdrawn_asked(request)),
+        f"{project.slug}-vote-counts.csv",
     )
 
 
@@ -321,11 +339,14 @@ def export_predictions(request, project):
     if missing:
         return HttpResponse(missing, status=404, content_type="text/plain; charset=utf-8")
     return _csv_response(
-        exports.predictions_csv(version=version),
+        exports.predictions_csv(version=version, include_withdrawn=_withdrawn_asked(request)),
         f"{project.slug}-predictions-v{version.number}.csv",
     )
 
 
 @project_page(get=Right.EXPORT)
 def export_catalogue(request, project):
-    return _csv_response(exports.catalogue_csv(project=project), f"{project.slug}-catalogue.csv")
+    return _csv_response(
+        exports.catalogue_csv(project=project, include_withdrawn=_withdrawn_asked(request)),
+        f"{project.slug}-catalogue.csv",
+    )

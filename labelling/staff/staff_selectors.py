@@ -6,6 +6,8 @@ from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from labelling.catalogue import manifest
+from labelling.loop import model_selectors
 from labelling.models import (
     Classification,
     Prediction,
@@ -21,7 +23,9 @@ def project_dashboard_stats(*, project: Project) -> dict:
     from django.db.models import Count, Q, Sum
 
     by_model = Q(status=SubjectStatus.RETIRED, retirement_reason=RetirementReason.MODEL)
+    withdrawn = Q(retirement_reason=RetirementReason.WITHDRAWN)
     subjects = Subject.objects.filter(project=project).aggregate(
+        withdrawn=Count("id", filter=withdrawn),
         total=Count("id"),
         active=Count("id", filter=Q(status=SubjectStatus.ACTIVE)),
         retired=Count("id", filter=Q(status=SubjectStatus.RETIRED)),
@@ -32,7 +36,9 @@ def project_dashboard_stats(*, project: Project) -> dict:
     # Votes the model-aware rule did not ask for: the limit minus what model-retired subjects had.
     spared = subjects.pop("votes_at_model_retirement") or 0
     subjects["votes_spared"] = subjects["retired_by_model"] * project.retirement_limit - spared
-    subjects["retired_at_limit"] = subjects["retired"] - subjects["retired_by_model"]
+    subjects["retired_at_limit"] = (
+        subjects["retired"] - subjects["retired_by_model"] - subjects["withdrawn"]
+    )
     volunteers = Classification.objects.filter(project=project).aggregate(
         n=Count("volunteer", distinct=True)
     )["n"]
@@ -80,7 +86,14 @@ def subjects_for_staff(*, project: Project, status: str | None = None, search: s
             Q(original_name__icontains=search) | Q(metadata_text__icontains=search)
         )
     return queryset.only(
-        "pk", "image", "status", "classification_count", "priority", "original_name", "project_id"
+        "pk",
+        "image",
+        "status",
+        "retirement_reason",
+        "classification_count",
+        "priority",
+        "original_name",
+        "project_id",
     )
 
 
@@ -90,6 +103,39 @@ def subjects_next_in_queue(*, project: Project, count: int = 12):
             "-priority", "pk"
         )[:count]
     )
+
+
+def subjects_next_described(*, project: Project, acquisition_round, count: int = 12) -> list:
+    """The next subjects volunteers are served, each with its survey ID and why it is there:
+    [(subject, survey ID or None, "the model's pick #3" / "acquisition score 0.042" / "random
+    order, before the first model")]."""
+    ranks = {}
+    if acquisition_round is not None:
+        ranks = dict(acquisition_round.picks.values_list("subject_id", "rank"))
+    described = []
+    for subject in subjects_next_in_queue(project=project, count=count):
+        if subject.requested_by_model and subject.pk in ranks:
+            why = f"the model's pick #{ranks[subject.pk]}"
+        elif acquisition_round is not None:
+            why = f"acquisition score {subject.priority:.3g}"
+        else:
+            why = "random order, before the first model"
+        described.append((subject, manifest.survey_id(subject.metadata), why))
+    return described
+
+
+def first_model_progress(*, project: Project) -> dict | None:
+    """Before the first ready model version: {"labelled", "needed", "share"} (labelled subjects
+    so far out of the minimum a first retrain waits for); None once a version is ready."""
+    if model_selectors.model_versions_ready(project=project).exists():
+        return None
+    labelled, total = model_selectors.labelled_subjects_count(project=project)
+    needed = min(project.retrain_minimum_labelled_subjects, total)
+    return {
+        "labelled": labelled,
+        "needed": needed,
+        "share": min(1.0, labelled / needed) if needed else 0.0,
+    }
 
 
 def subject_volunteer_ids(*, subject: Subject) -> list[int]:

@@ -1,11 +1,11 @@
 """A project's team and its end. Every member who sees the staff pages sees the team and the record
 of its changes; owners add an existing account by user name or e-mail, change a role, remove a
-member (labelling/teams/members.py: the last owner stays), and delete the project."""
+member (labelling/teams/members.py: the last owner stays). Archiving and deleting the project
+are labelling/staff/withdrawal_pages.py's."""
 
 from django.contrib import messages
 from django.shortcuts import redirect, render
 
-from labelling.core import projects
 from labelling.core.errors import StarlingError
 from labelling.models import Role
 from labelling.staff.access import project_page
@@ -71,21 +71,3 @@ def _team_change(request, project, change):
     except StarlingError as error:
         messages.error(request, error.message)
     return redirect("staff_members", slug=project.slug)
-
-
-@project_page(post=Right.DELETE)
-def project_delete(request, project):
-    """Delete the project and everything of it, once its owner typed its address to confirm."""
-    typed = request.POST.get("confirm", "")
-    if typed != project.slug:
-        messages.error(
-            request,
-            f"Nothing deleted: type the project's address {project.slug!r} to confirm "
-            f"(received {typed!r:.80})",
-        )
-        return redirect("staff_edit", slug=project.slug)
-    projects.project_delete(slug=project.slug)
-    messages.success(
-        request, f"Project {project.title} deleted, with its images' records and votes."
-    )
-    return redirect("staff_home")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from labelling.staff import dashboard, review_pages, team_pages
+from labelling.staff import dashboard, review_pages, team_pages, withdrawal_pages
 from labelling.staff import guide_page as dashboard_guide
 from labelling.staff import preview_page as dashboard_preview
 from labelling.staff import start_page as dashboard_start
@@ -36,7 +36,8 @@ urlpatterns = [
         name="staff_member_remove",
     ),
     path("projects/<slug:slug>/review/", review_pages.project_review, name="staff_review"),
-    path("projects/<slug:slug>/delete/", team_pages.project_delete, name="staff_delete"),
+    path("projects/<slug:slug>/delete/", withdrawal_pages.project_delete, name="staff_delete"),
+    path("projects/<slug:slug>/archive/", withdrawal_pages.project_archive, name="staff_archive"),
     path(
         "projects/<slug:slug>/volunteers/",
         dashboard_volunteers.volunteer_list,
@@ -58,6 +59,16 @@ urlpatterns = [
         "projects/<slug:slug>/subjects/<int:subject_id>/",
         dashboard_subject.subject_detail,
         name="staff_subject",
+    ),
+    path(
+        "projects/<slug:slug>/subjects/<int:subject_id>/withdraw/",
+        withdrawal_pages.subject_withdraw,
+        name="staff_subject_withdraw",
+    ),
+    path(
+        "projects/<slug:slug>/subjects/<int:subject_id>/restore/",
+        withdrawal_pages.subject_restore,
+        name="staff_subject_restore",
     ),
     path(
         "projects/<slug:slug>/subjects/<int:subject_id>/posterior/<int:number>/<slug:question>.png",

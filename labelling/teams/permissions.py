@@ -20,12 +20,12 @@ class Right(StrEnum):
     PREVIEW = "preview"  # the preview, and the classify page of an unpublished project
     VIEW = "view"  # the dashboard, its charts, the round, subjects, volunteers, team, review
     EXPORT = "export"  # every CSV export
-    EDIT = "edit"  # settings, question tree, images and manifest, guide, starting model
+    EDIT = "edit"  # settings, question tree, images (upload, withdraw) and manifest, guide, start
     RETRAIN = "retrain"
     EXCLUDE = "exclude"  # excluding a volunteer's votes, and lifting it
     MEMBERS = "members"  # inviting, changing a role, removing a member
     REVIEW = "review"  # asking a site administrator to let the project go public
-    DELETE = "delete"
+    DELETE = "delete"  # archiving (and bringing back), deleting
 
 
 # Lowest role first: a role may do what every role before it may.
@@ -54,7 +54,7 @@ DOING = {
     Right.EXCLUDE: "exclude volunteers from",
     Right.MEMBERS: "change the team of",
     Right.REVIEW: "ask for a review of",
-    Right.DELETE: "delete",
+    Right.DELETE: "archive or delete",
 }
 
 # Each right in a word or few, for the members page's table of roles.
@@ -67,7 +67,7 @@ LABELS = {
     Right.EXCLUDE: "Exclude volunteers",
     Right.MEMBERS: "Add, change and remove members",
     Right.REVIEW: "Ask for review",
-    Right.DELETE: "Delete the project",
+    Right.DELETE: "Archive or delete the project",
 }
 
 CREATORS_ANYONE = "anyone"

@@ -16,7 +16,12 @@ from labelling.teams import permissions
 
 # What a site administrator's staff home may list (`?show=`): every project, their own, or those
 # waiting for review.
-HOME_FILTERS = {"all": "All projects", "mine": "My projects", "waiting": "Waiting for review"}
+HOME_FILTERS = {
+    "all": "All projects",
+    "mine": "My projects",
+    "waiting": "Waiting for review",
+    "archived": "Archived projects",
+}
 
 
 def members_list(*, project: Project) -> list[Membership]:
@@ -41,20 +46,14 @@ def owner_names(*, project: Project) -> list[str]:
 def staff_home_projects(*, user, show: str | None) -> QuerySet[Project]:
     """The projects the account is a member of; a site administrator's: every project (`show`
     "all", the default), their own ("mine") or those waiting for review ("waiting"). Each with
-    `my_role` (None: not a member), `waiting` (a review request is open) and `owners`."""
-    if not permissions.is_site_administrator(user):
-        projects = Project.objects.filter(memberships__user=user)
-    elif show in (None, "", "all"):
-        projects = Project.objects.all()
-    elif show == "mine":
-        projects = Project.objects.filter(memberships__user=user)
-    elif show == "waiting":
-        projects = Project.objects.filter(reviews__status=ReviewStatus.PENDING)
-    else:
+    `my_role` (None: not a member), `waiting` (a review request is open) and `owners`. Archived
+    projects only under "archived" (for every account), and only there."""
+    if show not in (None, "", *HOME_FILTERS):
         raise InvalidInput(
             f"Invalid value for show: expected one of {', '.join(HOME_FILTERS)}, received "
             f"{show!r:.40}"
         )
+    projects = _home_projects(user, show).filter(archived_at__isnull=show != "archived")
     mine = Membership.objects.filter(project=OuterRef("pk"), user=user).values("role")[:1]
     waiting = ProjectReview.objects.filter(project=OuterRef("pk"), status=ReviewStatus.PENDING)
     owners = Membership.objects.filter(role=Role.OWNER).select_related("user").order_by("user")
@@ -63,3 +62,11 @@ def staff_home_projects(*, user, show: str | None) -> QuerySet[Project]:
         .prefetch_related(Prefetch("memberships", queryset=owners, to_attr="owners"))
         .order_by("title")
     )
+
+
+def _home_projects(user, show: str | None) -> QuerySet[Project]:
+    if not permissions.is_site_administrator(user) or show in ("mine",):
+        return Project.objects.filter(memberships__user=user)
+    if show == "waiting":
+        return Project.objects.filter(reviews__status=ReviewStatus.PENDING)
+    return Project.objects.all()
