@@ -2,10 +2,11 @@
 
 - A **wording** change (a question's or an answer's text, an answer's shortcut) changes what
   volunteers read, not what a vote means: it is made in place and every vote still counts.
-- A **shape** change (answers added or removed, an answer leading elsewhere, a question added,
-  removed, or reached from other answers) makes a new version of the tree
-  (`Project.tree_version`). Each question whose meaning changed dates from the new version
-  (`Question.since_version`); each classification keeps the version it was made under
+- A **shape** change (answers added or removed, an answer leading elsewhere, a question added or
+  removed) makes a new version of the tree
+  (`Project.tree_version`). Each question whose meaning changed (its answers, or which answers
+  lead to it: an answer re-routed changes the questions at both of its ends, not its own)
+  dates from the new version (`Question.since_version`); each classification keeps the version it was made under
   (`Classification.tree_version`), so an old vote counts only for the questions whose meaning it
   saw (labelling/core/votes.py, `annotations_counted`), and the subjects' counts are rebuilt at once.
   A model version trained on the old tree no longer steers retirement (ModelVersion.tree_version).
@@ -35,8 +36,9 @@ CHUNK = 5000
 
 
 def _shape(tree: Tree) -> dict[str, tuple]:
-    """{question: what its votes mean}: its answers and where they lead, what leads to it, and
-    whether it is the first question. Texts and shortcuts are not part of it."""
+    """{question: what its votes mean}: its answers, what leads to it (which volunteers reach it),
+    and whether it is the first question. Texts and shortcuts are not part of it, nor where its
+    answers lead: that changes the meaning of the questions they lead to."""
     leads_to: dict[str, set] = {key: set() for key in tree.questions}
     for key, question in tree.questions.items():
         for answer in question.answers:
@@ -44,7 +46,7 @@ def _shape(tree: Tree) -> dict[str, tuple]:
                 leads_to[answer.next_question].add((key, answer.key))
     return {
         key: (
-            tuple((answer.key, answer.next_question) for answer in question.answers),
+            tuple(answer.key for answer in question.answers),
             frozenset(leads_to[key]),
             key == tree.root,
         )
