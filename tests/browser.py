@@ -23,6 +23,13 @@ def screenshot(page, name: str, full_page: bool = True) -> None:
     page.screenshot(path=str(folder / name), full_page=full_page)
 
 
+def screenshot_element(locator, name: str) -> None:
+    """One element of a page as screenshots/<name>, where `screenshot` puts a page's."""
+    folder = docs_folder() / "screenshots"
+    folder.mkdir(exist_ok=True)
+    locator.screenshot(path=str(folder / name))
+
+
 def wait_for_ready_versions(page, count: int, seconds: int = 120) -> None:
     """Reload the project's dashboard until `count` versions are ready and the retrain claim is
     released (the worker trained, scored the pool and recorded the round)."""

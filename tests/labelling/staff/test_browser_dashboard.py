@@ -47,8 +47,8 @@ def test_staff_set_up_a_project_retrain_and_take_the_catalogue_away(
 
     page.set_input_files("#id_archive", str(galaxy_zip(tmp_path / "galaxies.zip", 40)))
     page.click("main button[type=submit]")
-    expect(page.locator("#import-summary")).to_have_text("Imported 40 of 41 files")
-    expect(page.locator(".import-report")).to_contain_text("readme.txt: not an image")
+    expect(page.locator("#import-summary")).to_have_text("Imported 40 of 41 files · 1 refused")
+    expect(page.locator("#import-refusals")).to_contain_text("readme.txt: not an image")
 
     project = Project.objects.get(slug="browser-zoo")
     call_command(

@@ -78,8 +78,10 @@ def test_an_owner_runs_a_survey_from_images_and_a_manifest_to_the_catalogue(
     # The images with their manifest: every image imported with its metadata, the bad row named.
     page.set_input_files("#id_archive", str(survey_zip(tmp_path / "survey.zip")))
     page.click("main button[type=submit]")
-    expect(page.locator("#import-summary")).to_have_text(f"Imported {IMAGES} of {IMAGES} files")
-    expect(page.locator(".import-report tr.refused")).to_contain_text("J9999.png")
+    expect(page.locator("#import-summary")).to_have_text(
+        f"Imported {IMAGES} of {IMAGES} files · 1 manifest row refused"
+    )
+    expect(page.locator("#import-refusals")).to_contain_text("J9999.png")
     screenshot(page, "own-upload.png")
     project = Project.objects.get(slug="my-survey")
     assert project.is_published is False
