@@ -14,28 +14,18 @@ from django.core.management import call_command
 from playwright.sync_api import expect
 
 from labelling.models import Classification, Project, Subject
-from mlworker import synthetic
 from tests.browser import TREE_TEXT as TREE
 from tests.browser import screenshot, screenshot_element
+from tests.labelling.staff.test_browser_own_project import IMAGES, survey_zip
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-IMAGES = 30
 
-
-def survey_zip(path: Path) -> Path:
-    """IMAGES galaxies with a manifest (survey IDs), a file that is no image, and a manifest row
-    naming a file that is not there."""
-    galaxies = synthetic.make_galaxies(IMAGES, size=32, seed=41)
-    rows = ["file,survey_id,ra,dec"]
-    with zipfile.ZipFile(path, "w") as archive:
-        for index, image in enumerate(galaxies.images):
-            name = f"J{index:04d}.png"
-            archive.writestr(f"images/{name}", synthetic.image_to_png_bytes(image))
-            rows.append(f"{name},SURVEY-{index:04d},{150 + index / 100:.4f},{2 + index / 100:.4f}")
+def survey_with_a_stray_file(path: Path) -> Path:
+    """The owner's survey (images, manifest with a row naming a missing file), and a file that is
+    no image."""
+    with zipfile.ZipFile(survey_zip(path), "a") as archive:
         archive.writestr("images/notes.txt", "observing notes, not an image")
-        rows.append("J9999.png,SURVEY-9999,151.0,3.0")
-        archive.writestr("manifest.csv", "\n".join(rows) + "\n")
     return path
 
 
@@ -61,7 +51,7 @@ def test_staff_correct_the_questions_withdraw_an_image_and_see_where_the_project
     page.click("main button[type=submit]")
 
     # The upload: its heading counts what was imported and refused, the refusals come first.
-    page.set_input_files("#id_archive", str(survey_zip(tmp_path / "survey.zip")))
+    page.set_input_files("#id_archive", str(survey_with_a_stray_file(tmp_path / "survey.zip")))
     page.click("main button[type=submit]")
     expect(page.locator("#import-summary")).to_have_text(
         f"Imported {IMAGES} of {IMAGES + 1} files · 1 refused · 1 manifest row refused"
@@ -69,7 +59,7 @@ def test_staff_correct_the_questions_withdraw_an_image_and_see_where_the_project
     refusals = page.locator("#import-refusals li")
     expect(refusals).to_have_count(2)
     expect(refusals.nth(0)).to_contain_text("notes.txt: not an image Pillow can read")
-    expect(refusals.nth(1)).to_contain_text("manifest.csv line 32: names 'J9999.png'")
+    expect(refusals.nth(1)).to_contain_text("manifest.csv line 26: names 'J9999.png'")
     screenshot(page, "corrections-upload.png", full_page=False)
 
     # Volunteers classify 12 of the images: the dashboard shows how far the first model is.
