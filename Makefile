@@ -47,7 +47,8 @@ test-slow: $(STAMP) services
 DOCS_FIGURE_TESTS := tests/faults tests/labelling/volunteer/test_browser_volunteer.py \
                      tests/labelling/staff/test_browser_dashboard.py \
                      tests/labelling/staff/test_browser_own_project.py \
-                     tests/labelling/staff/test_browser_teams.py
+                     tests/labelling/staff/test_browser_teams.py \
+                     tests/labelling/staff/test_browser_corrections.py
 docs-figures: $(STAMP) services
 	STARLING_WRITE_DOCS=1 $(PY) -m pytest $(DOCS_FIGURE_TESTS)
 
