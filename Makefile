@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-fast test-slow imports lint format bench bench-mc-scoring bench-active-learning \
-        bench-serving bench-pool-scale bench-round-time bench-active-learning-smoke bench-retirement bench-first-round bench-transfer \
+        bench-serving bench-pool-scale bench-round-time bench-scoring-cost bench-active-learning-smoke bench-retirement bench-first-round bench-transfer \
         bench-levers bench-volunteers bench-first-model-minimum bench-survey \
         services clean \
         reliability-doc docs-figures
@@ -63,7 +63,8 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: bench-mc-scoring bench-round-time bench-serving bench-pool-scale bench-active-learning \
+bench: bench-mc-scoring bench-round-time bench-scoring-cost bench-serving bench-pool-scale \
+       bench-active-learning \
        bench-retirement bench-transfer
 
 bench-mc-scoring: $(STAMP)
@@ -122,14 +123,17 @@ bench-transfer: $(STAMP)
 	$(PY) -m benchmarks.readme_figures
 
 # A screen of levers for first models (issue 25): 6 seeds, galaxies and cells, 100 and 300 labels.
-# Three screens, as they were run: the first four levers; overdispersion, pooling and sizes; and
-# consistency on unlabelled images (--resume: a screen cut short goes on from its last seed).
+# Four screens, as they were run: the first four levers; overdispersion, pooling and sizes;
+# consistency on unlabelled images; and the default's scoring under fewer views (issue 39: scoring
+# variants of the same fits, so 4 seeds) (--resume: a screen cut short goes on from its last seed).
 bench-levers: $(STAMP)
 	$(PY) -m benchmarks.levers --seeds 6 --jobs 2 --levers symmetries,temperature,ensemble,pretrained
 	$(PY) -m benchmarks.levers --seeds 6 --jobs 2 --output levers_more \
 	    --levers symmetries,overdispersion,pooled,combined,selection
 	$(PY) -m benchmarks.levers --seeds 6 --jobs 2 --output levers_consistency --resume \
 	    --levers consistency --consistency-weight 10
+	$(PY) -m benchmarks.levers --seeds 4 --jobs 2 --output levers_views --resume \
+	    --levers pooled,combined,views_8,views_4,views_2
 	$(PY) -m benchmarks.readme_figures
 
 # Round 0 alone over 10 seeds: is a first model better than ignoring the image? (issue 11)
@@ -139,6 +143,12 @@ bench-first-round: $(STAMP)
 
 bench-round-time: $(STAMP)
 	$(PY) -m benchmarks.round_time
+	$(PY) -m benchmarks.readme_figures
+
+# What scoring an image costs on the default model against one network, stage by stage, at 16 and
+# 64 px, and under fewer views (issue 39).
+bench-scoring-cost: $(STAMP)
+	$(PY) -m benchmarks.scoring_cost
 	$(PY) -m benchmarks.readme_figures
 
 bench-serving: $(STAMP) services

@@ -12,7 +12,10 @@ each lever is judged on the same test set as the expected vote NLL under the tru
 - `ensemble`: two fits from different initialisations, their MC samples pooled;
 - `pretrained`: a trunk pretrained without labels (`benchmarks/pretraining.py`, SimCLR limited to
   the project's invariances) on the pool and `--unlabelled` more images of the same kind (never
-  the test set), then fine-tuned as a transferred start is.
+  the test set), then fine-tuned as a transferred start is;
+- `views_2`, `views_4`, `views_8`: `combined` (the two restarts pooled under the 8 symmetries, every
+  network every view: production's default before issue 39) scored under 2, 4 or 8 views in all,
+  dealt out over the two networks (`scoring.view_plan`): 2, 4 or 8 trunk passes an image, not 16.
 
 The figures and the README's tables are in levers_summary.py.
 
@@ -29,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks import common, plots, runs
-from benchmarks.levers_summary import LEVERS, SIZES, headline, summarise
+from benchmarks.levers_summary import LEVERS, SIZES, VIEWS, headline, summarise
 
 DATASETS = ("galaxies", "cells")
 TEMPERATURES = list(np.exp(np.linspace(np.log(0.5), np.log(4.0), 22)))
@@ -158,6 +161,20 @@ def pooled(parts: list[dict]) -> dict:
     return {key: np.concatenate([part[key][..., :share] for part in parts], -1) for key in parts[0]}
 
 
+def viewed(networks: list, images: np.ndarray, samples: int, views: int) -> dict:
+    """`combined` scored as production scores an ensemble (`scoring.ensemble_samples`) under
+    `views` of the 8 symmetries in all, dealt out over the networks."""
+    from mlworker import scoring
+
+    for network in networks:
+        network.config = network.config.replace(test_time_symmetries=8)
+    try:
+        return scoring.ensemble_samples(networks, images, samples, views=views)
+    finally:
+        for network in networks:
+            network.config = network.config.replace(test_time_symmetries=1)
+
+
 def validation_nll(fitted) -> float:
     """The kept restart's validation NLL (what production selects on)."""
     restarts = fitted.metrics["_restarts"]
@@ -227,6 +244,8 @@ def lever_points(
         )
     if "combined" in chosen and others:
         points["combined"] = point(first, seconds, pooled([turned(m) for m in first.restarts]))
+    for lever in (name for name in VIEWS if name in chosen and others):
+        points[lever] = point(first, seconds, viewed(first.restarts, test, samples, VIEWS[lever]))
     if "ensemble" in chosen:
         second, more = fit(seed + 7919)
         other = scoring.mc_samples(second.model, test, samples)

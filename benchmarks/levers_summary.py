@@ -9,8 +9,10 @@ README_MARKER = "levers"
 # Every lever a screen may hold, in the order the tables show them.
 LEVERS = (
     "symmetries", "temperature", "overdispersion", "pooled", "combined", "ensemble", "selection",
-    "pretrained", "consistency",
+    "pretrained", "consistency", "views_8", "views_4", "views_2",
 )  # fmt: skip
+# `combined` under fewer views in all, dealt out over its two networks: {lever: views}.
+VIEWS = {"views_8": 8, "views_4": 4, "views_2": 2}
 # The networks `selection` weighs against today's on the validation subjects: smaller, and today's
 # with ten times the weight decay.
 SIZES = {
@@ -31,15 +33,11 @@ def summarise(seeds: list[dict], arguments) -> dict:
             entry = {}
             for lever in ("scratch", *arguments.levers):
                 nll = np.array([row[lever]["nll"] for row in rows])
-                change = nll - scratch
-                spread = 1.96 * change.std(ddof=1) / np.sqrt(len(change)) if len(change) > 1 else 0
+                change, interval = paired_change(nll, scratch)
                 entry[lever] = {
                     "nll": round(float(nll.mean()), 4),
-                    "change": round(float(change.mean()), 4),
-                    "change_interval": [
-                        round(float(change.mean() - spread), 4),
-                        round(float(change.mean() + spread), 4),
-                    ],
+                    "change": change,
+                    "change_interval": interval,
                     "coverage": {
                         mass: round(
                             float(np.mean([row[lever]["coverage"][mass] for row in rows])), 3
@@ -48,6 +46,12 @@ def summarise(seeds: list[dict], arguments) -> dict:
                     },
                     "seconds": round(float(np.mean([row[lever]["seconds"] for row in rows])), 1),
                 }
+            if "combined" in arguments.levers:
+                combined = np.array([row["combined"]["nll"] for row in rows])
+                for lever in (name for name in VIEWS if name in arguments.levers):
+                    nll = np.array([row[lever]["nll"] for row in rows])
+                    change, interval = paired_change(nll, combined)
+                    entry[lever]["against_combined"] = {"change": change, "interval": interval}
             entry["baseline_nll"] = round(
                 float(np.mean([r["scratch"]["baseline_nll"] for r in rows])), 4
             )
@@ -59,10 +63,18 @@ def summarise(seeds: list[dict], arguments) -> dict:
     return summary
 
 
+def paired_change(nll: np.ndarray, reference: np.ndarray) -> tuple[float, list[float]]:
+    """Mean change of test NLL [seeds] against a reference's on the same seeds, with its 95%
+    interval (normal, over seeds)."""
+    change = nll - reference
+    spread = 1.96 * change.std(ddof=1) / np.sqrt(len(change)) if len(change) > 1 else 0.0
+    mean = float(change.mean())
+    return round(mean, 4), [round(mean - spread, 4), round(mean + spread, 4)]
+
+
 def screened(by_labels: dict) -> list[str]:
     """The levers a summary of one image kind holds, in LEVERS order."""
-    first = next(entry for n, entry in by_labels.items() if n.isdigit())
-    return [lever for lever in LEVERS if lever in first]
+    return [lever for lever in LEVERS if lever in first_entry(by_labels)]
 
 
 def headline(summary: dict) -> dict:
@@ -76,7 +88,26 @@ def headline(summary: dict) -> dict:
             for dataset, by_labels in summary.items()
         },
         "pretraining_seconds": {d: summary[d]["pretraining_seconds"] for d in summary},
+        # Fewer views against every network every view, paired by seed: {kind: {lever: {labels:
+        # {"change", "interval"}}}} (empty when the screen did not hold `combined` and them).
+        "views_against_combined": {
+            dataset: {
+                lever: {
+                    n: entry[lever]["against_combined"]
+                    for n, entry in by_labels.items()
+                    if n.isdigit()
+                }
+                for lever in screened(by_labels)
+                if lever in VIEWS and "against_combined" in first_entry(by_labels)[lever]
+            }
+            for dataset, by_labels in summary.items()
+        },
     }
+
+
+def first_entry(by_labels: dict) -> dict:
+    """One label count's entry of an image kind's summary."""
+    return next(entry for n, entry in by_labels.items() if n.isdigit())
 
 
 def readme_section(
@@ -84,9 +115,10 @@ def readme_section(
     when: str,
     levers_more: tuple | None = None,
     levers_consistency: tuple | None = None,
+    levers_views: tuple | None = None,
 ) -> str:
     """The README's lever tables, every figure from the result files (`levers_more`,
-    `levers_consistency`: later screens of more levers, each with its own scratch fits)."""
+    `levers_consistency`, `levers_views`: later screens, each with its own scratch fits)."""
     settings = result["settings"]
     lines = [
         "### Levers for a model that learns from few labels (`make bench-levers`)",
@@ -131,7 +163,46 @@ def readme_section(
             "",
             *lever_table(other["summary"]),
         ]
+    if levers_views:
+        lines += ["", *views_lines(*levers_views)]
     return "\n".join([*lines, "", "![levers](benchmarks/results/levers.png)"])
+
+
+def views_lines(result: dict, when: str) -> list[str]:
+    """The fourth screen: `combined` scored under fewer views, against scratch and against
+    `combined` itself (paired by seed)."""
+    lines = [
+        f"A fourth screen (issue 39), {result['settings']['seeds']} of the same seeds, data and "
+        f"test sets (run of {when}, {runs.duration(result)}, "
+        "`benchmarks/results/levers_views.json`): `combined` scored under fewer of the 8 "
+        "symmetries in all, dealt out over its two networks so that they take different views "
+        "(`mlworker/scoring.py`, `view_plan`): `views_8` four each, `views_4` two each, `views_2` "
+        "one each (the image itself and its transpose): 8, 4 and 2 trunk passes an image where "
+        "`combined` runs 16 and `pooled` 2. The last column is the change against `combined`, "
+        "paired by seed, with its 95% interval.",
+        "",
+        "| image kind | labels | lever | test NLL | change vs scratch | vs combined | "
+        "50/80/95% coverage |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for dataset, by_labels in result["summary"].items():
+        for n, entry in ((n, e) for n, e in by_labels.items() if n.isdigit()):
+            for lever in ("scratch", *screened(by_labels)):
+                row = entry[lever]
+                against = row.get("against_combined")
+                coverage = " / ".join(f"{row['coverage'][m]:.0%}" for m in ("50", "80", "95"))
+                lines.append(
+                    f"| {dataset} | {n} | {lever} | {row['nll']:.3f} | "
+                    f"{'—' if lever == 'scratch' else signed(row['change'], row['change_interval'])}"
+                    f" | {signed(against['change'], against['interval']) if against else '—'} | "
+                    f"{coverage} |"
+                )
+    return lines
+
+
+def signed(change: float, interval: list[float]) -> str:
+    """A change with its interval, signed: "-0.012 (-0.030 to +0.006)"."""
+    return f"{change:+.3f} ({interval[0]:+.3f} to {interval[1]:+.3f})"
 
 
 def default_lines(summary: dict) -> list[str]:

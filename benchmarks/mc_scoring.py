@@ -135,22 +135,32 @@ def main() -> None:
     print(json.dumps(result["images_per_second"], indent=2))
 
 
-def readme_section(result: dict, when: str, round_time, pool_scale) -> str:
+def readme_section(
+    result: dict, when: str, round_time, pool_scale, scoring_cost: tuple | None = None
+) -> str:
     """The README's speed table (between its markers): this benchmark's row, then those of
-    round_time and pool_scale (each (result, date), their own `readme_row`) and serving's."""
+    round_time, pool_scale and scoring_cost (each (result, date), their own `readme_row`) and
+    serving's, each with the date of its run."""
     from benchmarks import pool_scale as pool_script
     from benchmarks import round_time as round_script
+    from benchmarks import scoring_cost as cost_script
     from benchmarks import serving_summary
 
-    lines = [
-        "| benchmark | command | headline |",
-        "|---|---|---|",
-        readme_row(result),
-        round_script.readme_row(round_time[0]),
-        pool_script.readme_row(pool_scale[0]),
-        serving_summary.SPEED_ROW,
+    rows = [
+        (readme_row(result), when),
+        (round_script.readme_row(round_time[0]), round_time[1]),
+        (pool_script.readme_row(pool_scale[0]), pool_scale[1]),
     ]
-    return "\n".join(lines)
+    if scoring_cost:
+        rows.append((cost_script.readme_row(scoring_cost[0]), scoring_cost[1]))
+    return "\n".join(
+        [
+            "| benchmark | command | headline |",
+            "|---|---|---|",
+            *(row.replace("` | ", f"`, run of {date} | ", 1) for row, date in rows),
+            serving_summary.SPEED_ROW,
+        ]
+    )
 
 
 def readme_row(result: dict) -> str:

@@ -43,8 +43,8 @@ SECTIONS = (
     (retirement_summary, "retirement", ()),
     (volunteers_summary, "volunteers", ()),
     (transfer, "transfer", ()),
-    (levers_summary, "levers", ("levers_more", "levers_consistency")),
-    (mc_scoring, "mc_scoring", ("round_time", "pool_scale")),
+    (levers_summary, "levers", ("levers_more", "levers_consistency", "levers_views")),
+    (mc_scoring, "mc_scoring", ("round_time", "pool_scale", "scoring_cost")),
     (serving_summary, "serving", ("serving_before",)),
 )
 # Other result files a section shows when they are there (it is written without them).
@@ -53,6 +53,8 @@ OPTIONAL = {
     "active_learning_tissue",
     "levers_more",
     "levers_consistency",
+    "levers_views",
+    "scoring_cost",
     "serving_before",
 }
 RESULT_FILES = {

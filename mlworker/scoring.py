@@ -66,30 +66,72 @@ def head_samples(
     }
 
 
+# How many of an image's 8 symmetries a version scores it under in all (rotation-invariant projects,
+# `config.test_time_symmetries` 8), dealt out over its networks so that they take different views
+# (each network at least one); each view is one trunk pass. None: every network every view (8 per
+# network, the default before issue 39's screen).
+VIEWS: int | None = None
+
+
 def mc_samples(
     model: BayesianCNN,
     images: np.ndarray,
     samples: int = 50,
     batch_size: int = 256,
     compiled: bool = True,
+    views: int | None = VIEWS,
 ) -> dict[str, np.ndarray]:
     """MC dropout samples {question: float32 [items, answers, samples]}, trunk once per image and
     view: the samples are shared out over an ensemble's members (`model.members`) and, with
-    `config.test_time_symmetries` 8, over the image's 8 symmetries (the mixture then averages
-    over them). With a `config.calibration` (fitted per version, calibration.py), the samples
-    are calibrated here, so that every consumer reads the calibrated ones."""
+    `config.test_time_symmetries` 8, over `views` of the image's 8 symmetries dealt out over the
+    members (`view_plan`; the mixture then averages over them). With a `config.calibration`
+    (fitted per version, calibration.py), the samples are calibrated here, so that every consumer
+    reads the calibrated ones."""
+    drawn = ensemble_samples(model.members, images, samples, batch_size, compiled, views)
+    return calibration.apply(drawn, model.config.calibration)
+
+
+def ensemble_samples(
+    networks: list[BayesianCNN],
+    images: np.ndarray,
+    samples: int,
+    batch_size: int = 256,
+    compiled: bool = True,
+    views: int | None = VIEWS,
+) -> dict[str, np.ndarray]:
+    """Uncalibrated MC samples of networks pooled, each (network, view) of `view_plan` its share of
+    the `samples`, in plan order: {question: [items, answers, samples]}."""
     if samples < 1:
         raise ValueError(f"Invalid value for samples: expected >= 1, received {samples}")
-    if model.extra_members and samples >= len(model.members):
-        shares = _shares(samples, len(model.members))
-        parts = [
-            _network_samples(member, images, share, batch_size, compiled)
-            for member, share in zip(model.members, shares, strict=True)
-        ]
-        drawn = {key: np.concatenate([part[key] for part in parts], axis=-1) for key in parts[0]}
-    else:
-        drawn = _network_samples(model, images, samples, batch_size, compiled)
-    return calibration.apply(drawn, model.config.calibration)
+    images = as_image_batch(images)
+    plan = view_plan(len(networks), networks[0].config.test_time_symmetries, views, samples)
+    parts = []
+    for (member, view), share in plan:
+        network = networks[member]
+        trunk_features = features(network, symmetry(images, view), batch_size, compiled)
+        parts.append(head_samples(network, trunk_features, share, batch_size, compiled))
+    return {key: np.concatenate([part[key] for part in parts], axis=-1) for key in parts[0]}
+
+
+def view_plan(members: int, symmetries: int, views: int | None, samples: int) -> list:
+    """[((member, view), samples)]: which network scores which view (an index into `symmetry`)
+    with how many samples. With `symmetries` 8, `views` in all (None: 8 per member; at least one
+    per member), member m taking its share of them in turn from view m * 8 // members, so that
+    members take different views; with 1, each member the image itself. The samples are shared
+    out as evenly as integers allow over the pairs, members alternating; with fewer samples than
+    pairs, the first pairs in that order get one each."""
+    if views is not None and views < 1:
+        raise ValueError(f"Invalid value for views: expected >= 1 or None, received {views}")
+    total = 8 * members if views is None else max(views, members)
+    per_member = _shares(total, members) if symmetries == 8 else np.ones(members, dtype=int)
+    per_member = np.minimum(per_member, 8)
+    pairs = [
+        (member, (member * 8 // members + turn) % 8)
+        for turn in range(int(per_member.max()))
+        for member in range(members)
+        if turn < per_member[member]
+    ][:samples]
+    return list(zip(pairs, _shares(samples, len(pairs)).tolist(), strict=True))
 
 
 def _shares(samples: int, parts: int) -> np.ndarray:
@@ -97,30 +139,12 @@ def _shares(samples: int, parts: int) -> np.ndarray:
     return np.diff(np.linspace(0, samples, parts + 1).round().astype(int))
 
 
-def _network_samples(model, images, samples, batch_size, compiled) -> dict[str, np.ndarray]:
-    """One network's MC samples, shared out over its views."""
-    views = symmetries(as_image_batch(images)) if model.config.test_time_symmetries == 8 else None
-    if views is None or samples < 8:
-        trunk_features = features(model, images, batch_size, compiled)
-        return head_samples(model, trunk_features, samples, batch_size, compiled)
-    shares = _shares(samples, 8)
-    parts = [
-        head_samples(
-            model, features(model, view, batch_size, compiled), share, batch_size, compiled
-        )
-        for view, share in zip(views, shares, strict=True)
-    ]
-    return {key: np.concatenate([part[key] for part in parts], axis=-1) for key in parts[0]}
-
-
-def symmetries(images: np.ndarray) -> list[np.ndarray]:
-    """The 8 views [items, h, w, c] of square images: transposed or not, then each axis flipped
-    or not (every 90-degree turn and mirror); the first is the image itself."""
-    views = []
-    for turned in (images, images.transpose(0, 2, 1, 3)):
-        for flipped in (turned, turned[:, :, ::-1], turned[:, ::-1], turned[:, ::-1, ::-1]):
-            views.append(np.ascontiguousarray(flipped))
-    return views
+def symmetry(images: np.ndarray, view: int) -> np.ndarray:
+    """View `view` (0-7) of square images [items, h, w, c]: transposed when view >= 4, then with
+    neither, the second, the first or both spatial axes flipped; view 0 is the image itself."""
+    turned = images.transpose(0, 2, 1, 3) if view >= 4 else images
+    flipped = (turned, turned[:, :, ::-1], turned[:, ::-1], turned[:, ::-1, ::-1])[view % 4]
+    return flipped if view == 0 else np.ascontiguousarray(flipped)
 
 
 def mc_samples_generic(

@@ -92,3 +92,33 @@ def test_scored_under_the_eight_symmetries_an_image_and_its_turn_get_the_same_sa
     assert both.shape == (2, 16)
     np.testing.assert_allclose(np.sort(both[0]), np.sort(both[1]), atol=1e-5)
     assert scoring.mc_samples(model, image, samples=50)["bar"].shape == (1, 2, 50)
+
+
+def test_the_views_are_dealt_out_so_that_two_networks_take_different_ones():
+    # Two views in all: the first network the image itself, the second its transpose.
+    assert scoring.view_plan(2, 8, 2, 15) == [((0, 0), 7), ((1, 4), 8)]
+    # Eight: four each, none shared; every network every view (None) at T = 50.
+    eight = [pair for pair, _ in scoring.view_plan(2, 8, 8, 48)]
+    assert sorted(view for _, view in eight) == list(range(8))
+    every = scoring.view_plan(2, 8, None, 50)
+    assert sorted(pair for pair, _ in every) == [(m, v) for m in (0, 1) for v in range(8)]
+    assert sum(share for _, share in every) == 50 and min(share for _, share in every) == 3
+    # Fewer samples than pairs: one sample each for the first pairs, networks alternating.
+    assert scoring.view_plan(2, 8, None, 3) == [((0, 0), 1), ((1, 4), 1), ((0, 1), 1)]
+    # Without symmetries each network scores the image itself, whatever `views` says.
+    assert scoring.view_plan(2, 1, 8, 10) == [((0, 0), 5), ((1, 0), 5)]
+
+
+def test_two_networks_under_two_views_score_the_image_and_its_transpose(galaxy_questions):
+    model = tiny_model(galaxy_questions, dropout_rate=0.0)  # a deterministic head
+    model.config = model.config.replace(test_time_symmetries=8, members=2)
+    twin = build_model(model.config)
+    twin.full.set_weights(model.full.get_weights())  # the same network twice
+    model.extra_members = [twin]
+    image = np.random.default_rng(5).random((1, 16, 16, 1)).astype("float32")
+    samples = scoring.mc_samples(model, image, samples=6, views=2)["bar"][0, 0]
+    alone = scoring.mc_samples(twin, image, samples=1, views=1)["bar"][0, 0, 0]
+    transposed = image.transpose(0, 2, 1, 3)
+    turned = scoring.mc_samples(twin, transposed, samples=1, views=1)["bar"][0, 0, 0]
+    assert not np.isclose(alone, turned, atol=1e-4)  # the views differ for this network
+    np.testing.assert_allclose(samples, [alone] * 3 + [turned] * 3, atol=1e-5)
