@@ -125,8 +125,9 @@ def view_plan(members: int, symmetries: int, views: int | None, samples: int) ->
     total = 8 * members if views is None else max(views, members)
     per_member = _shares(total, members) if symmetries == 8 else np.ones(members, dtype=int)
     per_member = np.minimum(per_member, 8)
+    turned = 1 if symmetries == 8 else 0  # without symmetries, every network the image itself
     pairs = [
-        (member, (member * 8 // members + turn) % 8)
+        (member, (member * 8 // members + turn) % 8 * turned)
         for turn in range(int(per_member.max()))
         for member in range(members)
         if turn < per_member[member]

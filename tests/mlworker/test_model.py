@@ -96,7 +96,7 @@ def test_scored_under_the_eight_symmetries_an_image_and_its_turn_get_the_same_sa
 
 def test_the_views_are_dealt_out_so_that_two_networks_take_different_ones():
     # Two views in all: the first network the image itself, the second its transpose.
-    assert scoring.view_plan(2, 8, 2, 15) == [((0, 0), 7), ((1, 4), 8)]
+    assert scoring.view_plan(2, 8, 2, 15) == [((0, 0), 8), ((1, 4), 7)]
     # Eight: four each, none shared; every network every view (None) at T = 50.
     eight = [pair for pair, _ in scoring.view_plan(2, 8, 8, 48)]
     assert sorted(view for _, view in eight) == list(range(8))
