@@ -195,11 +195,14 @@ def readme_row(result: dict) -> str:
     """This benchmark's row of the README's speed table (mc_scoring.readme_section)."""
     per_100k, settings = result["headline"]["seconds_per_100k"], result["settings"]
     sizes = settings.get("sizes", [settings.get("size")])  # a run before issue 39: one network
-    scoring = "; ".join(
-        f"{size} px: the default **{row['seconds_per_100k']['default']:.1f}** "
-        f"({row['default_times_single']:.1f}x one network's {row['seconds_per_100k']['single']:.1f}, "
-        f"on {row['scored']:,} subjects)"
-        for size, row in result.get("by_size", {}).items()
+    scoring = (
+        "; ".join(
+            f"{size} px: the default **{row['seconds_per_100k']['default']:.1f}** "
+            f"({row['default_times_single']:.1f}x one network's {row['seconds_per_100k']['single']:.1f}, "
+            f"on {row['scored']:,} subjects)"
+            for size, row in result.get("by_size", {}).items()
+        )
+        or f"one network **{per_100k['score']:.1f}**"
     )
     return (
         f"| pool of {result['pool']:,} ({', '.join(map(str, sizes))} px) | "
