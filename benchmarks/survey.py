@@ -268,12 +268,11 @@ def main(argv=None) -> dict:
         "seconds": seconds,
     }
     before = earlier.get(arguments.dataset_name, {})
-    if not entry["summary"]["screen"] and (before.get("screen") or before.get("summary", {})):
+    kept = before.get("screen") or before.get("summary", {}).get("screen")
+    if not entry["summary"]["screen"] and kept:
         # A run without the candidates keeps the dataset's earlier screen (point 4's figures).
-        screen = before.get("screen") or before["summary"].get("screen")
-        if screen:
-            entry["screen"] = screen
-            entry["screen_settings"] = before.get("screen_settings", before["settings"])
+        entry["screen"] = kept
+        entry["screen_settings"] = before.get("screen_settings", before.get("settings"))
     datasets = {**earlier, arguments.dataset_name: entry}
     result = runs.record(
         survey_summary.headline(datasets), arguments, argv, "survey", started, datasets=datasets
